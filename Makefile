@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine: `make run` (the main job) and `make test`.
+# Both create the virtual environments they need; re-running them only re-installs when
+# pyproject.toml or the checkov pin changed.
+
+PYTHON ?= python3
+VENV ?= .venv
+CHECKOV_VENV ?= .venv-checkov
+BIN := $(VENV)/bin
+CHECKOV_PIN := src/gitops_harness/policy/checkov-requirements.txt
+PYTEST_ARGS ?=
+
+export GITOPS_HARNESS_CHECKOV_VENV := $(abspath $(CHECKOV_VENV))
+
+.PHONY: run test lint bench clean
+
+run: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(BIN)/gitops-harness run
+
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests suites policies bench fixtures
+
+bench: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(BIN)/python bench/run_all.py
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# checkov pins boto3 exactly, so it lives in its own environment and runs as a subprocess.
+$(CHECKOV_VENV)/.installed: $(CHECKOV_PIN)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r $(CHECKOV_PIN)
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) reports .pytest_cache .hypothesis

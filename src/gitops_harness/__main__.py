@@ -1,0 +1,3 @@
+from gitops_harness.cli import main
+
+raise SystemExit(main())
