@@ -1,0 +1,178 @@
+"""Read the artifact files (JSON or YAML) into plain Python values, keeping where each value came from.
+
+Findings point into a document with a JSON path (``containerDefinitions[0].image``) and, for YAML,
+with the line the value sits on. Anything that cannot be parsed is an InputError naming file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from gitops_harness.errors import InputError
+
+Path_ = tuple[str | int, ...]
+
+
+def json_path(path: Path_) -> str:
+    """Render ("containerDefinitions", 0, "image") as containerDefinitions[0].image."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+@dataclass
+class Document:
+    name: str  # shown in findings: the path as the user gave it, or the artifact member name
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)  # YAML only: path -> 1-based line
+    duplicate_keys: list[Path_] = field(default_factory=list)
+
+    def where(self, path: Path_) -> str:
+        """'line N' for YAML values whose line is known (nearest enclosing value otherwise), else a JSON path."""
+        if self.lines:
+            for end in range(len(path), -1, -1):
+                line = self.lines.get(path[:end])
+                if line is not None:
+                    return f"line {line}"
+        return json_path(path)
+
+    def get(self, *path: str | int) -> Any:
+        """The value at path, or None when any step is missing or of the wrong kind."""
+        node = self.data
+        for part in path:
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    return None
+            elif not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _decode(name: str, raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{name}:{line}: cannot parse: not UTF-8 text; save the file as UTF-8") from None
+
+
+class _DupTrackingDict(dict):
+    """A JSON object that remembers keys given more than once (json keeps only the last)."""
+
+    duplicates: list[str]
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict:
+    obj = _DupTrackingDict()
+    obj.duplicates = []
+    for key, value in pairs:
+        if key in obj:
+            obj.duplicates.append(key)
+        obj[key] = value
+    return obj
+
+
+def _json_duplicates(node: Any, path: Path_ = ()) -> Iterator[Path_]:
+    if isinstance(node, dict):
+        for key in getattr(node, "duplicates", ()):
+            yield (*path, key)
+        for key, value in node.items():
+            yield from _json_duplicates(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _json_duplicates(value, (*path, index))
+
+
+def parse_json(name: str, raw: bytes | str) -> Document:
+    text = _decode(name, raw)
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}:{exc.lineno}: cannot parse JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{name}:1: cannot parse JSON: nested too deeply") from None
+    return Document(name, data, duplicate_keys=list(_json_duplicates(data)))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: artifact values are strings, never dates."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list[Path_]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in seen:
+                dups.append(child)
+            seen.add(key)
+            lines.setdefault(child, key_node.start_mark.line + 1)
+            _yaml_lines(value_node, child, lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines.setdefault(child, item.start_mark.line + 1)
+            _yaml_lines(item, child, lines, dups)
+
+
+def parse_yaml(name: str, raw: bytes | str) -> Document:
+    text = _decode(name, raw)
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)  # the reader rejects control characters already here
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        lines: dict[Path_, int] = {}
+        dups: list[Path_] = []
+        if node is not None:
+            lines[()] = node.start_mark.line + 1
+            _yaml_lines(node, (), lines, dups)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise InputError(
+            f"{name}:{line}: cannot parse YAML: {_one_line(exc.problem or exc.context or exc)}"
+        ) from None
+    except yaml.YAMLError as exc:  # ReaderError: control characters and the like
+        raise InputError(f"{name}:1: cannot parse YAML: {_one_line(exc)}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a constructor rejected an explicitly tagged value
+        raise InputError(f"{name}:1: cannot parse YAML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise InputError(f"{name}:1: cannot parse YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return Document(name, data, lines=lines, duplicate_keys=dups)
+
+
+def parse_json_or_yaml(name: str, raw: bytes | str) -> Document:
+    """appspec files may be YAML or JSON; JSON keeps JSON paths as locations."""
+    text = _decode(name, raw)
+    if text.lstrip()[:1] in ("{", "["):
+        return parse_json(name, text)
+    return parse_yaml(name, text)

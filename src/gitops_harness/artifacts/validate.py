@@ -1,0 +1,178 @@
+"""Validate one set of deployment artifacts: a directory, a downloaded build artifact, or loaded documents.
+
+Which files must exist: taskdef.json and the AppSpec file always. imageDetail.json is written by the
+build, so a source directory (one with buildspec.yml) may lack it; a build output (no buildspec.yml, or
+build_output=True) must have it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitops_harness.artifacts.appspec import check_appspec
+from gitops_harness.artifacts.documents import Document, parse_json, parse_json_or_yaml, parse_yaml
+from gitops_harness.artifacts.image_detail import check_image_detail
+from gitops_harness.artifacts.pipeline_crosscheck import IMAGE_DETAIL, CrossCheck, deploy_actions
+from gitops_harness.artifacts.taskdef import check_taskdef
+from gitops_harness.cfn_template import load_template
+from gitops_harness.errors import InputError
+from gitops_harness.findings import Finding, Severity
+
+TASKDEF = "taskdef.json"
+APPSPEC_NAMES = ("appspec.yaml", "appspec.yml")
+BUILDSPEC = "buildspec.yml"
+MISSING = "(missing)"
+
+
+def _parser_for(name: str) -> Callable[[str, bytes | str], Document]:
+    if name.endswith(".json") and "appspec" not in name.rsplit("/", 1)[-1]:
+        return parse_json
+    if name == BUILDSPEC:
+        return parse_yaml
+    return parse_json_or_yaml
+
+
+def relevant_names(template: dict | None) -> list[str]:
+    """Artifact-relative paths the validator reads: defaults plus whatever the deploy actions name."""
+    names = [TASKDEF, *APPSPEC_NAMES, IMAGE_DETAIL, BUILDSPEC]
+    for deploy in deploy_actions(template) if template is not None else []:
+        names.extend(p for p in (deploy.taskdef_path, deploy.appspec_path) if p not in names)
+    return names
+
+
+def validate_directory(directory: str | Path, template: str | Path | None = None) -> list[Finding]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a directory; pass the directory holding taskdef.json and appspec")
+    loaded = load_template(template) if template is not None else None
+    files: dict[str, bytes] = {}
+    for name in relevant_names(loaded):
+        path = directory / name
+        if path.is_file():
+            try:
+                files[name] = path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return validate_files(
+        files, loaded, template_name=str(template), display=lambda name: str(directory / name)
+    )
+
+
+def validate_files(
+    files: Mapping[str, bytes | str],
+    template: dict | None = None,
+    *,
+    template_name: str = "template",
+    build_output: bool | None = None,
+    display: Callable[[str], str] = str,
+) -> list[Finding]:
+    """Validate artifact files given as name -> content (e.g. the members of a downloaded artifact zip)."""
+    docs = {
+        name: _parser_for(name)(display(name), files[name])
+        for name in relevant_names(template)
+        if name in files
+    }
+    return validate_documents(
+        docs,
+        template,
+        template_name=template_name,
+        build_output=build_output,
+        present=set(files),
+        display=display,
+    )
+
+
+def validate_documents(
+    docs: Mapping[str, Document | Any],
+    template: dict | None = None,
+    *,
+    template_name: str = "template",
+    build_output: bool | None = None,
+    present: set[str] | None = None,
+    display: Callable[[str], str] = str,
+) -> list[Finding]:
+    """Validate already-loaded documents keyed by artifact path; plain values are accepted too
+    (they get JSON-path locations only)."""
+    documents = {n: d if isinstance(d, Document) else Document(display(n), d) for n, d in docs.items()}
+    present = set(documents) if present is None else present | set(documents)
+    if build_output is None:
+        build_output = BUILDSPEC not in present
+    actions = deploy_actions(template) if template is not None else []
+    if template is not None and not actions:
+        raise InputError(
+            f"{template_name}: no pipeline action with Provider CodeDeployToECS; "
+            "pass the template that defines the deploy stage"
+        )
+
+    findings: list[Finding] = []
+    for doc in documents.values():
+        findings.extend(
+            Finding(
+                doc.name,
+                doc.where(path),
+                "DOC001",
+                Severity.ERROR,
+                f"key '{path[-1]}' appears more than once; only the last one is read",
+            )
+            for path in doc.duplicate_keys
+        )
+
+    taskdef_paths = [d.taskdef_path for d in actions] or [TASKDEF]
+    appspec_paths = [d.appspec_path for d in actions] or [n for n in APPSPEC_NAMES if n in documents]
+    taskdef_doc = next((documents[p] for p in taskdef_paths if p in documents), None)
+    taskdef = None
+    if taskdef_doc is not None:
+        # With a template the placeholder comes from Image1ContainerName (XC001), not the default.
+        findings.extend(check_taskdef(taskdef_doc, None if actions else "IMAGE1_NAME"))
+        taskdef = _unwrapped(taskdef_doc.data)
+    elif not actions:
+        findings.append(
+            Finding(
+                display(TASKDEF),
+                MISSING,
+                "TD000",
+                Severity.ERROR,
+                "taskdef.json is missing; the deploy action registers the task definition from it",
+            )
+        )
+    for path in dict.fromkeys(appspec_paths):
+        if path in documents:
+            findings.extend(check_appspec(documents[path], taskdef))
+    if not actions and not any(n in documents for n in APPSPEC_NAMES):
+        findings.append(
+            Finding(
+                display(APPSPEC_NAMES[0]),
+                MISSING,
+                "AS000",
+                Severity.ERROR,
+                "no appspec.yaml or appspec.yml; CodeDeploy needs the AppSpec file",
+            )
+        )
+    if IMAGE_DETAIL in documents:
+        findings.extend(check_image_detail(documents[IMAGE_DETAIL]))
+    elif build_output:
+        findings.append(
+            Finding(
+                display(IMAGE_DETAIL),
+                MISSING,
+                "ID000",
+                Severity.ERROR,
+                "imageDetail.json is missing from the build output; the build must write "
+                '{"ImageURI": ...} after pushing the image (a source directory has buildspec.yml)',
+            )
+        )
+    for deploy in actions:
+        findings.extend(CrossCheck(template, template_name, deploy, documents, present).run(taskdef))
+    return sorted(set(findings))
+
+
+def _unwrapped(data: Any) -> dict | None:
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("taskDefinition"), dict)
+        and "containerDefinitions" not in data
+    ):
+        return data["taskDefinition"]
+    return data if isinstance(data, dict) else None
