@@ -1,0 +1,1 @@
+"""gitops-harness custom checkov checks (loaded by `checkov --external-checks-dir policies`)."""
