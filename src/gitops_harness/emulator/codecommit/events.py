@@ -1,0 +1,115 @@
+"""Events of detail-type "CodeCommit Repository State Change" for ref changes, shaped as AWS sends them.
+
+AWS's shape (CodeCommit user guide, "Monitoring CodeCommit events"): source ``aws.codecommit``, the
+repository ARN as the only resource, and in ``detail`` the event name, repository name and id, reference
+type/name/full name, ``commitId`` (not on deletion), ``oldCommitId`` (on update and deletion) and the
+caller's ARN. Only branches and tags produce events.
+
+Events are handed to an injected ``publish(events)``; the emulator wires it to PutEvents on the
+repository account's default bus (``put_events_publisher``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from .repositories import RefChange, RepositoryRecord
+
+SOURCE = "aws.codecommit"
+DETAIL_TYPE = "CodeCommit Repository State Change"
+
+Publish = Callable[[list[dict[str, Any]]], None]
+
+log = logging.getLogger(__name__)
+
+_REF_TYPES = {"refs/heads/": "branch", "refs/tags/": "tag"}
+
+
+def reference_events(
+    repository: RepositoryRecord,
+    changes: Iterable[RefChange],
+    caller_user_arn: str,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """One event per changed branch or tag, in the order of ``changes``."""
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    events = []
+    for change in changes:
+        prefix = next((p for p in _REF_TYPES if change.ref.startswith(p)), None)
+        if prefix is None:
+            continue  # notes, pull-request refs, ...: CodeCommit emits nothing for them
+        detail: dict[str, Any] = {
+            "callerUserArn": caller_user_arn,
+            "repositoryName": repository.name,
+            "repositoryId": repository.repository_id,
+            "referenceType": _REF_TYPES[prefix],
+            "referenceName": change.ref[len(prefix) :],
+            "referenceFullName": change.ref,
+        }
+        if change.old is None:
+            detail["event"] = "referenceCreated"
+            detail["commitId"] = change.new
+        elif change.new is None:
+            detail["event"] = "referenceDeleted"
+            detail["oldCommitId"] = change.old
+        else:
+            detail["event"] = "referenceUpdated"
+            detail["commitId"] = change.new
+            detail["oldCommitId"] = change.old
+        events.append(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": DETAIL_TYPE,
+                "source": SOURCE,
+                "account": repository.account_id,
+                "time": when,
+                "region": repository.region,
+                "resources": [repository.arn],
+                "detail": detail,
+            }
+        )
+    return events
+
+
+def put_events_entries(events: list[dict[str, Any]], event_bus_name: str = "default") -> list[dict[str, Any]]:
+    """PutEvents request entries for ``events`` (the envelope's id/account/region are set by the bus)."""
+    return [
+        {
+            "Source": e["source"],
+            "DetailType": e["detail-type"],
+            "Detail": json.dumps(e["detail"]),
+            "Resources": e["resources"],
+            "Time": datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+            "EventBusName": event_bus_name,
+        }
+        for e in events
+    ]
+
+
+def put_events_publisher(events_client: Any, event_bus_name: str = "default") -> Publish:
+    """A ``publish`` that sends events with a boto3 EventBridge client of the repository's account/region.
+
+    Raises RuntimeError naming the failed entries when EventBridge rejects any.
+    """
+
+    def publish(events: list[dict[str, Any]]) -> None:
+        entries = put_events_entries(events, event_bus_name)
+        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+            batch = entries[start : start + 10]
+            response = events_client.put_events(Entries=batch)
+            if response.get("FailedEntryCount"):
+                failed = [
+                    f"{entry['DetailType']} {json.loads(entry['Detail']).get('referenceFullName')}: "
+                    f"{result.get('ErrorCode')} {result.get('ErrorMessage')}"
+                    for entry, result in zip(batch, response["Entries"], strict=True)
+                    if result.get("ErrorCode")
+                ]
+                raise RuntimeError(f"EventBridge PutEvents rejected {len(failed)} event(s): {failed}")
+
+    return publish
