@@ -244,6 +244,7 @@ def _artifacts(node: yaml.Node) -> tuple[ArtifactSpec | None, dict[str, Artifact
     if "secondary-artifacts" in body:
         for ident, (_, value) in _mapping(body["secondary-artifacts"][1], "artifacts.secondary-artifacts").items():
             secondary[ident] = _artifact(value, f"artifacts.secondary-artifacts.{ident}")
-    primary = _artifact(node, "artifacts") if "files" in body else None
+    # Only secondary artifacts may leave out the primary's files; anything else needs them.
+    primary = _artifact(node, "artifacts") if "files" in body or not secondary else None
     return primary, secondary
 
