@@ -1,0 +1,348 @@
+"""The front door: one WSGI app that routes each request by the service in its SigV4 credential scope.
+
+Services with a control plane of ours are answered by it; every other service goes to moto's own WSGI
+dispatcher (the one moto's server mode runs) in the same process. The account a request acts in comes
+from its access key (identity.py) and reaches moto through its per-request `x-moto-account-id` header,
+so nothing process-wide changes between requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.wrappers import Request, Response
+
+from gitops_harness import __version__
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext
+from gitops_harness.emulator.exceptions import (
+    InternalFailure,
+    MissingAuthenticationTokenException,
+    NotImplementedFailure,
+    ServiceException,
+)
+from gitops_harness.emulator.identity import (
+    DEFAULT_ACCOUNT_ID,
+    account_for_access_key,
+    credential_scope,
+    resolve_caller,
+    sigv2_access_key,
+)
+from gitops_harness.emulator.protocol import ServiceProtocol, WireRequest, WireResponse, plain_error
+from gitops_harness.emulator.shape_check import check_output
+
+log = logging.getLogger("gitops_harness.emulator.requests")
+
+HEALTH_PATHS = ("/_localstack/health", "/_emulator/health")
+REQUESTS_PATH = "/_emulator/requests"
+# moto backend module names -> the service names users know (LocalStack's health keys)
+_SERVICE_ALIASES = {
+    "awslambda": "lambda",
+    "cognitoidp": "cognito-idp",
+    "cognitoidentity": "cognito-identity",
+    "applicationautoscaling": "application-autoscaling",
+    "resourcegroupstaggingapi": "resourcegroupstaggingapi",
+    "stepfunctions": "stepfunctions",
+}
+_MOTO_INTERNAL = {"moto_api", "moto_api._internal", "instance_metadata"}
+
+StartResponse = Callable[..., Any]
+
+
+@cache
+def _moto_modules() -> frozenset[str]:
+    import moto.backends as backends
+
+    return frozenset(backends.list_of_moto_modules())
+
+
+class FrontDoor:
+    def __init__(self, planes: Sequence[ControlPlane], *, strict_shapes: bool = False, log_size: int = 2000):
+        from moto import __version__ as moto_version
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.planes = {plane.signing_name(): plane for plane in planes}
+        self._protocols = {name: ServiceProtocol(plane.model()) for name, plane in self.planes.items()}
+        self._implemented = {
+            name: frozenset(plane.implemented_operations()) for name, plane in self.planes.items()
+        }
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto_version = moto_version
+        self.strict_shapes = strict_shapes
+        self.endpoint_url = ""
+        self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self._used: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ---- WSGI ------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in HEALTH_PATHS or path == REQUESTS_PATH:
+            return self._introspection(path)(environ, start_response)
+        request = Request(environ)
+        scope = credential_scope(request.headers, request.args)
+        if scope is not None:
+            plane = self.planes.get(scope.service)
+            if plane is not None:
+                return self._serve_plane(plane, scope, request, environ, start_response)
+            return self._serve_moto(environ, start_response, scope.access_key, scope.service)
+        return self._serve_unsigned(request, environ, start_response)
+
+    # ---- our control planes ------------------------------------------------------------------------
+
+    def _serve_plane(
+        self,
+        plane: ControlPlane,
+        scope: Any,
+        request: Request,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        protocol = self._protocols[scope.service]
+        wire = protocol.protocols[0]
+        operation = "?"
+        account = "?"
+        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(request.path)
+        wire_request = WireRequest(
+            method=request.method,
+            path=raw_uri.split("?", 1)[0],
+            query=list(request.args.items(multi=True)),
+            headers=request.headers,
+            body=request.get_data(),
+        )
+        try:
+            wire = protocol.wire_of(wire_request)
+            parsed = protocol.parse(wire_request)
+            operation = parsed.operation.name
+            if operation not in self._implemented[scope.service]:
+                raise NotImplementedFailure(
+                    f"The API action '{operation}' for service '{plane.service_name}' is not implemented "
+                    "by the embedded AWS"
+                )
+            caller = resolve_caller(scope.access_key)
+            account = caller.account_id
+            report = protocol.validation_report(parsed.operation, parsed.params)
+            if report:
+                raise plane.validation_error(operation, report)
+            ctx = RequestContext(
+                service=plane.service_name,
+                operation=operation,
+                account_id=caller.account_id,
+                region=scope.region,
+                access_key=scope.access_key,
+                caller_arn=caller.arn,
+                request_id=request_id,
+                endpoint_url=self.endpoint_url,
+            )
+            result = plane.handle(ctx, parsed.params)
+            if self.strict_shapes:
+                problems = check_output(plane.service_name, operation, result)
+                if problems:
+                    raise InternalFailure(
+                        f"{plane.service_name}.{operation} answered outside its output "
+                        f"shape: {'; '.join(problems[:5])}"
+                    )
+            response = protocol.serialize(parsed.operation, result, wire, request_id)
+        except ServiceException as error:
+            response = protocol.serialize_error(error, wire, request_id)
+        except Exception as exc:  # a handler bug: answer like AWS does, keep the traceback in the log
+            log.exception("%s.%s failed", plane.service_name, operation)
+            response = protocol.serialize_error(
+                InternalFailure(f"{type(exc).__name__}: {exc}"), wire, request_id
+            )
+        self._record(
+            request.method,
+            request.path,
+            scope.service,
+            operation,
+            account,
+            response.status,
+            "emulator",
+            started,
+        )
+        return _respond(response)(environ, start_response)
+
+    # ---- moto ------------------------------------------------------------------------------------
+
+    def _serve_moto(
+        self, environ: dict[str, Any], start_response: StartResponse, access_key: str | None, service: str
+    ) -> Iterable[bytes]:
+        started = time.monotonic()
+        account = account_for_access_key(access_key) if access_key else DEFAULT_ACCOUNT_ID
+        # Per request, never process-wide: moto reads the account from this header before the access key.
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        if self._moto_backend(environ) is None:
+            error = NotImplementedFailure(
+                f"service '{service}' is not served by the embedded AWS: no control plane of ours and "
+                f"none in moto {self._moto_version}"
+            )
+            response = plain_error(error, str(uuid.uuid4()))
+            self._record(
+                environ.get("REQUEST_METHOD", ""),
+                environ.get("PATH_INFO", ""),
+                service,
+                "?",
+                account,
+                response.status,
+                "none",
+                started,
+            )
+            return _respond(response)(environ, start_response)
+        with self._lock:
+            self._used.add(service)
+        status_seen: list[str] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            status_seen.append(status)
+            return start_response(status, headers, exc_info)
+
+        result = self._moto(environ, recording_start_response)
+        status = int(status_seen[0].split()[0]) if status_seen else 0
+        self._record(
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            service,
+            environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2] or "?",
+            account,
+            status,
+            "moto",
+            started,
+        )
+        return result
+
+    def _moto_backend(self, environ: dict[str, Any]) -> str | None:
+        """The moto backend that would serve this request, found the way moto's dispatcher finds it."""
+        from moto import backend_index
+
+        try:
+            host = self._moto.infer_service_region_host(environ, environ.get("PATH_INFO", ""))
+        except (KeyError, IndexError, ValueError):
+            return None
+        if host is None:
+            return None
+        if host in _moto_modules():
+            return host
+        for backend, pattern in backend_index.backend_url_patterns:
+            if pattern.match(f"http://{host}"):
+                return backend
+        return None
+
+    # ---- unsigned requests -------------------------------------------------------------------------
+
+    def _serve_unsigned(
+        self, request: Request, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        from moto.moto_server.werkzeug_app import UNSIGNED_ACTIONS, UNSIGNED_REQUESTS
+
+        v2_key = sigv2_access_key(request.headers, request.args)
+        if v2_key:  # SigV2 is S3's (old presigned URLs); moto's dispatcher defaults to S3 as well
+            return self._serve_moto(environ, start_response, v2_key, "s3")
+        target = request.headers.get("X-Amz-Target", "")
+        if target.partition(".")[0] in UNSIGNED_REQUESTS:
+            return self._serve_moto(
+                environ, start_response, None, UNSIGNED_REQUESTS[target.partition(".")[0]][0]
+            )
+        action = self._moto.get_action_from_body(self._moto._get_body(environ))
+        if action in UNSIGNED_ACTIONS:  # e.g. STS AssumeRoleWithWebIdentity: AWS takes these unsigned
+            return self._serve_moto(environ, start_response, None, UNSIGNED_ACTIONS[action][0])
+        error = MissingAuthenticationTokenException(
+            "Missing Authentication Token: the embedded AWS routes requests by the SigV4 credential scope "
+            "(Credential=<access key>/<date>/<region>/<service>/aws4_request); sign the request with any "
+            "credentials (a 12-digit access key id names the account) or use a presigned URL"
+        )
+        response = plain_error(error, str(uuid.uuid4()))
+        self._record(request.method, request.path, "?", "?", "?", response.status, "none", time.monotonic())
+        return _respond(response)(environ, start_response)
+
+    # ---- health and the request log ----------------------------------------------------------------
+
+    def moto_services(self) -> list[str]:
+        from moto import backend_index
+
+        names = {_SERVICE_ALIASES.get(name, name) for name, _ in backend_index.backend_url_patterns}
+        return sorted(names - _MOTO_INTERNAL - set(self.planes))
+
+    def _introspection(self, path: str) -> Response:
+        with self._lock:
+            used = set(self._used)
+        if path == "/_localstack/health":
+            services = {name: "running" if name in used else "available" for name in self.moto_services()}
+            services.update({name: "running" for name in self.planes})
+            body: Any = {
+                "services": dict(sorted(services.items())),
+                "edition": "community",
+                "version": f"gitops-harness-emulator {__version__} (moto {self._moto_version})",
+            }
+        elif path == "/_emulator/health":
+            body = {
+                "status": "running",
+                "endpoint_url": self.endpoint_url,
+                "version": __version__,
+                "default_account": DEFAULT_ACCOUNT_ID,
+                "services": {
+                    **{
+                        name: {
+                            "provider": "moto",
+                            "moto_version": self._moto_version,
+                            "state": "running" if name in used else "available",
+                        }
+                        for name in self.moto_services()
+                    },
+                    **{
+                        name: {
+                            "provider": "emulator",
+                            "control_plane": type(plane).__qualname__,
+                            "operations": plane.implemented_operations(),
+                            "state": "running",
+                        }
+                        for name, plane in self.planes.items()
+                    },
+                },
+            }
+        else:
+            with self._lock:
+                body = {"requests": list(self.requests)}
+        return Response(json.dumps(body), 200, content_type="application/json")
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        service: str,
+        operation: str,
+        account: str,
+        status: int,
+        provider: str,
+        started: float,
+    ) -> None:
+        entry = {
+            "time": time.time(),
+            "method": method,
+            "path": path[:200],
+            "service": service,
+            "operation": operation,
+            "account": account,
+            "status": status,
+            "provider": provider,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        with self._lock:
+            self.requests.append(entry)
+        log.debug(
+            "%(method)s %(service)s %(operation)s account=%(account)s -> %(status)s (%(provider)s)", entry
+        )
+
+
+def _respond(response: WireResponse) -> Response:
+    return Response(response.body, response.status, headers=list(response.headers.items()))

@@ -1,0 +1,150 @@
+"""EmbeddedAWS: the front door on a threaded werkzeug server, with the scheduler and role clients around it.
+
+moto keeps its state in module globals, so every EmbeddedAWS in one process shares moto's services
+(our control planes are per instance). Accounts, not processes, keep tests apart.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gitops_harness.emulator.clients import RoleClients
+from gitops_harness.emulator.controlplane import ControlPlane, Runtime
+from gitops_harness.emulator.frontdoor import FrontDoor
+from gitops_harness.emulator.registry import load_control_planes
+from gitops_harness.emulator.scheduler import Clock, Scheduler
+from gitops_harness.errors import ToolError
+
+DEFAULT_PORT = 4566
+DEFAULT_REGION = "us-east-1"
+
+
+def _request_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):
+        """moto's handler (it keeps S3 metadata headers with underscores), without a stderr line per
+        request: the front door keeps its own request log (/_emulator/requests)."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+    return QuietHandler
+
+
+class EmbeddedAWS:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        state_dir: str | Path | None = None,
+        time_scale: float = 1.0,
+        clock: Clock | None = None,
+        planes: Sequence[type[ControlPlane]] | None = None,
+        strict_shapes: bool = False,
+        region: str = DEFAULT_REGION,
+    ):
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.host = host
+        self.port = port
+        self.time_scale = time_scale
+        self.region = region
+        self._own_state_dir = state_dir is None
+        self._state_dir_arg = Path(state_dir) if state_dir is not None else None
+        self.state_dir: Path | None = None
+        self._clock = clock
+        self._plane_classes = list(planes) if planes is not None else load_control_planes()
+        self._strict_shapes = strict_shapes
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.scheduler: Scheduler | None = None
+        self.clients: RoleClients | None = None
+        self.front_door: FrontDoor | None = None
+        self.planes: list[ControlPlane] = []
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EmbeddedAWS:
+        if self._server is not None:
+            return self
+        if "MOTO_ACCOUNT_ID" in os.environ:
+            # it would override the per-request account for every moto service
+            raise ToolError(
+                "unset MOTO_ACCOUNT_ID: the embedded AWS takes the account from each request's access key"
+            )
+        if self._own_state_dir:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="gitops-emulator-"))
+        else:
+            self.state_dir = self._state_dir_arg
+            self.state_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        try:
+            self.scheduler = Scheduler(self._clock, time_scale=self.time_scale)
+            self.clients = RoleClients(lambda: self.endpoint_url, default_region=self.region)
+            runtime = Runtime(
+                self.scheduler,
+                self.clients,
+                self.state_dir,
+                lambda: self.endpoint_url,  # type: ignore[arg-type]
+                self.time_scale,
+            )
+            self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
+            self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
+            try:
+                # MotoRequestHandler keeps S3 metadata headers that contain underscores
+                self._server = make_server(
+                    self.host, self.port, self.front_door, threaded=True, request_handler=_request_handler()
+                )
+            except OSError as exc:
+                raise ToolError(
+                    f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc} "
+                    "(pass --port 0 for a free port, or stop what uses it)"
+                ) from None
+            self._server.daemon_threads = True  # type: ignore[attr-defined]
+            self.front_door.endpoint_url = self.endpoint_url
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="emulator-frontdoor",
+                daemon=True,
+            )
+            self._thread.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
+        if self._server is not None:
+            if self._thread is not None and self._thread.is_alive():
+                self._server.shutdown()  # blocks until serve_forever returns, so only when it runs
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        if self._own_state_dir and self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        self._server = None
+        self._thread = None
+        self.scheduler = None
+
+    def __enter__(self) -> EmbeddedAWS:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
