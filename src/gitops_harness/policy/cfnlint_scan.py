@@ -1,0 +1,42 @@
+"""Run cfn-lint in-process (it is our dependency already) over the templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cfnlint.api import ManualArgs, lint_file
+
+from gitops_harness.errors import ToolError
+from gitops_harness.exports import CheckPass, RuleHelp
+from gitops_harness.findings import Finding, Severity
+from gitops_harness.policy.outcome import ToolOutcome
+
+TOOL = "cfn-lint"
+ALL_RULES_ID = "cfn-lint"  # the testcase id of a template with no match at all
+SEVERITIES = {"E": Severity.ERROR, "W": Severity.WARNING}  # I (informational) is not reported
+
+
+def run_cfn_lint(templates: list[Path]) -> ToolOutcome:
+    outcome = ToolOutcome(tool=TOOL)
+    for template in templates:
+        try:
+            matches = lint_file(template, config=ManualArgs())
+        except Exception as exc:  # cfn-lint raises arbitrary errors on internal failures
+            raise ToolError(f"cfn-lint failed on {template}: {exc}") from exc
+        reported = [m for m in matches if m.rule.id[:1] in SEVERITIES]
+        for match in reported:
+            outcome.findings.append(
+                Finding(
+                    file=str(template), location=f"line {match.linenumber}", rule_id=match.rule.id,
+                    severity=SEVERITIES[match.rule.id[:1]], message=match.message, source=TOOL,
+                )
+            )
+            outcome.rules.setdefault(
+                match.rule.id,
+                RuleHelp(title=match.rule.shortdesc, help_text=match.rule.description,
+                         help_uri=match.rule.source_url or None),
+            )
+        if not reported:
+            outcome.passes.append(CheckPass(source=TOOL, rule_id=ALL_RULES_ID, file=str(template),
+                                            location="template", title="all cfn-lint rules"))
+    return outcome
