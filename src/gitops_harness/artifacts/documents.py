@@ -34,7 +34,7 @@ class Document:
     name: str  # shown in findings: the path as the user gave it, or the artifact member name
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)  # YAML only: path -> 1-based line
-    duplicate_keys: list[Path_] = field(default_factory=list)
+    duplicate_keys: list[tuple[Path_, str]] = field(default_factory=list)  # (path, location)
 
     def where(self, path: Path_) -> str:
         """'line N' for YAML values whose line is known (nearest enclosing value otherwise), else a JSON path."""
@@ -88,10 +88,10 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict:
     return obj
 
 
-def _json_duplicates(node: Any, path: Path_ = ()) -> Iterator[Path_]:
+def _json_duplicates(node: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
     if isinstance(node, dict):
         for key in getattr(node, "duplicates", ()):
-            yield (*path, key)
+            yield (*path, key), json_path((*path, key))
         for key, value in node.items():
             yield from _json_duplicates(value, (*path, key))
     elif isinstance(node, list):
@@ -110,7 +110,11 @@ def parse_json(name: str, raw: bytes | str) -> Document:
     return Document(name, data, duplicate_keys=list(_json_duplicates(data)))
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml when available: the pure-Python parser costs milliseconds per small file.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """SafeLoader without implicit timestamps: artifact values are strings, never dates."""
 
 
@@ -120,7 +124,7 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _yaml_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list[Path_]) -> None:
+def _yaml_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list[tuple[Path_, str]]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -129,7 +133,7 @@ def _yaml_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: lis
             key = key_node.value
             child = (*path, key)
             if key in seen:
-                dups.append(child)
+                dups.append((child, f"line {key_node.start_mark.line + 1}"))
             seen.add(key)
             lines.setdefault(child, key_node.start_mark.line + 1)
             _yaml_lines(value_node, child, lines, dups)
@@ -148,7 +152,7 @@ def parse_yaml(name: str, raw: bytes | str) -> Document:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
         lines: dict[Path_, int] = {}
-        dups: list[Path_] = []
+        dups: list[tuple[Path_, str]] = []
         if node is not None:
             lines[()] = node.start_mark.line + 1
             _yaml_lines(node, (), lines, dups)

@@ -48,7 +48,9 @@ FARGATE_SIZES: dict[int, frozenset[int]] = {
     16384: frozenset(range(32768, 122880 + 1, 8192)),
 }
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d*\.?\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
+# ECS accepts up to 255 letters, digits, hyphens and underscores for family and container names.
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _ANY_PLACEHOLDER = re.compile(r"<[A-Za-z0-9_]+>")
 
 
@@ -132,6 +134,7 @@ def check_taskdef(doc: Document, image_placeholder: str | None = DEFAULT_IMAGE_P
     rules = _Rules(doc, data, base)
     _read_only(rules)
     _shape(rules)
+    _family(rules)
     _fargate(rules)
     _containers_rules(rules, image_placeholder)
     _roles(rules)
@@ -162,6 +165,17 @@ def _shape(r: _Rules) -> None:
                 Severity.ERROR,
                 problem.message,
             )
+        )
+
+
+def _family(r: _Rules) -> None:
+    family = r.td.get("family")
+    if isinstance(family, str) and not _NAME.match(family):
+        r.add(
+            ("family",),
+            "TD021",
+            Severity.ERROR,
+            f"family {family!r} is invalid: use 1-255 letters, digits, '-' or '_'",
         )
 
 
@@ -221,6 +235,20 @@ def _containers_rules(r: _Rules, image_placeholder: str | None) -> None:
     seen: dict[str, int] = {}
     for i, c in containers:
         name = c.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            r.add(
+                ("containerDefinitions", i, "name"),
+                "TD021",
+                Severity.ERROR,
+                f"container name {name!r} is missing or invalid: use 1-255 letters, digits, '-' or '_'",
+            )
+        if not isinstance(c.get("image"), str) or not c["image"].strip():
+            r.add(
+                ("containerDefinitions", i, "image"),
+                "TD022",
+                Severity.ERROR,
+                f"container {name!r} has no image; ECS needs one (the app container's is the image placeholder)",
+            )
         if isinstance(name, str):
             if name in seen:
                 r.add(

@@ -111,12 +111,12 @@ def validate_documents(
         findings.extend(
             Finding(
                 doc.name,
-                doc.where(path),
+                location,
                 "DOC001",
                 Severity.ERROR,
                 f"key '{path[-1]}' appears more than once; only the last one is read",
             )
-            for path in doc.duplicate_keys
+            for path, location in doc.duplicate_keys
         )
 
     taskdef_paths = [d.taskdef_path for d in actions] or [TASKDEF]
