@@ -72,7 +72,9 @@ class Resolver:
             return [self(v) for v in node]
         return node
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> str | None:
+        if name == "AWS::NoValue":
+            return None
         if name in self.values:
             return self.values[name]
         props = properties(self.template["Resources"][name])
@@ -90,7 +92,7 @@ class Resolver:
                 return str(self(variables[name]))
             if "." in name and name.split(".", 1)[0] in self.template["Resources"]:
                 return f"<{name}>"
-            return self._ref(name)
+            return str(self._ref(name))
 
         return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
 
@@ -479,3 +481,21 @@ def test_buildspec_render_fails_when_a_placeholder_stays_unfilled(tmp_path: Path
     script = "\n".join(["set -e", *_render_commands()])
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, timeout=30)
     assert result.returncode != 0
+
+
+def test_chat_notifier_may_report_hook_status_to_the_deployment_group(
+    pipeline: dict[str, Any], resolve_pipeline: Resolver
+) -> None:
+    # Written out by name in the template (a reference would close a dependency cycle), so pin it here.
+    application = resolve_pipeline(properties(pipeline["Resources"]["DeployApplication"])["ApplicationName"])
+    group = resolve_pipeline(properties(pipeline["Resources"]["DeploymentGroup"])["DeploymentGroupName"])
+    role = resolve_pipeline(properties(pipeline["Resources"]["ChatNotifierRole"]))
+    statements = {
+        s.get("Sid"): s for s in _statements(role["Policies"][0]["PolicyDocument"]) if isinstance(s, dict)
+    }
+    hook = statements["LifecycleHookStatus"]
+    assert hook["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"
+    assert (
+        hook["Resource"]
+        == f"arn:aws:codedeploy:{REGION}:{PIPELINE_ACCOUNT}:deploymentgroup:{application}/{group}"
+    )
