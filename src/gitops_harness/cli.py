@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "gitops_harness.run",
     "gitops_harness.artifacts.command",
     "gitops_harness.policy.command",
+    "gitops_harness.emulator.command",
 )
 
 

@@ -89,10 +89,13 @@ class Store(Generic[S]):
 
 @dataclass(frozen=True)
 class Sample:
-    """A request a plane offers for the shape test: run in order, so later samples can use earlier ones."""
+    """A request a plane offers for the shape test. Samples run in order; `request` may be a function of
+    the answers so far ({operation: its latest response}) to use an id an earlier sample created."""
 
     operation: str
-    request: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] | Callable[[dict[str, dict[str, Any]]], dict[str, Any]] = field(
+        default_factory=dict
+    )
     account_id: str = "111111111111"
     region: str = "us-east-1"
 
