@@ -39,6 +39,7 @@ from gitops_harness.emulator.codecommit import (
     local_clone_url,
     put_events_publisher,
     reference_events,
+    routing_publisher,
 )
 from gitops_harness.emulator.codecommit.authorization import GIT_PULL, GIT_PUSH, is_allowed
 from gitops_harness.emulator.codecommit.credentials import IamError
@@ -739,3 +740,124 @@ def test_credential_store_follows_iam_rules(emulator: Emulator) -> None:
     assert (
         emulator.creds.authenticate(str(reset["ServiceUserName"]), str(reset["ServicePassword"])) is not None
     )
+
+
+def test_concurrent_pushes_to_one_repository(emulator: Emulator, tmp_path: Path) -> None:
+    repo = "concurrent"
+    emulator.repos.create(ACCOUNT_A, REGION, repo)
+    user = make_user(emulator, "parallel", [GIT_PULL, GIT_PUSH], repo_arn(repo))
+    url = local_clone_url(emulator.base_url, repo)
+    shas: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def push(branch: str) -> None:
+        try:
+            path = tmp_path / branch
+            local = Repo.init(str(path), mkdir=True)
+            (path / "f.txt").write_text(branch)
+            porcelain.add(local, [str(path / "f.txt")])
+            sha = porcelain.commit(local, message=branch.encode(), author=b"P <p@e>", committer=b"P <p@e>")
+            porcelain.push(
+                local,
+                url,
+                [f"HEAD:refs/heads/{branch}".encode()],
+                username=user.username,
+                password=user.password,
+                errstream=io.BytesIO(),
+            )
+            local.close()
+            shas[branch] = sha.decode()
+        except BaseException as exc:  # reported below with the branch that failed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=push, args=(f"b{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert emulator.repos.list_branches(ACCOUNT_A, REGION, repo) == sorted(shas)
+    for branch, sha in shas.items():
+        assert emulator.repos.get_branch(ACCOUNT_A, REGION, repo, branch)["commitId"] == sha
+    created = {e["detail"]["referenceName"]: e["detail"]["commitId"] for e in emulator.events_for(repo)}
+    assert created == shas
+    assert emulator.repos.get(ACCOUNT_A, REGION, repo)["defaultBranch"] in shas
+
+
+def test_region_comes_from_path_prefix_or_aws_host_name(emulator: Emulator) -> None:
+    repo = "regional"
+    emulator.repos.create(ACCOUNT_A, "eu-west-1", repo)
+    user = make_user(
+        emulator, "regional-user", [GIT_PULL], f"arn:aws:codecommit:eu-west-1:{ACCOUNT_A}:{repo}"
+    )
+    auth = (user.username, user.password)
+    params = {"service": "git-upload-pack"}
+    # Without a region the default (us-east-1) applies, where the user's policy grants nothing.
+    assert info_refs(emulator, repo, "git-upload-pack", auth).status_code == 403
+    prefixed = f"{local_clone_url(emulator.base_url, repo, 'eu-west-1')}/info/refs"
+    assert requests.get(prefixed, params=params, auth=auth, timeout=10).status_code == 200
+    by_host = requests.get(
+        f"{local_clone_url(emulator.base_url, repo)}/info/refs",
+        params=params,
+        auth=auth,
+        headers={"Host": "git-codecommit.eu-west-1.amazonaws.com"},
+        timeout=10,
+    )
+    assert by_host.status_code == 200
+
+
+def test_routing_publisher_sends_to_the_repository_accounts_bus(emulator: Emulator, tmp_path: Path) -> None:
+    def client(account: str, service: str) -> Any:
+        if account == ACCOUNT_A:
+            return boto3.client(service, region_name=REGION)
+        creds = boto3.client("sts", region_name=REGION).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/events", RoleSessionName="events"
+        )["Credentials"]
+        return boto3.client(
+            service,
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    sqs_b = client(ACCOUNT_B, "sqs")
+    queue_b = sqs_b.create_queue(QueueName="b-main")["QueueUrl"]
+    queue_b_arn = sqs_b.get_queue_attributes(QueueUrl=queue_b, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events_b = client(ACCOUNT_B, "events")
+    events_b.put_rule(Name="b-main", EventPattern=json.dumps(MAIN_RULE_PATTERN))
+    events_b.put_targets(Rule="b-main", Targets=[{"Id": "q", "Arn": queue_b_arn}])
+
+    sqs_a = client(ACCOUNT_A, "sqs")
+    queue_a = sqs_a.create_queue(QueueName="a-b-repo")["QueueUrl"]
+    queue_a_arn = sqs_a.get_queue_attributes(QueueUrl=queue_a, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events_a = client(ACCOUNT_A, "events")
+    events_a.put_rule(Name="a-b-repo", EventPattern=json.dumps({"detail": {"repositoryName": ["b-repo"]}}))
+    events_a.put_targets(Rule="a-b-repo", Targets=[{"Id": "q", "Arn": queue_a_arn}])
+
+    store_b = RepositoryStore(tmp_path)
+    store_b.create(ACCOUNT_B, REGION, "b-repo")
+    record = store_b.record(ACCOUNT_B, REGION, "b-repo")
+    events = reference_events(
+        record, [RefChange("refs/heads/main", None, "c" * 40)], f"arn:aws:iam::{ACCOUNT_B}:user/m"
+    )
+    publish = routing_publisher(lambda account, region: client(account, "events"))
+    publish(events)
+
+    end = time.monotonic() + 15
+    bodies: list[dict[str, Any]] = []
+    while not bodies:
+        assert time.monotonic() < end, "event for account B's repository never reached account B's bus"
+        bodies = [
+            json.loads(m["Body"])
+            for m in sqs_b.receive_message(QueueUrl=queue_b, WaitTimeSeconds=1).get("Messages", [])
+        ]
+    # (moto's SQS delivery drops the envelope's "account"; arriving on B's queue is what shows the routing.)
+    assert bodies[0]["resources"] == [f"arn:aws:codecommit:{REGION}:{ACCOUNT_B}:b-repo"]
+    assert bodies[0]["detail"]["commitId"] == "c" * 40
+    # A rule in account A that would match it stays empty: the event went to B's bus only.
+    assert sqs_a.receive_message(QueueUrl=queue_a, WaitTimeSeconds=1).get("Messages", []) == []

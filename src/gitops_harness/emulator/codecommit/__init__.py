@@ -12,7 +12,7 @@ The CodeCommit control plane plugs in ``RepositoryStore``; the front door routes
 """
 
 from .credentials import CredentialStore, GitPrincipal
-from .events import put_events_publisher, reference_events
+from .events import put_events_publisher, reference_events, routing_publisher
 from .git_http import CodeCommitGitApp, is_git_path
 from .repositories import (
     CodeCommitError,
@@ -36,4 +36,5 @@ __all__ = [
     "local_clone_url",
     "put_events_publisher",
     "reference_events",
+    "routing_publisher",
 ]

@@ -113,3 +113,20 @@ def put_events_publisher(events_client: Any, event_bus_name: str = "default") ->
                 raise RuntimeError(f"EventBridge PutEvents rejected {len(failed)} event(s): {failed}")
 
     return publish
+
+
+def routing_publisher(events_client_for: Callable[[str, str], Any]) -> Publish:
+    """A ``publish`` that sends each event to the default bus of its repository's account and region.
+
+    ``events_client_for(account_id, region)`` returns a boto3 EventBridge client acting in that account
+    (the emulator's front door with that account's credentials).
+    """
+
+    def publish(events: list[dict[str, Any]]) -> None:
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for event in events:
+            groups.setdefault((event["account"], event["region"]), []).append(event)
+        for (account_id, region), group in groups.items():
+            put_events_publisher(events_client_for(account_id, region))(group)
+
+    return publish
