@@ -1,0 +1,58 @@
+"""What `gitops-harness run` prints: one verdict per assertion, read in one glance, with where to
+look when something failed. Later stages add the pipeline run's timeline to the same report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    area: str  # "policy", "artifacts", "mirror", "approval", ...
+    assertion: str  # what must hold, phrased as a claim
+    passed: bool
+    detail: str = ""  # the numbers behind the verdict, or the first reason it failed
+    where_to_look: str = ""  # a file, a report, a console link: the next place a person opens
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    stage: str
+    action: str
+    status: str
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class RunReport:
+    title: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.verdicts) and all(v.passed for v in self.verdicts)
+
+    def render(self) -> str:
+        lines = [self.title, "=" * len(self.title)]
+        if self.timeline:
+            lines += ["", "Timeline"]
+            for t in self.timeline:
+                start = t.start.strftime("%H:%M:%S") if t.start else "-"
+                took = f"{(t.end - t.start).total_seconds():.1f}s" if t.start and t.end else "-"
+                lines.append(f"  {start}  {t.stage:<10} {t.action:<24} {t.status:<11} {took}")
+        width = max((len(v.area) for v in self.verdicts), default=0)
+        lines += ["", "Verdicts"]
+        for v in self.verdicts:
+            mark = "PASS" if v.passed else "FAIL"
+            detail = f"  ({v.detail})" if v.detail else ""
+            lines.append(f"  {mark}  {v.area:<{width}}  {v.assertion}{detail}")
+            if not v.passed and v.where_to_look:
+                lines.append(f"        {'':<{width}}  look at: {v.where_to_look}")
+        failed = sum(not v.passed for v in self.verdicts)
+        outcome = "PASSED" if self.passed else "FAILED"
+        lines += ["", f"{outcome}: {len(self.verdicts) - failed} passed, {failed} failed in {self.seconds:.1f}s"]
+        return "\n".join(lines)

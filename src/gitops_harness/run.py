@@ -1,0 +1,82 @@
+"""`gitops-harness run`: the main job. Runs every layer the harness has on the configured pipeline and
+prints one report: the static layer (policy gate over the templates, deploy-artifact correctness)
+today; the pipeline run on a target joins the same report as it lands."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gitops_harness.artifacts.validate import validate_directory
+from gitops_harness.config import HarnessConfig, load_config
+from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK
+from gitops_harness.findings import Severity, count
+from gitops_harness.policy.command import run_policy, write_reports
+from gitops_harness.report import RunReport, Verdict
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the main job: run the harness on the pipeline in harness.yaml and print the report",
+        description="Run the policy gate and the artifact checks on the pipeline that harness.yaml names, "
+        "and print one report. Exit codes: 0 all verdicts pass, 1 a verdict failed, 2 bad config or "
+        "unreadable input, 3 a tool could not run.",
+    )
+    parser.add_argument("--config", type=Path, help="harness.yaml to use (default: found from the current folder)")
+    parser.set_defaults(func=run)
+
+
+def policy_verdicts(config: HarnessConfig) -> list[Verdict]:
+    started = datetime.now(UTC)
+    _, outcomes = run_policy([str(p) for p in config.policy.paths], config.policy.checks_dir)
+    write_reports(outcomes, config.policy.output_dir, started, datetime.now(UTC))
+    junit = _shown(config.policy.output_dir / "junit.xml", config)
+    verdicts = []
+    for outcome in outcomes:
+        first = next((f for f in outcome.findings if f.severity is Severity.ERROR), None)
+        detail = f"{outcome.passed} passed, {outcome.failed} failed, {outcome.suppressed} suppressed with a reason"
+        verdicts.append(
+            Verdict(
+                area="policy",
+                assertion=f"{outcome.tool}: no unsuppressed failure in the pipeline templates",
+                passed=outcome.failed == 0,
+                detail=detail,
+                where_to_look=f"{first.one_line()} (all: {junit})" if first else junit,
+            )
+        )
+    return verdicts
+
+
+def artifact_verdict(config: HarnessConfig) -> Verdict:
+    findings = validate_directory(config.app_dir, config.templates.pipeline)
+    errors, warnings = count(findings, Severity.ERROR), count(findings, Severity.WARNING)
+    first = next((f for f in findings if f.severity is Severity.ERROR), None)
+    return Verdict(
+        area="artifacts",
+        assertion=f"{_shown(config.app_dir, config)}: taskdef, appspec and buildspec agree with the deploy action",
+        passed=errors == 0,
+        detail=f"{errors} error(s), {warnings} warning(s)",
+        where_to_look=first.one_line() if first else "",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    started = time.perf_counter()
+    report = RunReport(title=f"gitops-harness run: {config.project} (static layer: policy gate, deploy artifacts)")
+    report.verdicts.extend(policy_verdicts(config))
+    report.verdicts.append(artifact_verdict(config))
+    report.seconds = time.perf_counter() - started
+    print(report.render())
+    return EXIT_OK if report.passed else EXIT_FINDINGS
+
+
+def _shown(path: Path, config: HarnessConfig) -> str:
+    """Paths relative to the config's folder read better in a report."""
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
