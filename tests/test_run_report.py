@@ -1,0 +1,63 @@
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from gitops_harness.cli import main
+from gitops_harness.report import RunReport, TimelineEntry, Verdict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_report_shows_each_verdict_and_where_to_look_only_on_failure():
+    report = RunReport(title="t")
+    report.verdicts += [
+        Verdict("policy", "no failure", True, "3 passed", where_to_look="reports/x.xml"),
+        Verdict("artifacts", "agree", False, "1 error(s)", where_to_look="taskdef.json:cpu: error TD010"),
+    ]
+    text = report.render()
+    assert "PASS  policy" in text and "FAIL  artifacts" in text
+    assert "look at: taskdef.json:cpu: error TD010" in text
+    assert "reports/x.xml" not in text  # a passing verdict needs no pointer
+    assert not report.passed
+    assert text.splitlines()[-1].startswith("FAILED: 1 passed, 1 failed")
+
+
+def test_report_with_no_verdicts_does_not_pass():
+    assert not RunReport(title="empty").passed
+
+
+def test_timeline_lines_carry_stage_action_status_and_duration():
+    report = RunReport(title="t", verdicts=[Verdict("mirror", "one execution", True)])
+    report.timeline.append(
+        TimelineEntry("Build", "BuildImage", "Succeeded", datetime(2026, 1, 1, 10, 0, 0), datetime(2026, 1, 1, 10, 0, 42))
+    )
+    assert "10:00:00  Build      BuildImage               Succeeded   42.0s" in report.render()
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the reference project the test can break without touching the repository."""
+    for name in ("fixtures", "policies"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "harness.yaml", tmp_path / "harness.yaml")
+    return tmp_path
+
+
+def test_run_fails_and_points_at_the_broken_artifact(project_copy: Path, capsys):
+    appspec = project_copy / "fixtures/app/appspec.yml"
+    appspec.write_text(appspec.read_text().replace("ContainerPort: 8080", "ContainerPort: 9999"))
+    code = main(["run", "--config", str(project_copy / "harness.yaml")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL  artifacts" in out
+    assert "appspec.yml" in out and "9999" in out
+    assert (project_copy / "reports/policy/junit.xml").is_file()
+
+
+def test_run_with_unreadable_config_exits_2_with_one_line(tmp_path: Path, capsys):
+    (tmp_path / "harness.yaml").write_text("accounts: [\n")
+    assert main(["run", "--config", str(tmp_path / "harness.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot parse YAML" in err
