@@ -44,8 +44,11 @@ from gitops_harness.emulator.codecommit import (
 from gitops_harness.emulator.codecommit.authorization import GIT_PULL, GIT_PUSH, is_allowed
 from gitops_harness.emulator.codecommit.credentials import IamError
 from gitops_harness.emulator.codecommit.repositories import (
+    BranchDoesNotExistException,
+    BranchNameExistsException,
     CommitIdDoesNotExistException,
     DefaultBranchCannotBeDeletedException,
+    InvalidCommitIdException,
     InvalidRepositoryNameException,
     RepositoryDoesNotExistException,
     RepositoryNameExistsException,
@@ -711,9 +714,17 @@ def test_repository_store_errors_and_persistence(
     repos = emulator.repos
     with pytest.raises(CommitIdDoesNotExistException):
         repos.get_commit(ACCOUNT_A, REGION, scenario.repo, "f" * 40)
+    with pytest.raises(InvalidCommitIdException):
+        repos.get_commit(ACCOUNT_A, REGION, scenario.repo, "main")
+    with pytest.raises(BranchNameExistsException):
+        repos.create_branch(ACCOUNT_A, REGION, scenario.repo, "main", scenario.c1)
+    with pytest.raises(BranchDoesNotExistException):
+        repos.get_branch(ACCOUNT_A, REGION, scenario.repo, "feature")
     with pytest.raises(DefaultBranchCannotBeDeletedException):
         repos.delete_branch(ACCOUNT_A, REGION, scenario.repo, "main")
-    repos.create_branch(ACCOUNT_A, REGION, scenario.repo, "hotfix", scenario.c1)
+    assert repos.create_branch(ACCOUNT_A, REGION, scenario.repo, "hotfix", scenario.c1) == RefChange(
+        "refs/heads/hotfix", None, scenario.c1
+    )
     assert repos.delete_branch(ACCOUNT_A, REGION, scenario.repo, "hotfix") == {
         "branchName": "hotfix",
         "commitId": scenario.c1,

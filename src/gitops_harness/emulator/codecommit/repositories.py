@@ -302,16 +302,22 @@ class RepositoryStore:
         with self.open_git(account_id, region, name) as repo:
             return sorted(k.decode() for k in repo.refs.as_dict(_BRANCH_PREFIX.encode()))
 
-    def create_branch(self, account_id: str, region: str, name: str, branch: str, commit_id: str) -> None:
+    def create_branch(
+        self, account_id: str, region: str, name: str, branch: str, commit_id: str
+    ) -> RefChange:
+        """Create the branch; the returned change is for the caller's referenceCreated event
+        (``events.reference_events``), as CreateBranch emits one on AWS like a push does."""
         ref = self._branch_ref(branch)
         with self.open_git(account_id, region, name) as repo:
             self._require_commit(repo, commit_id)
             if not repo.refs.add_if_new(ref, commit_id.encode()):
                 raise BranchNameExistsException(f"Branch {branch} already exists in repository {name}")
-        self.record_ref_changes(account_id, region, name, [RefChange(ref.decode(), None, commit_id)])
+        change = RefChange(ref.decode(), None, commit_id)
+        self.record_ref_changes(account_id, region, name, [change])
+        return change
 
     def delete_branch(self, account_id: str, region: str, name: str, branch: str) -> dict[str, str]:
-        """Delete and return the BranchInfo of the deleted branch."""
+        """Delete and return the BranchInfo of the deleted branch (its commitId is the event's oldCommitId)."""
         ref = self._branch_ref(branch)
         record = self.record(account_id, region, name)
         if record.default_branch == branch:
