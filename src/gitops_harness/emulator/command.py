@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from gitops_harness.errors import InputError
+from gitops_harness.errors import HarnessError, InputError
 
 DEFAULT_ACCOUNTS = {"management": "111111111111", "pipeline": "222222222222"}
 
@@ -94,4 +94,8 @@ if __name__ == "__main__":  # python -m gitops_harness.emulator.command, without
     _parser = argparse.ArgumentParser(prog="gitops-harness")
     register(_parser.add_subparsers(dest="command", required=True))
     _args = _parser.parse_args(["emulator", *sys.argv[1:]])
-    sys.exit(_args.func(_args))
+    try:
+        sys.exit(_args.func(_args))
+    except HarnessError as _exc:
+        print(f"gitops-harness emulator: error: {_exc}", file=sys.stderr)
+        sys.exit(_exc.exit_code)

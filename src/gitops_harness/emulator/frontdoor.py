@@ -229,8 +229,8 @@ class FrontDoor:
             host = self._moto.infer_service_region_host(environ, environ.get("PATH_INFO", ""))
         except (KeyError, IndexError, ValueError):
             return None
-        if host is None:
-            return None
+        if host is None:  # no scope to go by (SigV2): moto's dispatcher falls back to S3, and so do we
+            return "s3"
         if host in _moto_modules():
             return host
         for backend, pattern in backend_index.backend_url_patterns:

@@ -1,0 +1,181 @@
+"""The front door: routing by credential scope to moto, accounts from access keys, health, clear errors."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.config import Config
+
+from gitops_harness.emulator.clients import RoleClients
+from gitops_harness.emulator.testing import running_emulator
+
+A, B = "111111111111", "222222222222"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with running_emulator(planes=[]) as emulator:
+        yield emulator
+
+
+def _http(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_s3_path_style_round_trip(aws):
+    s3 = aws.client("s3", account=A)
+    s3.create_bucket(Bucket="fd-round-trip")
+    s3.put_object(Bucket="fd-round-trip", Key="dir/k.txt", Body=b"payload")
+    assert s3.get_object(Bucket="fd-round-trip", Key="dir/k.txt")["Body"].read() == b"payload"
+    params = {"Bucket": "fd-round-trip", "Key": "dir/k.txt"}
+    v2_url = s3.generate_presigned_url("get_object", Params=params)
+    assert "AWSAccessKeyId" in v2_url
+    assert _http(v2_url) == (200, b"payload")  # SigV2 presigned: no scope, so S3, in the key's account
+    s3v4 = aws.client("s3", account=A, config=Config(signature_version="s3v4"))
+    v4_url = s3v4.generate_presigned_url("get_object", Params=params)
+    assert "X-Amz-Credential" in v4_url
+    assert _http(v4_url) == (200, b"payload")  # SigV4 presigned: routed by the query's credential scope
+
+
+def test_sqs_round_trip(aws):
+    sqs = aws.client("sqs", account=A)
+    queue_url = sqs.create_queue(QueueName="fd-queue")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="hello")
+    [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)["Messages"]
+    assert message["Body"] == "hello"
+
+
+def test_sts_account_from_a_12_digit_key_and_default_for_others(aws):
+    assert aws.client("sts", account=B).get_caller_identity()["Account"] == B
+    assert aws.client("sts", aws_access_key_id="test").get_caller_identity()["Account"] == "000000000000"
+
+
+def test_accounts_are_isolated(aws):
+    aws.client("s3", account=A).create_bucket(Bucket="fd-only-in-a")
+    names_b = [bucket["Name"] for bucket in aws.client("s3", account=B).list_buckets()["Buckets"]]
+    names_a = [bucket["Name"] for bucket in aws.client("s3", account=A).list_buckets()["Buckets"]]
+    assert "fd-only-in-a" in names_a and "fd-only-in-a" not in names_b
+
+
+def test_assumed_role_credentials_act_in_the_roles_account(aws):
+    creds = aws.client("sts", account=A).assume_role(
+        RoleArn=f"arn:aws:iam::{B}:role/deployer", RoleSessionName="fd-test"
+    )["Credentials"]
+    as_role = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+    identity = aws.client("sts", **as_role).get_caller_identity()
+    assert identity["Account"] == B
+    assert identity["Arn"] == f"arn:aws:sts::{B}:assumed-role/deployer/fd-test"
+    aws.client("s3", **as_role).create_bucket(Bucket="fd-made-by-role")
+    assert "fd-made-by-role" in [b["Name"] for b in aws.client("s3", account=B).list_buckets()["Buckets"]]
+    assert "fd-made-by-role" not in [b["Name"] for b in aws.client("s3", account=A).list_buckets()["Buckets"]]
+
+
+def test_iam_user_access_key_acts_in_the_users_account(aws):
+    iam = aws.client("iam", account=B)
+    iam.create_user(UserName="fd-mirror")
+    key = iam.create_access_key(UserName="fd-mirror")["AccessKey"]
+    sts = aws.client(
+        "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    identity = sts.get_caller_identity()
+    assert identity["Account"] == B and identity["Arn"].endswith(":user/fd-mirror")
+
+
+# One cheap call per moto service the pipeline uses; where the answer carries an ARN or account, it must
+# be the caller's account (proves the per-request account reaches every service).
+MOTO_CALLS = {
+    "iam": lambda c: c.create_role(RoleName="fd-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"],
+    "kms": lambda c: c.create_key()["KeyMetadata"]["Arn"],
+    "sns": lambda c: c.create_topic(Name="fd-topic")["TopicArn"],
+    "events": lambda c: c.put_rule(Name="fd-rule", EventPattern='{"source": ["aws.codecommit"]}')["RuleArn"],
+    "ecr": lambda c: c.create_repository(repositoryName="fd-repo")["repository"]["repositoryArn"],
+    "logs": lambda c: (
+        c.create_log_group(logGroupName="fd-logs")
+        and c.describe_log_groups(logGroupNamePrefix="fd-logs")["logGroups"][0]["arn"]
+    ),
+    "ssm": lambda c: (
+        c.put_parameter(Name="/fd/p", Value="v", Type="String")
+        and c.get_parameter(Name="/fd/p")["Parameter"]["ARN"]
+    ),
+    "secretsmanager": lambda c: c.create_secret(Name="fd-secret", SecretString="s")["ARN"],
+    "cloudformation": lambda c: str(c.list_stacks()["StackSummaries"] == []) + f":{B}:",
+    "lambda": lambda c: str(c.list_functions()["Functions"] == []) + f":{B}:",
+    "elbv2": lambda c: str(c.describe_load_balancers()["LoadBalancers"] == []) + f":{B}:",
+    "ecs": lambda c: c.create_cluster(clusterName="fd-cluster")["cluster"]["clusterArn"],
+    "ec2": lambda c: c.describe_vpcs()["Vpcs"][0]["OwnerId"] + f":{B}:",
+}
+
+
+@pytest.mark.parametrize("service", sorted(MOTO_CALLS))
+def test_moto_services_through_the_front_door(aws, service):
+    assert f":{B}:" in MOTO_CALLS[service](aws.client(service, account=B))
+
+
+def test_health_endpoints(aws):
+    aws.client("sqs", account=A).list_queues()
+    status, body = _http(aws.endpoint_url + "/_localstack/health")
+    health = json.loads(body)
+    assert status == 200 and {"services", "edition", "version"} <= set(health)
+    assert health["services"]["sqs"] == "running" and health["services"]["s3"] in ("running", "available")
+    assert "lambda" in health["services"]
+    status, body = _http(aws.endpoint_url + "/_emulator/health")
+    services = json.loads(body)["services"]
+    assert services["sqs"]["provider"] == "moto"
+    assert not [name for name, info in services.items() if info["provider"] == "emulator"]  # no planes here
+
+
+def test_request_log_records_account_and_provider(aws):
+    aws.client("sns", account=A).list_topics()
+    status, body = _http(aws.endpoint_url + "/_emulator/requests")
+    entries = json.loads(body)["requests"]
+    assert any(e["service"] == "sns" and e["account"] == A and e["provider"] == "moto" for e in entries)
+
+
+def test_unsigned_request_is_refused_clearly(aws):
+    status, body = _http(
+        aws.endpoint_url + "/",
+        method="POST",
+        data=b"Action=ListQueues",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    error = json.loads(body)
+    assert status == 403 and error["__type"] == "MissingAuthenticationTokenException"
+    assert "credential scope" in error["message"]
+
+
+def test_unknown_service_is_named(aws):
+    auth = f"AWS4-HMAC-SHA256 Credential={A}/20240101/us-east-1/nosuchservice/aws4_request, SignedHeaders=host, Signature=0"
+    status, body = _http(aws.endpoint_url + "/", method="POST", data=b"{}", headers={"Authorization": auth})
+    error = json.loads(body)
+    assert status == 501 and error["__type"] == "InternalFailure"
+    assert "nosuchservice" in error["message"]
+
+
+def test_role_clients_assume_cache_and_renew(aws):
+    now = [1_000_000_000.0]
+    clients = RoleClients(aws.endpoint_url, clock=lambda: now[0])
+    role = f"arn:aws:iam::{B}:role/pipeline-role"
+    s3 = clients.for_role("s3", role, source_account=A)
+    s3.create_bucket(Bucket="fd-role-client")
+    assert "fd-role-client" in [b["Name"] for b in aws.client("s3", account=B).list_buckets()["Buckets"]]
+    assert clients.for_role("s3", role, source_account=A) is s3  # cached while the session is fresh
+    first = clients.role_credentials(role, A, "gitops-emulator")
+    now[0] = first.expires_at  # at expiry (inside the renewal margin): assume the role again
+    renewed = clients.for_role("s3", role, source_account=A)
+    assert renewed is not s3
+    assert clients.role_credentials(role, A, "gitops-emulator").access_key != first.access_key
+    assert clients.for_account("sts", A).get_caller_identity()["Account"] == A
+    with pytest.raises(ValueError, match="not an IAM role ARN"):
+        clients.for_role("s3", "arn:aws:s3:::bucket")
