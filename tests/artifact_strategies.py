@@ -28,8 +28,11 @@ for _name, _examples in (("ci", 1000), ("dev", 100)):
     except Exception:  # not registered yet (another suite may register its own "ci")
         settings.register_profile(_name, max_examples=_examples, deadline=None)
 _CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
-PROPERTY = settings(max_examples=1000 if _CI else 100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=1000 if _CI else 100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 PER_MUTATION = settings(PROPERTY, max_examples=200 if _CI else 10)
 
 
@@ -52,8 +55,11 @@ class ArtifactSet:
         return copy.deepcopy(self)
 
     def files(self) -> dict[str, bytes]:
-        appspec = (json.dumps(self.appspec, indent=2) if self.appspec_json
-                   else yaml.dump(self.appspec, Dumper=_DUMPER, sort_keys=False))
+        appspec = (
+            json.dumps(self.appspec, indent=2)
+            if self.appspec_json
+            else yaml.dump(self.appspec, Dumper=_DUMPER, sort_keys=False)
+        )
         out = {
             "taskdef.json": json.dumps(self.taskdef, indent=2).encode(),
             self.appspec_name: appspec.encode(),
@@ -110,8 +116,14 @@ def _container(name: str, image: str, port: int | None, region: str, essential: 
         "image": image,
         "essential": essential,
         "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 10, "retries": 3},
-        "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": "${LOG_GROUP}", "awslogs-region": region, "awslogs-stream-prefix": name}},
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": "${LOG_GROUP}",
+                "awslogs-region": region,
+                "awslogs-stream-prefix": name,
+            },
+        },
     }
     if port is not None:
         container["portMappings"] = [{"containerPort": port, "protocol": "tcp"}]
@@ -126,41 +138,58 @@ def valid_sets(draw: st.DrawFn) -> ArtifactSet:
     cpu, memory = draw(fargate_sizes())
     sidecar_names = draw(st.lists(names.filter(lambda n: n != app), max_size=2, unique=True))
     containers = [_container(app, f"<{placeholder}>", port, region, True)]
-    containers += [_container(n, "public.ecr.aws/docker/library/busybox:1.36", None, region,
-                              draw(st.booleans())) for n in sidecar_names]
+    containers += [
+        _container(n, "public.ecr.aws/docker/library/busybox:1.36", None, region, draw(st.booleans()))
+        for n in sidecar_names
+    ]
     taskdef = {
         "family": draw(names),
-        "executionRoleArn": draw(st.sampled_from(["${TASK_EXECUTION_ROLE_ARN}",
-                                                  "arn:aws:iam::111122223333:role/ecsTaskExecutionRole"])),
+        "executionRoleArn": draw(
+            st.sampled_from(
+                ["${TASK_EXECUTION_ROLE_ARN}", "arn:aws:iam::111122223333:role/ecsTaskExecutionRole"]
+            )
+        ),
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
         "cpu": cpu,
         "memory": memory,
         "containerDefinitions": draw(st.permutations(containers)),
     }
-    props: dict[str, Any] = {"TaskDefinition": "<TASK_DEFINITION>",
-                             "LoadBalancerInfo": {"ContainerName": app, "ContainerPort": port}}
+    props: dict[str, Any] = {
+        "TaskDefinition": "<TASK_DEFINITION>",
+        "LoadBalancerInfo": {"ContainerName": app, "ContainerPort": port},
+    }
     if draw(st.booleans()):
         props["PlatformVersion"] = draw(st.sampled_from(["LATEST", "1.4.0"]))
     if draw(st.booleans()):
-        props["NetworkConfiguration"] = {"AwsvpcConfiguration": {
-            "Subnets": ["subnet-0123abcd"], "SecurityGroups": ["sg-0123abcd"],
-            "AssignPublicIp": draw(st.sampled_from(["ENABLED", "DISABLED"]))}}
+        props["NetworkConfiguration"] = {
+            "AwsvpcConfiguration": {
+                "Subnets": ["subnet-0123abcd"],
+                "SecurityGroups": ["sg-0123abcd"],
+                "AssignPublicIp": draw(st.sampled_from(["ENABLED", "DISABLED"])),
+            }
+        }
     if draw(st.booleans()):
-        props["CapacityProviderStrategy"] = [{"CapacityProvider": "FARGATE_SPOT", "Base": 0,
-                                              "Weight": draw(st.integers(0, 1000))}]
+        props["CapacityProviderStrategy"] = [
+            {"CapacityProvider": "FARGATE_SPOT", "Base": 0, "Weight": draw(st.integers(0, 1000))}
+        ]
     hooks = [{h: draw(lambda_names)} for h in draw(st.lists(st.sampled_from(ECS_HOOKS), unique=True))]
-    appspec: dict[str, Any] = {"version": draw(st.sampled_from([0.0, "0.0"])),
-                               "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": props}}]}
+    appspec: dict[str, Any] = {
+        "version": draw(st.sampled_from([0.0, "0.0"])),
+        "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": props}}],
+    }
     if hooks:
         appspec["Hooks"] = hooks
     uri = f"{draw(accounts)}.dkr.ecr.{draw(regions)}.amazonaws.com/{draw(repositories)}"
     uri += draw(st.sampled_from(["", ":v1"])) + f"@sha256:{draw(digests)}"
     appspec_name = draw(st.sampled_from(["appspec.yml", "appspec.yaml"]))
     discard = draw(st.booleans())
-    files = (["**/*"] if draw(st.booleans()) else ["taskdef.json", "imageDetail.json", appspec_name])
-    buildspec = {"version": 0.2, "phases": {"build": {"commands": ["true"]}},
-                 "artifacts": {"files": files, **({"discard-paths": "yes"} if discard else {})}}
+    files = ["**/*"] if draw(st.booleans()) else ["taskdef.json", "imageDetail.json", appspec_name]
+    buildspec = {
+        "version": 0.2,
+        "phases": {"build": {"commands": ["true"]}},
+        "artifacts": {"files": files, **({"discard-paths": "yes"} if discard else {})},
+    }
 
     template = fixture_template()
     config = deploy_action(template)["Configuration"]
@@ -168,13 +197,22 @@ def valid_sets(draw: st.DrawFn) -> ArtifactSet:
     config["AppSpecTemplatePath"] = appspec_name
     template["Parameters"]["AppPort"]["Default"] = port
     template["Resources"]["GreenTargetGroup"]["Properties"]["Port"] = port
-    return ArtifactSet(taskdef, appspec, {"ImageURI": uri}, buildspec, template, appspec_name,
-                       appspec_json=draw(st.booleans()))
+    return ArtifactSet(
+        taskdef,
+        appspec,
+        {"ImageURI": uri},
+        buildspec,
+        template,
+        appspec_name,
+        appspec_json=draw(st.booleans()),
+    )
 
 
 # Arbitrary JSON values, for "never crashes" properties.
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=25,
 )

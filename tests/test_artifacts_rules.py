@@ -22,15 +22,23 @@ TASKDEF: dict[str, Any] = {
     "requiresCompatibilities": ["FARGATE"],
     "cpu": "256",
     "memory": "512",
-    "containerDefinitions": [{
-        "name": "app",
-        "image": "<IMAGE1_NAME>",
-        "essential": True,
-        "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-        "healthCheck": {"command": ["CMD-SHELL", "true"]},
-        "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": "${LOG_GROUP}", "awslogs-region": "${AWS_REGION}", "awslogs-stream-prefix": "app"}},
-    }],
+    "containerDefinitions": [
+        {
+            "name": "app",
+            "image": "<IMAGE1_NAME>",
+            "essential": True,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            "healthCheck": {"command": ["CMD-SHELL", "true"]},
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "${LOG_GROUP}",
+                    "awslogs-region": "${AWS_REGION}",
+                    "awslogs-stream-prefix": "app",
+                },
+            },
+        }
+    ],
 }
 
 APPSPEC_YAML = """\
@@ -70,6 +78,7 @@ def only(findings: list[Finding], rule: str) -> Finding:
 
 # --- taskdef -------------------------------------------------------------------------------------
 
+
 def test_reference_like_taskdef_is_clean() -> None:
     assert td_findings(taskdef()) == []
 
@@ -84,8 +93,19 @@ def test_td002_describe_dump_is_explained_and_inner_checked() -> None:
     assert only(findings, "TD003").location == "taskDefinition.revision"
 
 
-@pytest.mark.parametrize("field", ["taskDefinitionArn", "revision", "status", "requiresAttributes",
-                                   "compatibilities", "registeredAt", "registeredBy", "deregisteredAt"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+    ],
+)
 def test_td003_read_only_fields_are_errors_not_unknown(field: str) -> None:
     findings = td_findings(taskdef(**{field: "x"}))
     f = only(findings, "TD003")
@@ -129,16 +149,22 @@ def test_td021_td022_names_and_image() -> None:
     del td["containerDefinitions"][0]["name"]  # botocore's model does not require it; ECS does
     td["containerDefinitions"][0]["image"] = ""
     findings = td_findings(td, placeholder=None)
-    assert sorted(f.location for f in findings if f.rule_id == "TD021") == ["containerDefinitions[0].name", "family"]
+    assert sorted(f.location for f in findings if f.rule_id == "TD021") == [
+        "containerDefinitions[0].name",
+        "family",
+    ]
     assert only(findings, "TD022").location == "containerDefinitions[0].image"
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("networkMode",), "vpc"),
-    (("requiresCompatibilities", 0), "LAMBDA"),
-    (("containerDefinitions", 0, "portMappings", 0, "protocol"), "TCP"),
-    (("containerDefinitions", 0, "logConfiguration", "logDriver"), "cloudwatch"),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("networkMode",), "vpc"),
+        (("requiresCompatibilities", 0), "LAMBDA"),
+        (("containerDefinitions", 0, "portMappings", 0, "protocol"), "TCP"),
+        (("containerDefinitions", 0, "logConfiguration", "logDriver"), "cloudwatch"),
+    ],
+)
 def test_td008_enum_values_checked(path: tuple, value: str) -> None:
     td = taskdef()
     node: Any = td
@@ -149,11 +175,23 @@ def test_td008_enum_values_checked(path: tuple, value: str) -> None:
     assert value in f.message
 
 
-@pytest.mark.parametrize(("cpu", "memory", "ok"), [
-    ("256", "512", True), ("256", "4096", False), ("512", "4096", True), ("1 vCPU", "2 GB", True),
-    (".25 vCPU", "0.5GB", True), ("1024", "1024", False), ("8192", "20480", True), ("8192", "17408", False),
-    ("16384", "122880", True), ("300", "1024", False), ("4096", "30720", True), ("4096", "31744", False),
-])
+@pytest.mark.parametrize(
+    ("cpu", "memory", "ok"),
+    [
+        ("256", "512", True),
+        ("256", "4096", False),
+        ("512", "4096", True),
+        ("1 vCPU", "2 GB", True),
+        (".25 vCPU", "0.5GB", True),
+        ("1024", "1024", False),
+        ("8192", "20480", True),
+        ("8192", "17408", False),
+        ("16384", "122880", True),
+        ("300", "1024", False),
+        ("4096", "30720", True),
+        ("4096", "31744", False),
+    ],
+)
 def test_td010_fargate_sizes(cpu: str, memory: str, ok: bool) -> None:
     assert ("TD010" not in rules(td_findings(taskdef(cpu=cpu, memory=memory)))) is ok
 
@@ -206,8 +244,10 @@ def test_td014_td017_logging_and_health_check_are_warnings() -> None:
     assert only(findings, "TD017").severity is Severity.WARNING
 
 
-@pytest.mark.parametrize(("option", "value"), [("awslogs-group", None), ("awslogs-stream-prefix", None),
-                                               ("awslogs-region", "europe")])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("awslogs-group", None), ("awslogs-stream-prefix", None), ("awslogs-region", "europe")],
+)
 def test_td015_awslogs_options(option: str, value: str | None) -> None:
     td = taskdef()
     options = td["containerDefinitions"][0]["logConfiguration"]["options"]
@@ -227,13 +267,18 @@ def test_td016_execution_role_needed_for_ecr_image_and_awslogs() -> None:
     assert only(td_findings(ec2), "TD016").severity is Severity.WARNING
 
 
-@pytest.mark.parametrize("arn", ["arn:aws:iam::111122223333:role/x", "${ROLE}", "arn:aws-cn:iam::111122223333:role/a/b"])
+@pytest.mark.parametrize(
+    "arn", ["arn:aws:iam::111122223333:role/x", "${ROLE}", "arn:aws-cn:iam::111122223333:role/a/b"]
+)
 def test_td018_role_arns_and_placeholders_accepted(arn: str) -> None:
     assert td_findings(taskdef(executionRoleArn=arn, taskRoleArn=arn)) == []
 
 
 def test_td018_bad_role_arn() -> None:
-    assert only(td_findings(taskdef(executionRoleArn="arn:aws:iam::1:user/x")), "TD018").location == "executionRoleArn"
+    assert (
+        only(td_findings(taskdef(executionRoleArn="arn:aws:iam::1:user/x")), "TD018").location
+        == "executionRoleArn"
+    )
 
 
 def test_td019_duplicate_container_names() -> None:
@@ -249,6 +294,7 @@ def test_td020_awsvpc_host_port() -> None:
 
 
 # --- appspec ---------------------------------------------------------------------------------------
+
 
 def as_findings(text: str, td: dict | None = None) -> list[Finding]:
     return check_appspec(parse_json_or_yaml("appspec.yml", text), td if td is not None else taskdef())
@@ -276,51 +322,77 @@ def test_as003_two_target_services_with_line() -> None:
 
 def test_as004_as005_type_and_task_definition() -> None:
     text = APPSPEC_YAML.replace("AWS::ECS::Service", "AWS::Lambda::Function").replace(
-        "<TASK_DEFINITION>", "arn:aws:ecs:x")
+        "<TASK_DEFINITION>", "arn:aws:ecs:x"
+    )
     findings = as_findings(text)
     assert only(findings, "AS004").location == "line 4"
     assert only(findings, "AS005").location == "line 6"
 
 
 def test_as006_as007_as008_container_and_port() -> None:
-    assert only(as_findings(APPSPEC_YAML.replace("ContainerPort: 8080", "ContainerPort: '8080'")),
-                "AS006").location == "line 9"
-    assert only(as_findings(APPSPEC_YAML.replace("ContainerName: app", "ContainerName: web")),
-                "AS007").location == "line 8"
+    assert (
+        only(
+            as_findings(APPSPEC_YAML.replace("ContainerPort: 8080", "ContainerPort: '8080'")), "AS006"
+        ).location
+        == "line 9"
+    )
+    assert (
+        only(as_findings(APPSPEC_YAML.replace("ContainerName: app", "ContainerName: web")), "AS007").location
+        == "line 8"
+    )
     assert only(as_findings(APPSPEC_YAML.replace("8080", "80")), "AS008").location == "line 9"
 
 
 def test_as009_as010_hooks() -> None:
-    findings = as_findings(APPSPEC_YAML.replace("AfterAllowTraffic: chat-notifier",
-                                                "ValidateService: fn\n  - BeforeInstall: [x]"))
+    findings = as_findings(
+        APPSPEC_YAML.replace(
+            "AfterAllowTraffic: chat-notifier", "ValidateService: fn\n  - BeforeInstall: [x]"
+        )
+    )
     assert only(findings, "AS009").location == "line 11"
     assert only(findings, "AS010").location == "line 12"
 
 
-@pytest.mark.parametrize("target", ["fn", "arn:aws:lambda:eu-west-1:111122223333:function:fn",
-                                    "arn:aws:lambda:eu-west-1:111122223333:function:fn:live"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "fn",
+        "arn:aws:lambda:eu-west-1:111122223333:function:fn",
+        "arn:aws:lambda:eu-west-1:111122223333:function:fn:live",
+    ],
+)
 def test_hook_targets_accepted(target: str) -> None:
     assert as_findings(APPSPEC_YAML.replace("chat-notifier", target)) == []
 
 
 def test_as011_as012_as013_optional_properties() -> None:
-    extra = ("        PlatformVersion: 1.4\n"
-             "        NetworkConfiguration:\n          AwsvpcConfiguration:\n            Subnets: []\n"
-             "        CapacityProviderStrategy:\n          - CapacityProvider: FARGATE\n            Weight: 5000\n")
+    extra = (
+        "        PlatformVersion: 1.4\n"
+        "        NetworkConfiguration:\n          AwsvpcConfiguration:\n            Subnets: []\n"
+        "        CapacityProviderStrategy:\n          - CapacityProvider: FARGATE\n            Weight: 5000\n"
+    )
     findings = as_findings(APPSPEC_YAML.replace("Hooks:", extra + "Hooks:"))
     assert {"AS011", "AS012", "AS013"} <= rules(findings)
 
 
 def test_as014_unknown_property_warning() -> None:
-    f = only(as_findings(APPSPEC_YAML.replace("        LoadBalancerInfo:", "        LoadBalancer: x\n        LoadBalancerInfo:")),
-             "AS014")
+    f = only(
+        as_findings(
+            APPSPEC_YAML.replace(
+                "        LoadBalancerInfo:", "        LoadBalancer: x\n        LoadBalancerInfo:"
+            )
+        ),
+        "AS014",
+    )
     assert f.severity is Severity.WARNING and f.location == "line 7"
 
 
 def test_appspec_json_uses_json_paths() -> None:
-    text = ('{"version": "0.0", "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": '
-            '{"TaskDefinition": "<TASK_DEFINITION>", "LoadBalancerInfo": {"ContainerName": "app", '
-            '"ContainerPort": 81}}}}]}')
+    text = (
+        '{"version": "0.0", "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": '
+        '{"TaskDefinition": "<TASK_DEFINITION>", "LoadBalancerInfo": {"ContainerName": "app", '
+        '"ContainerPort": 81}}}}]}'
+    )
     f = only(as_findings(text), "AS008")
     assert f.location == "Resources[0].TargetService.Properties.LoadBalancerInfo.ContainerPort"
 
@@ -330,17 +402,20 @@ def test_appspec_json_uses_json_paths() -> None:
 DIGEST = "a" * 64
 
 
-@pytest.mark.parametrize(("uri", "rule"), [
-    (f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{DIGEST}", None),
-    (f"111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/team/app:v1@sha256:{DIGEST}", None),
-    ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1", "ID005"),
-    ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app", "ID004"),
-    (f"11112222333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{DIGEST}", "ID004"),
-    (f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/App@sha256:{DIGEST}", "ID004"),
-    ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc", "ID004"),
-    ("docker.io/library/nginx:1", "ID004"),
-    (42, "ID004"),
-])
+@pytest.mark.parametrize(
+    ("uri", "rule"),
+    [
+        (f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{DIGEST}", None),
+        (f"111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/team/app:v1@sha256:{DIGEST}", None),
+        ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1", "ID005"),
+        ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app", "ID004"),
+        (f"11112222333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{DIGEST}", "ID004"),
+        (f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/App@sha256:{DIGEST}", "ID004"),
+        ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc", "ID004"),
+        ("docker.io/library/nginx:1", "ID004"),
+        (42, "ID004"),
+    ],
+)
 def test_image_uri(uri: Any, rule: str | None) -> None:
     findings = check_image_detail(Document("imageDetail.json", {"ImageURI": uri}))
     assert rules(findings) == ({rule} if rule else set())
@@ -355,11 +430,15 @@ def test_id001_id002_id003() -> None:
 
 # --- documents and missing files -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("parse", "text", "line"), [
-    (parse_json, '{\n "a": 1,\n}', 3),
-    (parse_yaml, "a: 1\nb: [\n", 3),
-    (parse_yaml, "a: 1\n  b: 2\n", 2),
-])
+
+@pytest.mark.parametrize(
+    ("parse", "text", "line"),
+    [
+        (parse_json, '{\n "a": 1,\n}', 3),
+        (parse_yaml, "a: 1\nb: [\n", 3),
+        (parse_yaml, "a: 1\n  b: 2\n", 2),
+    ],
+)
 def test_unparseable_input_names_file_and_line(parse: Any, text: str, line: int) -> None:
     with pytest.raises(InputError, match=rf"^x\.doc:{line}: cannot parse") as err:
         parse("x.doc", text)
@@ -367,8 +446,13 @@ def test_unparseable_input_names_file_and_line(parse: Any, text: str, line: int)
 
 
 def test_doc001_duplicate_keys() -> None:
-    findings = validate_files({"taskdef.json": b'{"family": "a", "family": "b"}',
-                               "appspec.yml": APPSPEC_YAML + "version: 0.0\n", "buildspec.yml": b"version: 0.2"})
+    findings = validate_files(
+        {
+            "taskdef.json": b'{"family": "a", "family": "b"}',
+            "appspec.yml": APPSPEC_YAML + "version: 0.0\n",
+            "buildspec.yml": b"version: 0.2",
+        }
+    )
     dup = sorted(f.location for f in findings if f.rule_id == "DOC001")
     assert dup == ["family", "line 12"]
 
@@ -382,6 +466,12 @@ def test_missing_files_in_build_output_and_source_dir() -> None:
 
 def test_validate_documents_accepts_plain_values() -> None:
     import yaml
-    findings = validate_documents({"taskdef.json": taskdef(), "appspec.yaml": yaml.safe_load(APPSPEC_YAML),
-                                   "imageDetail.json": {"ImageURI": "bad"}})
+
+    findings = validate_documents(
+        {
+            "taskdef.json": taskdef(),
+            "appspec.yaml": yaml.safe_load(APPSPEC_YAML),
+            "imageDetail.json": {"ImageURI": "bad"},
+        }
+    )
     assert [(f.file, f.rule_id) for f in findings] == [("imageDetail.json", "ID004")]
