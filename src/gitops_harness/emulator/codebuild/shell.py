@@ -108,9 +108,10 @@ class ShellSession:
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._wrapper.write_text(_WRAPPER)
         # The anchor owns the process group; it lives until close(), so later commands can join.
+        # It is `cat` on a pipe only this process writes to: if the harness dies, EOF ends it.
         self._anchor = subprocess.Popen(
-            ["sleep", "2147483647"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, process_group=0, env={"PATH": self._base_env.get("PATH", "/usr/bin:/bin")},
+            ["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            process_group=0, env={"PATH": self._base_env.get("PATH", "/usr/bin:/bin")},
         )
         self._rfd, self._wfd = os.pipe()
         self._reader = threading.Thread(target=self._read_loop, name="codebuild-log-reader", daemon=True)
@@ -129,6 +130,8 @@ class ShellSession:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._anchor.pid, signal.SIGKILL)
         self._anchor.wait()
+        if self._anchor.stdin is not None:
+            self._anchor.stdin.close()
 
     def close(self) -> None:
         """Kill what is left of the build and drain its output."""
