@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from gitops_harness.config import load_config
 from gitops_harness.policy.cfnlint_scan import run_cfn_lint
 from gitops_harness.policy.checkov_env import checkov_executable
 from gitops_harness.policy.checkov_scan import OFFLINE_ENV, checkov_command
-from gitops_harness.policy.command import DEFAULT_POLICIES_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
+POLICIES_DIR = load_config(Path(__file__).resolve().parents[2] / "harness.yaml").policy.checks_dir
 CHECK_OF_FIXTURE = {
     "approval_before_deploy": "CKV_GITOPS_1",
     "bluegreen_rollback": "CKV_GITOPS_2",
@@ -33,7 +34,7 @@ CHECK_OF_FIXTURE = {
 def checkov_results() -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(fixture path relative to FIXTURES, check id) -> [(resource, PASSED|FAILED|SKIPPED)]."""
     templates = sorted(FIXTURES.rglob("*.yaml"))
-    command = checkov_command(checkov_executable(), templates, DEFAULT_POLICIES_DIR)
+    command = checkov_command(checkov_executable(), templates, POLICIES_DIR)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, **OFFLINE_ENV})
     assert proc.stdout.startswith(("{", "[")), f"checkov produced no report: {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout)
@@ -49,7 +50,7 @@ def checkov_results() -> dict[tuple[str, str], list[tuple[str, str]]]:
 
 
 def test_every_custom_check_has_fixtures() -> None:
-    check_files = sorted(p.stem for p in DEFAULT_POLICIES_DIR.glob("gitops_*.py") if p.stem != "gitops_cfn")
+    check_files = sorted(p.stem for p in POLICIES_DIR.glob("gitops_*.py") if p.stem != "gitops_cfn")
     assert len(check_files) == len(CHECK_OF_FIXTURE)
     for folder in CHECK_OF_FIXTURE:
         assert (FIXTURES / folder / "pass.yaml").is_file() and (FIXTURES / folder / "fail.yaml").is_file()

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gitops_harness.config import load_config
 from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from gitops_harness.exports import RuleHelp, gitlab_sast_report, junit_xml, sarif_log
 from gitops_harness.policy.cfnlint_scan import run_cfn_lint
@@ -21,10 +22,7 @@ from gitops_harness.policy.summary import render_summary, render_summary_json
 from gitops_harness.policy.suppressions import check_suppressions
 from gitops_harness.policy.templates import discover_templates
 
-DEFAULT_PATHS = ["fixtures/pipeline"]
-DEFAULT_OUTPUT_DIR = Path("reports/policy")
-# The repository's policies/ (next to src/); --policies-dir overrides it for installed copies.
-DEFAULT_POLICIES_DIR = Path(__file__).resolve().parents[3] / "policies"
+# Defaults come from harness.yaml's policy section (paths, checks_dir, output_dir); the command line wins.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,12 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run cfn-lint and checkov (built-in and custom checks) over CloudFormation templates. "
         "Exit codes: 0 no unsuppressed failure, 1 failures, 2 unreadable input, 3 checkov unavailable.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"templates or directories (default: {DEFAULT_PATHS[0]})")
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR,
-                        help="where junit.xml, results.sarif and gl-sast-report.json go (default: %(default)s)")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="templates or directories (default: policy.paths in harness.yaml)")
+    parser.add_argument("--output-dir", type=Path,
+                        help="where junit.xml, results.sarif and gl-sast-report.json go (default: policy.output_dir)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
-    parser.add_argument("--policies-dir", type=Path, default=DEFAULT_POLICIES_DIR,
-                        help="directory of custom checkov checks (default: the repository's policies/)")
+    parser.add_argument("--policies-dir", type=Path,
+                        help="directory of custom checkov checks (default: policy.checks_dir in harness.yaml)")
+    parser.add_argument("--config", type=Path, help="harness.yaml to take the defaults from")
     parser.add_argument("--skip-cfn-lint", action="store_true", help="do not run cfn-lint")
     parser.add_argument("--skip-checkov", action="store_true", help="do not run checkov")
     parser.set_defaults(func=run)
@@ -72,12 +72,17 @@ def write_reports(outcomes: list[ToolOutcome], output_dir: Path, started: dateti
 
 def run(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
+    settings = load_config(args.config).policy
+    output_dir = args.output_dir or settings.output_dir
     templates, outcomes = run_policy(
-        args.paths or DEFAULT_PATHS, args.policies_dir, cfn_lint=not args.skip_cfn_lint, checkov=not args.skip_checkov
+        args.paths or [str(p) for p in settings.paths],
+        args.policies_dir or settings.checks_dir,
+        cfn_lint=not args.skip_cfn_lint,
+        checkov=not args.skip_checkov,
     )
-    write_reports(outcomes, args.output_dir, started, datetime.now(UTC))
+    write_reports(outcomes, output_dir, started, datetime.now(UTC))
     if args.format == "json":
         print(render_summary_json(outcomes, templates))
     else:
-        print(render_summary(outcomes, templates, args.output_dir))
+        print(render_summary(outcomes, templates, output_dir))
     return EXIT_FINDINGS if any(o.failed for o in outcomes) else EXIT_OK
