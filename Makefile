@@ -5,18 +5,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 CHECKOV_VENV ?= .venv-checkov
+AWSCLI_VENV ?= .venv-awscli
 BIN := $(VENV)/bin
 CHECKOV_PIN := src/gitops_harness/policy/checkov-requirements.txt
+AWSCLI_PIN := src/gitops_harness/emulator/codebuild/awscli-requirements.txt
 PYTEST_ARGS ?=
 
 export GITOPS_HARNESS_CHECKOV_VENV := $(abspath $(CHECKOV_VENV))
+export GITOPS_HARNESS_AWSCLI_VENV := $(abspath $(AWSCLI_VENV))
 
 .PHONY: run test lint bench clean
 
-run: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+run: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 	$(BIN)/gitops-harness run
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -37,5 +40,11 @@ $(CHECKOV_VENV)/.installed: $(CHECKOV_PIN)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r $(CHECKOV_PIN)
 	touch $@
 
+# The AWS CLI that CodeBuild builds run (awscli v1 pins botocore exactly): its own environment too.
+$(AWSCLI_VENV)/.installed: $(AWSCLI_PIN)
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet -r $(AWSCLI_PIN)
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) reports .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) reports .pytest_cache .hypothesis
