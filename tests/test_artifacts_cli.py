@@ -175,7 +175,20 @@ def test_reference_like_copy_of_fixture_app_if_present(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     app = Path(__file__).parents[1] / "fixtures" / "app"
-    if not (app / "taskdef.json").is_file():
-        pytest.skip("fixtures/app not written yet")
     target = shutil.copytree(app, tmp_path / "app")
     assert cli(capsys, str(target), "--template", TEMPLATE)[0] == 0
+
+
+def test_junit_report_fails_the_broken_file_and_passes_the_others(
+    capsys: pytest.CaptureFixture[str], good_dir: Path, tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    (good_dir / "appspec.yml").write_text((good_dir / "appspec.yml").read_text().replace("8080", "8081"))
+    report = tmp_path / "reports" / "junit.xml"
+    code, _, _ = cli(capsys, str(good_dir), "--template", TEMPLATE, "--junit", str(report))
+    assert code == 1
+    cases = ET.parse(report).getroot().iter("testcase")
+    outcome = {c.get("file"): c.find("failure") is not None for c in cases}
+    assert outcome[str(good_dir / "appspec.yml")] is True
+    assert outcome[str(good_dir / "taskdef.json")] is False

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from gitops_harness.artifacts.validate import validate_directory
-from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK
-from gitops_harness.findings import Severity, count, render_json, render_text
+from gitops_harness.artifacts.validate import relevant_names, validate_directory
+from gitops_harness.cfn_template import load_template
+from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from gitops_harness.exports import CheckPass, junit_xml
+from gitops_harness.findings import Finding, Severity, render_json, render_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,11 +27,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--junit", type=Path, metavar="FILE",
+                        help="also write a JUnit XML report (for GitLab's artifacts:reports:junit)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     findings = validate_directory(args.directory, args.template)
     print(render_json(findings) if args.format == "json" else render_text(findings))
-    failing = count(findings, Severity.ERROR) + (count(findings, Severity.WARNING) if args.strict else 0)
+    failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
+    if args.junit:
+        write_junit(args.junit, Path(args.directory), args.template, failing)
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def write_junit(path: Path, directory: Path, template: str | None, failing: list[Finding]) -> None:
+    """One test case per artifact file: it fails with each finding that fails the run, else passes."""
+    names = relevant_names(load_template(template) if template else None)
+    failed_files = {f.file for f in failing}
+    passes = [
+        CheckPass(source="validate-artifacts", rule_id="artifact", file=str(directory / name), location=name)
+        for name in names
+        if (directory / name).is_file() and str(directory / name) not in failed_files
+    ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(junit_xml(failing, passes), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the JUnit report: {exc.strerror}") from None
