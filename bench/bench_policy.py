@@ -10,25 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 from gitops_harness.policy.checkov_env import checkov_executable
-from timing import REPO, report
-
-
-def run_times(command: list[str], runs: int) -> list[float]:
-    # Not timing.time_command: exit 1 (policy failures found) is still a complete, comparable run.
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        if proc.returncode not in (0, 1):
-            sys.exit(f"{' '.join(command)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return times
+from timing import report, time_command
 
 
 def main() -> int:
@@ -38,10 +24,11 @@ def main() -> int:
     args = parser.parse_args()
     checkov = checkov_executable()
     os.environ.setdefault("GITOPS_HARNESS_CHECKOV_VENV", str(checkov.parent.parent))
-    baseline = run_times([str(checkov), "--version"], args.runs)
+    baseline = time_command([str(checkov), "--version"], runs=args.runs)
     with tempfile.TemporaryDirectory() as reports:
         gate = [sys.executable, "-m", "gitops_harness", "policy", *args.paths, "--output-dir", reports]
-        policy = run_times(gate, args.runs)
+        # exit 1 (failures found) is still a complete, comparable run
+        policy = time_command(gate, runs=args.runs, ok_codes=(0, 1))
     report(f"gitops-harness policy {' '.join(args.paths)}", policy, "checkov --version", baseline)
     return 0
 
