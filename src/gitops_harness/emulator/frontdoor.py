@@ -90,6 +90,9 @@ class FrontDoor:
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
+        extra = self._extra_route(scope.service if scope else None, environ)
+        if extra is not None:
+            return self._serve_extra(extra, environ, start_response)
         if scope is not None:
             plane = self.planes.get(scope.service)
             if plane is not None:
@@ -172,6 +175,40 @@ class FrontDoor:
             started,
         )
         return _respond(response)(environ, start_response)
+
+    # ---- what planes serve besides their API (CodeCommit: git smart HTTP, IAM's Git credentials) ---------
+
+    def _extra_route(self, service: str | None, environ: dict[str, Any]) -> Any:
+        """(service, operation, account, wsgi app) from the first plane whose `extra_route` claims the
+        request (`service` is None for unsigned requests), else None."""
+        for plane in self.planes.values():
+            route = getattr(plane, "extra_route", None)
+            found = route(service, environ) if route is not None else None
+            if found is not None:
+                return found
+        return None
+
+    def _serve_extra(
+        self, extra: tuple[str, str, str, Any], environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        started = time.monotonic()
+        service, operation, account, app = extra
+        status_seen: list[str] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            status_seen.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = app(environ, recording_start_response)
+        try:  # git does its work while the body streams: log once it has been sent
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            status = int(status_seen[0].split()[0]) if status_seen else 0
+            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+            self._record(method, path, service, operation, account, status, "emulator", started)
 
     # ---- moto ------------------------------------------------------------------------------------
 

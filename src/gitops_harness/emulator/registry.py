@@ -11,7 +11,7 @@ import importlib
 
 from gitops_harness.emulator.controlplane import ControlPlane
 
-CONTROL_PLANES: tuple[str, ...] = ()
+CONTROL_PLANES: tuple[str, ...] = ("gitops_harness.emulator.codecommit.plane:CodeCommit",)
 
 
 def load_control_planes(entries: tuple[str, ...] = CONTROL_PLANES) -> list[type[ControlPlane]]:

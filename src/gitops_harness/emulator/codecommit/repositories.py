@@ -330,6 +330,13 @@ class RepositoryStore:
         self.record_ref_changes(account_id, region, name, [RefChange(ref.decode(), info["commitId"], None)])
         return info
 
+    def update_description(self, account_id: str, region: str, name: str, description: str | None) -> None:
+        with self._lock:
+            record = self.record(account_id, region, name)
+            record.description = description
+            record.last_modified_date = _iso(datetime.now(UTC))
+            self._save(record)
+
     def update_default_branch(self, account_id: str, region: str, name: str, branch: str) -> None:
         self.get_branch(account_id, region, name, branch)
         with self._lock:
