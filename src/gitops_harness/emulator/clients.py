@@ -63,15 +63,19 @@ class RoleClients:
         region: str | None = None,
         *,
         source_account: str | None = None,
+        source_role: str | None = None,
         session_name: str = "gitops-emulator",
     ) -> Any:
-        """A client acting as `role_arn`, assumed by `source_account` (default: the role's own account)."""
-        source = source_account or _account_of(role_arn)
-        credentials = self.role_credentials(role_arn, source, session_name)
+        """A client acting as `role_arn`, assumed by `source_account` (default: the role's own account), or
+        with the credentials of `source_role` (role chaining: a pipeline role assuming an action's role)."""
+        source = source_account or _account_of(source_role or role_arn)
+        credentials = self.role_credentials(role_arn, source, session_name, source_role=source_role)
         return self._client(service, region or self.default_region, credentials)
 
-    def role_credentials(self, role_arn: str, source_account: str, session_name: str) -> _Credentials:
-        key = (role_arn, source_account, session_name)
+    def role_credentials(
+        self, role_arn: str, source_account: str, session_name: str, source_role: str | None = None
+    ) -> _Credentials:
+        key = (role_arn, source_role or source_account, session_name)
         with self._lock:
             cached = self._role_credentials.get(key)
         if (
@@ -80,7 +84,11 @@ class RoleClients:
             and cached.expires_at - _REFRESH_MARGIN > self._clock()
         ):
             return cached
-        sts = self.for_account("sts", source_account)
+        if source_role:
+            chained = self.role_credentials(source_role, source_account, session_name)
+            sts = self._client("sts", self.default_region, chained)
+        else:
+            sts = self.for_account("sts", source_account)
         answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
         expiration = answer["Expiration"]
         if isinstance(expiration, datetime):

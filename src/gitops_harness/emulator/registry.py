@@ -11,7 +11,11 @@ import importlib
 
 from gitops_harness.emulator.controlplane import ControlPlane
 
-CONTROL_PLANES: tuple[str, ...] = ("gitops_harness.emulator.codecommit.plane:CodeCommit",)
+CONTROL_PLANES: tuple[str, ...] = (
+    "gitops_harness.emulator.codecommit.plane:CodeCommit",
+    "gitops_harness.emulator.codepipeline.plane:CodePipeline",
+    "gitops_harness.emulator.codebuild.plane:CodeBuild",
+)
 
 
 def load_control_planes(entries: tuple[str, ...] = CONTROL_PLANES) -> list[type[ControlPlane]]:

@@ -1,0 +1,1 @@
+"""CodePipeline: the control plane (plane.py) and the execution engine (engine.py) with its action types."""
