@@ -17,6 +17,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
+from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
 from gitops_harness.emulator.registry import load_control_planes
 from gitops_harness.emulator.scheduler import Clock, Scheduler
@@ -69,6 +70,7 @@ class EmbeddedAWS:
         self.scheduler: Scheduler | None = None
         self.clients: RoleClients | None = None
         self.front_door: FrontDoor | None = None
+        self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
 
     @property
@@ -103,10 +105,13 @@ class EmbeddedAWS:
             )
             self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
             self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
+            # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
+            self.event_delivery = EventDelivery(self.scheduler, self.clients)
+            app = self.event_delivery.install(self.front_door)
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(
-                    self.host, self.port, self.front_door, threaded=True, request_handler=_request_handler()
+                    self.host, self.port, app, threaded=True, request_handler=_request_handler()
                 )
             except OSError as exc:
                 raise ToolError(
@@ -135,6 +140,9 @@ class EmbeddedAWS:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self.event_delivery is not None:
+            self.event_delivery.uninstall()
+            self.event_delivery = None
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:
