@@ -1,0 +1,34 @@
+"""Targets: where the pipeline runs (embedded emulator today; localstack and aws plug in as subclasses).
+
+target = make_target(config)            # the configured default, or make_target(config, "embedded")
+with target:
+    target.client("codepipeline", "pipeline")
+    require(target, "manual-approval")  # pytest.skip with the reason when the target lacks it
+"""
+
+from __future__ import annotations
+
+from gitops_harness.config import HarnessConfig
+from gitops_harness.errors import InputError
+from gitops_harness.targets.base import (
+    CAPABILITIES,
+    Target,
+    require,
+    require_suite,
+    requirements,
+    skip_reason,
+)
+
+
+def make_target(config: HarnessConfig, name: str | None = None) -> Target:
+    """The target called ``name`` (default: the config's default target), not yet started."""
+    chosen = name or config.default_target
+    config.target_settings(chosen)  # validates the name and its settings
+    if chosen == "embedded":
+        from gitops_harness.targets.embedded import EmbeddedTarget
+
+        return EmbeddedTarget.from_config(config)
+    raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded")
+
+
+__all__ = ["CAPABILITIES", "Target", "make_target", "require", "require_suite", "requirements", "skip_reason"]
