@@ -177,8 +177,13 @@ def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
 
     started = time.monotonic()
     git("push", "-q", "origin", "main", cwd=work)
+    push_done = time.monotonic()
     [created] = receive_until(aws, MGMT, main_queue, lambda bodies: len(bodies) >= 1)
     latency = time.monotonic() - started
+    print(
+        f"\npush -> event in SQS: {latency * 1000:.0f} ms "
+        f"(git push {1000 * (push_done - started):.0f} ms, then receive {1000 * (time.monotonic() - push_done):.0f} ms)"
+    )
     assert (created["detail"]["event"], created["detail"]["commitId"]) == ("referenceCreated", main_1)
 
     git("checkout", "-q", "-b", "feature", cwd=work)
@@ -191,7 +196,6 @@ def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
     later = receive_until(
         aws, MGMT, main_queue, lambda bodies: any(b["detail"].get("commitId") == main_2 for b in bodies)
     )
-    print(f"\npush -> event in SQS: {latency * 1000:.0f} ms (git push of one commit + receive)")
     return Pushed(git, work, main_1, feature, main_2, [created, *later], latency)
 
 
@@ -264,7 +268,7 @@ def test_region_prefixed_url_and_request_log(aws, pushed: Pushed, tmp_path: Path
     assert ("codecommit", "git-receive-pack", MGMT, "emulator") in operations
     assert ("codecommit", "git-upload-pack", MGMT, "emulator") in operations
     assert ("events", "PutEvents", MGMT, "moto") in operations
-    assert ("iam", "CreateServiceSpecificCredential", "?", "emulator") in operations
+    assert ("iam", "CreateServiceSpecificCredential", MGMT, "emulator") in operations
 
 
 # ---- IAM service-specific credentials through the front door -------------------------------------------

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request
 
 from gitops_harness.emulator.codecommit.credentials import CredentialStore, IamError
 from gitops_harness.emulator.controlplane import service_model
-from gitops_harness.emulator.identity import credential_scope, resolve_caller
+from gitops_harness.emulator.identity import Caller, credential_scope, resolve_caller
 
 OPERATIONS = frozenset(
     {
@@ -55,6 +55,10 @@ class ServiceSpecificCredentialsApi:
         action = params.get("Action")
         return action if action in OPERATIONS else None
 
+    @staticmethod
+    def account_of(environ: dict[str, Any]) -> str:
+        return _caller(environ).account_id
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = str(uuid.uuid4())
         params = _form(environ)
@@ -64,9 +68,7 @@ class ServiceSpecificCredentialsApi:
             report = ParamValidator().validate(request, operation.input_shape)
             if report.has_errors():
                 raise IamError("ValidationError", report.generate_report().replace("\n", " "))
-            wsgi_request = Request(environ)
-            scope = credential_scope(wsgi_request.headers, wsgi_request.args)
-            caller = resolve_caller(scope.access_key if scope else "")
+            caller = _caller(environ)
             result = self._dispatch(operation.name, caller.account_id, caller.arn, request)
             status, body = 200, serialize_query_xml(operation, result, request_id)
         except IamError as error:
@@ -101,6 +103,12 @@ class ServiceSpecificCredentialsApi:
             return {"ServiceSpecificCredential": self.store.reset(account, user, credential_id)}
         self.store.delete(account, user, credential_id)
         return {}
+
+
+def _caller(environ: dict[str, Any]) -> Caller:
+    request = Request(environ)
+    scope = credential_scope(request.headers, request.args)
+    return resolve_caller(scope.access_key if scope else "")
 
 
 def _user_of(caller_arn: str) -> str:

@@ -125,7 +125,7 @@ class CodeCommit(ControlPlane):
         if service == "iam":
             operation = self.iam_credentials.operation_of(environ)
             if operation is not None:
-                return "iam", operation, "?", self.iam_credentials
+                return "iam", operation, self.iam_credentials.account_of(environ), self.iam_credentials
         return None
 
     # ---- helpers -------------------------------------------------------------------------------------
