@@ -246,6 +246,17 @@ def test_moto_matcher_handles_the_design_pattern(detail, matches):
     assert EventPattern.load(json.dumps(DESIGN_PATTERN)).matches_event({**event, "source": "aws.s3"}) is False
 
 
+def test_moto_method_replaced_while_running_and_restored_after():
+    from moto.events.models import Rule
+
+    from gitops_harness.emulator.eventbridge import delivery
+
+    before = Rule.send_to_targets  # moto's own, unless another emulator in this process runs
+    with running_emulator(planes=[]):
+        assert Rule.send_to_targets is delivery._send_to_targets
+    assert Rule.send_to_targets is before
+
+
 # ---- cross-account forwarding --------------------------------------------------------------------------
 
 
@@ -407,6 +418,29 @@ def test_pipeline_not_started_without_a_usable_role(aws, rules, pipeline_plane):
     assert "NoSuchEntity" in reasons
     assert "does not let events.amazonaws.com assume it" in reasons
     assert f"not in the rule's account {B}" in reasons
+
+
+def test_registered_codepipeline_plane_answers_and_a_second_emulator_shares_the_hook(aws, rules, b_allows_a):
+    from moto.events.models import Rule
+
+    from gitops_harness.emulator.eventbridge import delivery
+
+    role_arn = _role(aws, B, EVENTS_TRUST)
+    repo_a = _repo_arn(A, _unique("repo"))
+    missing = _unique("ebd-no-such-pipeline")
+    name = _unique("ebd-start")
+    target = {"Id": "p", "Arn": f"arn:aws:codepipeline:{REGION}:{B}:{missing}", "RoleArn": role_arn}
+    rules.put(A, _unique("ebd-fwd"), {**DESIGN_PATTERN, "resources": [repo_a]}, [{"Id": "b", "Arn": _bus(B)}])
+    rules.put(B, name, {"resources": [repo_a]}, [target])
+    with running_emulator() as real:  # the registered planes, codepipeline included
+        _put(real, A, repo_a)
+        record = real.aws.event_delivery.wait_for(lambda r: r["rule"].endswith(f"/{name}"), DEADLINE)
+        assert record["outcome"] == "failed" and "PipelineNotFoundException" in record["detail"], record
+    # the first emulator still delivers after the second stopped
+    assert Rule.send_to_targets is delivery._send_to_targets
+    url, _ = _forward_a_to_b(rules, aws, repo_b := _repo_arn(A, _unique("repo")))
+    commit = _put(aws, A, repo_b)
+    assert [m["detail"]["commitId"] for m in _receive_until(aws, B, url, commit)] == [commit]
 
 
 # ---- what moto delivered before still arrives ----------------------------------------------------------
