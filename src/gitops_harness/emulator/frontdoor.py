@@ -29,6 +29,7 @@ from gitops_harness.emulator.exceptions import (
     NotImplementedFailure,
     ServiceException,
 )
+from gitops_harness.emulator.iam import enforce as enforce_iam
 from gitops_harness.emulator.identity import (
     DEFAULT_ACCOUNT_ID,
     account_for_access_key,
@@ -77,6 +78,7 @@ class FrontDoor:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._moto_version = moto_version
         self.strict_shapes = strict_shapes
+        self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
         self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
         self._used: set[str] = set()
@@ -219,6 +221,14 @@ class FrontDoor:
         account = account_for_access_key(access_key) if access_key else DEFAULT_ACCOUNT_ID
         # Per request, never process-wide: moto reads the account from this header before the access key.
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        verdict = enforce_iam(environ, service, access_key) if access_key and self.enforce_iam else None
+        if verdict is not None and verdict.denial is not None:
+            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+            status = verdict.denial.status
+            self._record(method, path, service, verdict.operation, account, status, "iam", started)
+            return _respond(verdict.denial)(environ, start_response)
+        if verdict is not None and verdict.account:  # moto finds another account's KMS key only there
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = verdict.account
         if self._moto_backend(environ) is None:
             error = NotImplementedFailure(
                 f"service '{service}' is not served by the embedded AWS: no control plane of ours and "
