@@ -212,6 +212,12 @@ def test_missing_resources_and_pipeline_only_sources(aws: RunningEmulator, codeb
         codebuild.start_build(projectName=name)
     assert error_code(excinfo) == "InvalidInputException"
     assert codebuild.batch_get_builds(ids=[f"{name}:0000"])["buildsNotFound"] == [f"{name}:0000"]
+    with pytest.raises(ClientError) as secondary:
+        codebuild.start_build(projectName=name, sourceTypeOverride="S3", sourceLocationOverride="b/k.zip",
+                              artifactsOverride={"type": "NO_ARTIFACTS"},
+                              secondarySourcesOverride=[{"type": "S3", "location": "b/o.zip", "sourceIdentifier": "o"}])
+    assert error_code(secondary) == "InvalidInputException"
+    assert "secondarySources" in secondary.value.response["Error"]["Message"]
 
 
 # ---- builds -----------------------------------------------------------------------------------------------

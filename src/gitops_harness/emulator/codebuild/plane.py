@@ -290,6 +290,12 @@ class CodeBuild(ControlPlane):
 
     def _new_build(self, ctx: RequestContext, project: ProjectRecord, request: dict[str, Any]) -> BuildRecord:
         settings = project.settings
+        for key, override in (("secondarySources", "secondarySourcesOverride"),
+                              ("secondaryArtifacts", "secondaryArtifactsOverride")):
+            if request.get(override, settings.get(key)):
+                # never a silent success: the build would run without them
+                raise self.errors.InvalidInputException(
+                    f"{key} are not supported by the embedded AWS: use one source and one artifact")
         source = copy.deepcopy(settings["source"])
         if "sourceTypeOverride" in request:
             source = {"type": request["sourceTypeOverride"],
