@@ -330,6 +330,26 @@ def test_sse_kms_with_a_key_that_does_not_grant_the_caller(aws, world):
     )
 
 
+def test_reading_an_object_needs_decrypt_on_its_key(aws, world):
+    owner = aws.client("s3", account=PIPE)
+    owner.put_object(Bucket=BUCKET, Key="private.zip", Body=b"x", **_sse(world["private_key"]))
+    writer = _as_role(aws, WRITER_ROLE, MGMT, "s3")
+    message = _denied(lambda: writer.get_object(Bucket=BUCKET, Key="private.zip"))
+    assert f"kms:Decrypt on resource: {world['private_key']}" in message
+    assert writer.head_object(Bucket=BUCKET, Key="private.zip")  # HeadObject does not decrypt
+
+
+def test_copy_out_of_the_artifact_bucket(aws, world):
+    aws.client("s3", account=MGMT).create_bucket(Bucket="iamx-mgmt-copies")
+    aws.client("s3", account=PIPE).put_object(Bucket=BUCKET, Key="c/src", Body=b"c", **_sse(world["key"]))
+    source = {"Bucket": BUCKET, "Key": "c/src"}
+    writer = _as_role(aws, WRITER_ROLE, MGMT, "s3")
+    writer.copy_object(Bucket="iamx-mgmt-copies", Key="copy", CopySource=source)
+    assert writer.get_object(Bucket="iamx-mgmt-copies", Key="copy")["Body"].read() == b"c"
+    noperm = _as_role(aws, NOPERM_ROLE, MGMT, "s3")  # may write its own bucket, may not read the source
+    _denied(lambda: noperm.copy_object(Bucket="iamx-mgmt-copies", Key="copy2", CopySource=source))
+
+
 def test_same_account_buckets_without_a_policy_stay_open(aws, world):
     s3 = aws.client("s3", account=MGMT)
     s3.create_bucket(Bucket="iamx-plain-bucket")

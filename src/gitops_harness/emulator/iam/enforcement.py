@@ -28,8 +28,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request as WsgiRequest
@@ -92,12 +93,16 @@ class _Denied:
 class _Call:
     environ: dict[str, Any]
     service: str
-    principal: Principal
+    access_key: str
     region: str
     request: WsgiRequest = field(init=False)
 
     def __post_init__(self) -> None:
         self.request = WsgiRequest(self.environ)
+
+    @cached_property
+    def principal(self) -> Principal:  # resolved only for the operations enforced here
+        return principal_for(resolve_caller(self.access_key))
 
     def body(self) -> bytes:
         """The request body, left in place for moto (JSON and query protocol requests are small)."""
@@ -105,7 +110,9 @@ class _Call:
             length = int(self.environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        data = self.environ["wsgi.input"].read(length) if length else b""
+        if not length:  # no body, or a chunked one: leave the stream to moto
+            return b""
+        data = self.environ["wsgi.input"].read(length)
         self.environ["wsgi.input"] = io.BytesIO(data)
         return data
 
@@ -117,7 +124,7 @@ def enforce(environ: dict[str, Any], service: str, access_key: str) -> Verdict |
         return None
     scope = credential_scope(WsgiRequest(environ).headers, WsgiRequest(environ).args)
     region = scope.region if scope is not None else "us-east-1"
-    call = _Call(environ, service, principal_for(resolve_caller(access_key)), region)
+    call = _Call(environ, service, access_key, region)
     return _HANDLERS[service](call)
 
 
@@ -228,7 +235,7 @@ def _s3_operation(request: WsgiRequest) -> tuple[str, str] | None:
     if method in ("GET", "HEAD"):
         if "acl" in args:
             return ("GetObjectAcl", "s3:GetObjectVersionAcl" if versioned else "s3:GetObjectAcl")
-        if set(args) - {"versionId", "partNumber", "response-content-type", "response-content-disposition"}:
+        if {a for a in args if not a.startswith("response-")} - {"versionId", "partNumber"}:
             return None  # tagging, attributes, ListParts, ...: not enforced
         operation = "HeadObject" if method == "HEAD" else "GetObjectVersion" if versioned else "GetObject"
         return (operation, "s3:GetObjectVersion" if versioned else "s3:GetObject")
@@ -304,6 +311,12 @@ def _s3_check(
     return None if denial is None else (owner, denial)
 
 
+def _copy_source(request: WsgiRequest) -> tuple[str, str]:
+    source = unquote(request.headers["x-amz-copy-source"].split("?", 1)[0]).lstrip("/")
+    bucket, _, key = source.partition("/")
+    return bucket, key
+
+
 def _sse_headers(request: WsgiRequest) -> dict[str, str]:
     names = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-acl")
     return {name: request.headers[name] for name in names if name in request.headers}
@@ -319,8 +332,7 @@ def _s3(call: _Call) -> Verdict | None:
     headers = _sse_headers(request) if action == "s3:PutObject" else {}
     refused = _s3_check(call, bucket_name, key, action, headers)
     if refused is None and name == "CopyObject":
-        source = request.headers["x-amz-copy-source"].split("?", 1)[0].lstrip("/")
-        source_bucket, _, source_key = source.partition("/")
+        source_bucket, source_key = _copy_source(request)
         refused = _s3_check(call, source_bucket, source_key, "s3:GetObject", {})
     if refused is not None:
         owner, denial = refused
@@ -355,8 +367,7 @@ def _s3_kms_check(
     if operation in ("GetObject", "GetObjectVersion", "CopyObject"):
         source_bucket, source_key = bucket, key
         if operation == "CopyObject":
-            source = call.request.headers["x-amz-copy-source"].split("?", 1)[0].lstrip("/")
-            source_name, _, source_key = source.partition("/")
+            source_name, source_key = _copy_source(call.request)
             source_found = _bucket(source_name)
             source_bucket = source_found[1] if source_found else None
         stored = source_bucket.keys.get(source_key) if source_bucket is not None else None
