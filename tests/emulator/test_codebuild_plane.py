@@ -357,6 +357,19 @@ def test_stop_build_stops_a_running_command(aws: RunningEmulator, codebuild: Any
     assert codebuild.batch_get_builds(ids=[build_id])["buildsNotFound"] == [build_id]
 
 
+def test_timeout_in_minutes_is_scaled_and_times_out_the_build(role: str) -> None:
+    # at time scale 0.01 the 5-minute minimum is 3 s: a 10-minute sleep must be cut short
+    with running_emulator(planes=[CodeBuild], time_scale=0.01) as fast:
+        codebuild = fast.client("codebuild", account=ACCOUNT)
+        name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n",
+                              timeoutInMinutes=5)
+        build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"], timeout=30)
+    assert build["buildStatus"] == "TIMED_OUT"
+    timed_out = [p for p in build["phases"] if p.get("phaseStatus") == "TIMED_OUT"]
+    assert timed_out and timed_out[0]["contexts"][0]["statusCode"] == "BUILD_TIMED_OUT"
+    assert (build["endTime"] - build["startTime"]).total_seconds() < 20
+
+
 def test_docker_needs_privileged_mode(aws: RunningEmulator, codebuild: Any, role: str) -> None:
     name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - docker version\n")
     build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
