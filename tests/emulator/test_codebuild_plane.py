@@ -42,8 +42,14 @@ def codebuild(aws: RunningEmulator) -> Any:
 def role(aws: RunningEmulator) -> str:
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
         "Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    answer = aws.client("iam", account=ACCOUNT).create_role(RoleName="build-service-role",
-                                                            AssumeRolePolicyDocument=json.dumps(trust))
+    iam = aws.client("iam", account=ACCOUNT)
+    answer = iam.create_role(RoleName="build-service-role", AssumeRolePolicyDocument=json.dumps(trust))
+    # what a build service role is granted, so the tests hold where the front door enforces IAM
+    permissions = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket", "logs:CreateLogGroup",
+        "logs:CreateLogStream", "logs:PutLogEvents", "ecr:*", "ssm:GetParameter", "ssm:GetParameters",
+        "secretsmanager:GetSecretValue", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"]}]}
+    iam.put_role_policy(RoleName="build-service-role", PolicyName="build", PolicyDocument=json.dumps(permissions))
     return answer["Role"]["Arn"]
 
 
