@@ -35,7 +35,10 @@ from gitops_harness.config import Accounts
 
 # The suites (suites/e2e/<name>, suites/smoke) and markers, and what each needs from a target.
 CAPABILITIES: Mapping[str, frozenset[str]] = {
+    "pipeline": frozenset({"cloudformation", "codecommit-git", "pipeline-execution"}),
     "mirror": frozenset({"codecommit-git", "events"}),
+    "artifacts": frozenset({"pipeline-execution", "build"}),
+    "build_failures": frozenset({"pipeline-execution", "build"}),
     "cross_account": frozenset({"codecommit-git", "cross-account-events", "pipeline-execution"}),
     "approval": frozenset({"pipeline-execution", "manual-approval", "sns"}),
     "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen"}),
