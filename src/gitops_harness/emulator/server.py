@@ -15,6 +15,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gitops_harness.emulator import cloudformation
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -72,6 +73,7 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
+        self._cloudformation_installed = False
 
     @property
     def endpoint_url(self) -> str:
@@ -108,6 +110,10 @@ class EmbeddedAWS:
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
+            # CloudFormation's resource models call the APIs through this emulator's front door
+            cloudformation.install()
+            self._cloudformation_installed = True
+            app = cloudformation.with_runtime(app, self.clients)
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(
@@ -143,6 +149,9 @@ class EmbeddedAWS:
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
+        if self._cloudformation_installed:
+            cloudformation.uninstall()
+            self._cloudformation_installed = False
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:

@@ -1,0 +1,59 @@
+"""Properties moto's own CloudFormation models ignore, applied through the API after moto creates the
+resource, and undone before moto deletes it (IAM refuses to delete a user in a group or a role with
+attached policies)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger(__name__)
+
+# type -> (client service, apply(client, resource, resolved properties))
+AFTER_CREATE: dict[str, tuple[str, Callable[[Any, Any, dict[str, Any]], None]]] = {}
+# type -> (client service, undo(client, resource)) run before moto's delete
+BEFORE_DELETE: dict[str, tuple[str, Callable[[Any, Any], None]]] = {}
+
+
+def attach_policy(attach: Callable[..., Any], arn: str, **principal: str) -> None:
+    try:
+        attach(PolicyArn=arn, **principal)
+    except ClientError as error:
+        # moto knows AWS managed policies only with MOTO_IAM_LOAD_MANAGED_POLICIES=true; since it
+        # enforces no IAM policy, a missing one changes nothing but the listing
+        if error.response["Error"]["Code"] != "NoSuchEntity" or not arn.split(":")[4] == "aws":
+            raise
+        logger.warning("%s: AWS managed policy unknown to moto, not attached to %s", arn, principal)
+
+
+def _user_groups(iam: Any, user: Any, properties: dict[str, Any]) -> None:
+    for group in properties.get("Groups") or []:
+        iam.add_user_to_group(GroupName=group, UserName=user.name)
+    for arn in properties.get("ManagedPolicyArns") or []:
+        attach_policy(iam.attach_user_policy, arn, UserName=user.name)
+
+
+def _role_managed_policies(iam: Any, role: Any, properties: dict[str, Any]) -> None:
+    for arn in properties.get("ManagedPolicyArns") or []:
+        attach_policy(iam.attach_role_policy, arn, RoleName=role.name)
+
+
+def _release_user(iam: Any, user: Any) -> None:
+    for group in iam.list_groups_for_user(UserName=user.name)["Groups"]:
+        iam.remove_user_from_group(GroupName=group["GroupName"], UserName=user.name)
+    for attached in iam.list_attached_user_policies(UserName=user.name)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=user.name, PolicyArn=attached["PolicyArn"])
+
+
+def _release_role(iam: Any, role: Any) -> None:
+    for attached in iam.list_attached_role_policies(RoleName=role.name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=role.name, PolicyArn=attached["PolicyArn"])
+
+
+AFTER_CREATE["AWS::IAM::User"] = ("iam", _user_groups)
+AFTER_CREATE["AWS::IAM::Role"] = ("iam", _role_managed_policies)
+BEFORE_DELETE["AWS::IAM::User"] = ("iam", _release_user)
+BEFORE_DELETE["AWS::IAM::Role"] = ("iam", _release_role)

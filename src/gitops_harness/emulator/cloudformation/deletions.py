@@ -1,0 +1,78 @@
+"""Deletes for moto models that have no CloudFormation delete: moto skips those silently, so a deleted
+or rolled-back stack would leave its route tables and gateway attachments behind (and the VPC could
+not be deleted). Each calls the EC2 API through the front door, as the stack's account. Types that
+moto deletes itself but only once released (completions.BEFORE_DELETE) are released first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gitops_harness.emulator.cloudformation.completions import BEFORE_DELETE
+from gitops_harness.emulator.cloudformation.resource import (
+    ResourceFailure,
+    client_for,
+    handler_message,
+    is_not_found,
+)
+
+
+def _detach_gateway(ec2: Any, attachment: Any) -> None:
+    if attachment.gateway_id.startswith("igw-"):
+        ec2.detach_internet_gateway(InternetGatewayId=attachment.gateway_id, VpcId=attachment.vpc_id)
+    else:
+        ec2.detach_vpn_gateway(VpnGatewayId=attachment.gateway_id, VpcId=attachment.vpc_id)
+
+
+def _delete_route(ec2: Any, route: Any) -> None:
+    target = (
+        {"DestinationCidrBlock": route.destination_cidr_block}
+        if route.destination_cidr_block
+        else {"DestinationIpv6CidrBlock": route.destination_ipv6_cidr_block}
+    )
+    ec2.delete_route(RouteTableId=route.route_table.id, **target)
+
+
+DELETES: dict[str, Callable[[Any, Any], None]] = {
+    "AWS::EC2::VPCGatewayAttachment": _detach_gateway,
+    "AWS::EC2::Route": _delete_route,
+    "AWS::EC2::SubnetRouteTableAssociation": lambda ec2, assoc: ec2.disassociate_route_table(
+        AssociationId=assoc.physical_resource_id
+    ),
+    "AWS::EC2::RouteTable": lambda ec2, table: ec2.delete_route_table(
+        RouteTableId=table.physical_resource_id
+    ),
+    "AWS::EC2::InternetGateway": lambda ec2, gateway: ec2.delete_internet_gateway(
+        InternetGatewayId=gateway.physical_resource_id
+    ),
+}
+
+
+def with_api_deletes(delete_resource: Callable[..., None]) -> Callable[..., None]:
+    """ResourceMap._delete_resource, with the deletes moto lacks."""
+
+    def delete(resource_map: Any, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+        resource_type = resource_json.get("Type", "")
+        if parsed_resource is None:
+            return delete_resource(resource_map, parsed_resource, resource_json)
+        action: Callable[[Any, Any], None] | None = DELETES.get(resource_type)
+        service = "ec2"
+        if action is None and resource_type in BEFORE_DELETE:
+            service, action = BEFORE_DELETE[resource_type]
+        if action is None:
+            return delete_resource(resource_map, parsed_resource, resource_json)
+        client = client_for(service, resource_map._account_id, resource_map._region_name)
+        try:
+            action(client, parsed_resource)
+        except ClientError as error:
+            if not is_not_found(error):
+                raise ResourceFailure(handler_message(error, service)) from None
+        except BotoCoreError as error:
+            raise ResourceFailure(handler_message(error, service)) from None
+        if resource_type not in DELETES:  # only prepared: moto deletes the resource itself
+            delete_resource(resource_map, parsed_resource, resource_json)
+        return None
+
+    return delete

@@ -1,0 +1,333 @@
+"""moto's CloudFormation with our resource models, per-resource events, and create failures that roll
+the stack back as CloudFormation does instead of answering a 500 or skipping the resource.
+
+Installed into moto's module state while an emulator runs (reference-counted, removed by the last
+stop): moto's parser finds a resource class through `parsing.resource_class_from_type` and creates
+resources through `parsing.parse_and_create_resource`, both module globals looked up at call time;
+`CloudFormationBackend.create_stack`/`delete_stack` run the stack.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
+from gitops_harness.emulator.cloudformation.deletions import with_api_deletes
+from gitops_harness.emulator.cloudformation.intrinsics import with_extra_intrinsics
+from gitops_harness.emulator.cloudformation.models import RESOURCE_MODELS
+from gitops_harness.emulator.cloudformation.resource import (
+    ResourceFailure,
+    acting_through,
+    client_for,
+    handler_message,
+    unsupported,
+)
+from gitops_harness.emulator.cloudformation.validation import check_template
+
+if TYPE_CHECKING:
+    from gitops_harness.emulator.clients import RoleClients
+
+
+class StackResourceFailed(Exception):
+    def __init__(self, logical_id: str, reason: str):
+        super().__init__(f"{logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+
+
+@dataclass
+class _Progress:
+    """A stack being created: the resources created so far, in order (rolled back in reverse)."""
+
+    stack: Any
+    created: list[str] = field(default_factory=list)
+
+    def event(
+        self, logical_id: str, resource_type: str, physical_id: str, status: str, reason: str | None = None
+    ) -> None:
+        from moto.cloudformation.models import Event
+
+        self.stack.events.append(
+            Event(
+                stack_id=self.stack.stack_id,
+                stack_name=self.stack.name,
+                logical_resource_id=logical_id,
+                physical_resource_id=physical_id,
+                resource_type=resource_type,
+                resource_status=status,
+                resource_status_reason=reason,
+                resource_properties=None,
+            )
+        )
+
+
+_creating: dict[str, _Progress] = {}  # by stack id; ids are unique, so threads never share an entry
+_install_lock = threading.Lock()
+_installs = 0
+_originals: dict[str, Any] = {}
+
+
+@cache
+def _unsupported_class(resource_type: str) -> type:
+    return unsupported(resource_type)
+
+
+def resource_class_from_type(resource_type: str) -> Any:
+    from moto.cloudformation import parsing
+
+    model = RESOURCE_MODELS.get(resource_type)
+    if model is not None:
+        return model
+    if resource_type in parsing.NULL_MODELS or resource_type.startswith("Custom::"):
+        return _originals["resource_class_from_type"](resource_type)
+    moto_model = parsing.get_model_map().get(resource_type)
+    return moto_model if moto_model is not None else _unsupported_class(resource_type)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ResourceFailure):
+        return str(error)
+    message = getattr(error, "message", None) or getattr(error, "description", None) or str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def parse_and_create_resource(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+) -> Any:
+    progress = _creating.get(resources_map.stack_id)
+    condition = resource_json.get("Condition")
+    if progress is None or (condition and not resources_map.lazy_condition_map[condition]):
+        return _create_completed(logical_id, resource_json, resources_map, account_id, region_name)
+    resource_type = resource_json["Type"]
+    progress.event(logical_id, resource_type, "", "CREATE_IN_PROGRESS")
+    try:
+        resource = _create_completed(logical_id, resource_json, resources_map, account_id, region_name)
+    except StackResourceFailed:
+        raise  # a resource this one refers to failed; that one carries the reason
+    except Exception as error:
+        reason = _reason(error)
+        progress.event(logical_id, resource_type, "", "CREATE_FAILED", reason)
+        raise StackResourceFailed(logical_id, reason) from error
+    progress.created.append(logical_id)
+    progress.event(
+        logical_id, resource_type, getattr(resource, "physical_resource_id", "") or "", "CREATE_COMPLETE"
+    )
+    return resource
+
+
+def _create_completed(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+) -> Any:
+    """moto's create, then the properties moto ignores for that type (completions.AFTER_CREATE)."""
+    resource = _originals["parse_and_create_resource"](
+        logical_id, resource_json, resources_map, account_id, region_name
+    )
+    completion = AFTER_CREATE.get(resource_json["Type"])
+    if resource is not None and completion is not None:
+        from moto.cloudformation import parsing
+
+        service, apply = completion
+        properties = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        try:
+            apply(client_for(service, account_id, region_name), resource, properties)
+        except (ClientError, BotoCoreError) as error:
+            raise ResourceFailure(handler_message(error, service)) from None
+    return resource
+
+
+def create_stack(
+    backend: Any,
+    name: str,
+    template: str,
+    parameters: dict[str, Any],
+    notification_arns: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    role_arn: str | None = None,
+    enable_termination_protection: bool | None = False,
+    timeout_in_mins: int | None = None,
+    stack_policy_body: str | None = None,
+) -> Any:
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.utils import generate_stack_id
+
+    if any(stack.name == name for stack in backend.stacks.values()):
+        raise AlreadyExistsException(f"Stack [{name}] already exists")
+    check_template(template, parameters)
+    stack_id = generate_stack_id(name, backend.region_name, backend.account_id)
+    stack = Stack(
+        stack_id=stack_id,
+        name=name,
+        template=template,
+        parameters=parameters,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        notification_arns=notification_arns,
+        tags=tags,
+        role_arn=role_arn,
+        cross_stack_resources=backend.exports,
+        enable_termination_protection=enable_termination_protection,
+        timeout_in_mins=timeout_in_mins,
+        stack_policy_body=stack_policy_body,
+    )
+    backend.stacks[stack_id] = stack
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    progress = _creating[stack_id] = _Progress(stack)
+    try:
+        stack.create_resources()
+        # exports resolve after the resources exist, and only a created stack exports anything
+        exports = stack.exports
+        for export in exports:
+            holder = backend.exports.get(export.name)
+            if holder is not None and holder.exporting_stack_id != stack_id:
+                raise StackResourceFailed(
+                    name,
+                    f"Export with name {export.name} is already exported by stack {holder.exporting_stack_id}",
+                )
+        for export in exports:
+            backend.exports[export.name] = export
+    except StackResourceFailed as failure:
+        _roll_back(stack, progress, failure)
+    finally:
+        del _creating[stack_id]
+    return stack
+
+
+def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) -> None:
+    from moto.cloudformation.parsing import OutputMap
+
+    resource_map = stack.resource_map
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack.status_reason = (
+        f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user."
+    )
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+    left: list[str] = []
+    for logical_id in reversed(progress.created):
+        resource = resource_map._parsed_resources.get(logical_id)
+        resource_type = resource_map._resource_json_map[logical_id]["Type"]
+        physical_id = getattr(resource, "physical_resource_id", "") or ""
+        progress.event(logical_id, resource_type, physical_id, "DELETE_IN_PROGRESS")
+        try:
+            resource_map._delete_resource(resource, resource_map._resource_json_map[logical_id])
+        except Exception as error:
+            left.append(logical_id)
+            progress.event(logical_id, resource_type, physical_id, "DELETE_FAILED", _reason(error))
+            continue
+        resource_map._parsed_resources.pop(logical_id, None)
+        progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
+    # A rolled-back stack has no outputs, and moto's lazy resource map must not create the resources
+    # that were never reached when DescribeStacks or ListStackResources looks at it.
+    stack.output_map = OutputMap(resource_map, {"Outputs": {}}, stack.stack_id)
+    resource_map._resource_json_map = {k: v for k, v in resource_map._resource_json_map.items() if k in left}
+    if left:
+        stack.status = "ROLLBACK_FAILED"
+        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(left)}]."
+    else:
+        stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
+
+
+def delete_stack(backend: Any, name_or_stack_id: str) -> None:
+    """moto's delete, but a resource that cannot be deleted leaves the stack DELETE_FAILED (with the
+    reason) instead of failing the request and losing the stack."""
+    stacks = [
+        stack for stack in list(backend.stacks.values()) if name_or_stack_id in (stack.stack_id, stack.name)
+    ]
+    for stack in stacks:
+        try:
+            _originals["delete_stack"](backend, stack.stack_id)
+        except Exception as error:
+            backend.stacks[stack.stack_id] = stack
+            backend.deleted_stacks.pop(stack.stack_id, None)
+            stack.status = "DELETE_FAILED"
+            stack.status_reason = f"The following resource(s) failed to delete: {_reason(error)}"
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=stack.status_reason)
+
+
+def parameter_list(stack: Any) -> list[dict[str, Any]]:
+    """DescribeStacks' Parameters, NoEcho ones masked (moto compares values with the keys, and only
+    for parameters given explicitly)."""
+    declared = stack.template_dict.get("Parameters") or {}
+    return [
+        {
+            "ParameterKey": key,
+            "ParameterValue": "****"
+            if str(declared.get(key, {}).get("NoEcho", "false")).lower() == "true"
+            else value,
+        }
+        for key, value in stack.resource_map.resolved_parameters.items()
+    ]
+
+
+def install() -> None:
+    """Patch moto's CloudFormation (first call); later calls only count."""
+    global _installs
+    with _install_lock:
+        _installs += 1
+        if _installs > 1:
+            return
+        import moto.logs.models  # noqa: F401  (not imported by moto's parser: AWS::Logs::* would be unknown)
+        from moto.cloudformation import parsing
+        from moto.cloudformation.models import CloudFormationBackend, Stack
+
+        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cached.cache_clear()
+        _originals.update(
+            resource_class_from_type=parsing.resource_class_from_type,
+            parse_and_create_resource=parsing.parse_and_create_resource,
+            clean_json=parsing.clean_json,
+            delete_resource=parsing.ResourceMap._delete_resource,
+            create_stack=CloudFormationBackend.create_stack,
+            delete_stack=CloudFormationBackend.delete_stack,
+            parameter_list=Stack.parameter_list,
+        )
+        parsing.resource_class_from_type = resource_class_from_type
+        parsing.parse_and_create_resource = parse_and_create_resource
+        parsing.clean_json = with_extra_intrinsics(_originals["clean_json"])
+        parsing.ResourceMap._delete_resource = with_api_deletes(_originals["delete_resource"])
+        CloudFormationBackend.create_stack = create_stack
+        CloudFormationBackend.delete_stack = delete_stack
+        Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
+
+
+def uninstall() -> None:
+    global _installs
+    with _install_lock:
+        if _installs == 0:
+            return
+        _installs -= 1
+        if _installs:
+            return
+        from moto.cloudformation import parsing
+        from moto.cloudformation.models import CloudFormationBackend, Stack
+
+        parsing.resource_class_from_type = _originals["resource_class_from_type"]
+        parsing.parse_and_create_resource = _originals["parse_and_create_resource"]
+        parsing.clean_json = _originals["clean_json"]
+        parsing.ResourceMap._delete_resource = _originals["delete_resource"]
+        CloudFormationBackend.create_stack = _originals["create_stack"]
+        CloudFormationBackend.delete_stack = _originals["delete_stack"]
+        Stack.parameter_list = _originals["parameter_list"]  # type: ignore[method-assign]
+        _originals.clear()
+
+
+def installed() -> bool:
+    return _installs > 0
+
+
+def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:
+    """The front door's WSGI app, with this emulator's clients as the models' runtime per request."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # moto builds its whole answer inside the call, so the context covers the stack's work
+        with acting_through(clients):
+            return app(environ, start_response)
+
+    return serve
