@@ -94,11 +94,15 @@ class _Call:
     environ: dict[str, Any]
     service: str
     access_key: str
-    region: str
     request: WsgiRequest = field(init=False)
 
     def __post_init__(self) -> None:
         self.request = WsgiRequest(self.environ)
+
+    @cached_property
+    def region(self) -> str:
+        scope = credential_scope(self.request.headers, self.request.args)
+        return scope.region if scope is not None else "us-east-1"
 
     @cached_property
     def principal(self) -> Principal:  # resolved only for the operations enforced here
@@ -122,10 +126,7 @@ def enforce(environ: dict[str, Any], service: str, access_key: str) -> Verdict |
     _decided.resources = ()  # decisions last for one request
     if service not in ENFORCED:
         return None
-    scope = credential_scope(WsgiRequest(environ).headers, WsgiRequest(environ).args)
-    region = scope.region if scope is not None else "us-east-1"
-    call = _Call(environ, service, access_key, region)
-    return _HANDLERS[service](call)
+    return _HANDLERS[service](_Call(environ, service, access_key))
 
 
 # ---- the decision (AWS policy evaluation logic, the parts that matter here) -----------------------------
@@ -146,21 +147,17 @@ def _decide(
         identity = Evaluation(grants_principal=True)
     else:
         identity = evaluate_all(identity_documents(principal), request)
-    denied = _Denied
     action, arn = request.action, request.resource
+    cross_account = principal.account != owner_account
     if resource.denied:
-        return denied(action, arn, "with an explicit deny in a resource-based policy")
+        return _Denied(action, arn, "with an explicit deny in a resource-based policy")
     if identity.denied:
-        return denied(action, arn, "with an explicit deny in an identity-based policy")
+        return _Denied(action, arn, "with an explicit deny in an identity-based policy")
     granted = resource.grants_principal or resource.grants_account
-    if principal.account == owner_account:
-        if resource_policy_required and not granted:
-            return denied(action, arn, f"because no resource-based policy allows the {action} action")
-        return None
-    if not granted:
-        return denied(action, arn, f"because no resource-based policy allows the {action} action")
-    if not identity.allowed:
-        return denied(action, arn, f"because no identity-based policy allows the {action} action")
+    if not granted and (resource_policy_required or cross_account):
+        return _Denied(action, arn, f"because no resource-based policy allows the {action} action")
+    if cross_account and not identity.allowed:
+        return _Denied(action, arn, f"because no identity-based policy allows the {action} action")
     return None
 
 
