@@ -57,6 +57,13 @@ _installed: list[EventDelivery] = []
 _original_send: Callable[..., None] | None = None
 
 StartResponse = Callable[..., Any]
+# an AWS service that is itself a rule's target (CodeStar Notifications' managed rule): (target, event) -> detail
+ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
+
+
+def current_delivery() -> EventDelivery | None:
+    """The delivery of the emulator serving the current front-door request (None outside one)."""
+    return _current.get()
 
 
 def _send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
@@ -101,6 +108,7 @@ class EventDelivery:
         self._draining: set[str] = set()
         self._records: deque[dict[str, Any]] = deque(maxlen=log_size)
         self._installed = False
+        self._service_targets: dict[str, ServiceTarget] = {}
 
     # ---- install / uninstall -----------------------------------------------------------------------
 
@@ -204,6 +212,10 @@ class EventDelivery:
             self._to_event_bus(item)
         elif service == "codepipeline":
             self._start_pipeline(item)
+        elif service in self._service_targets:
+            event = copy.deepcopy(item.event)
+            event.pop("ingestion-time", None)
+            self._delivered(item, self._service_targets[service](dict(item.target), event))
         else:
             self._to_moto(item)
 
@@ -246,6 +258,11 @@ class EventDelivery:
         for rule in rules:
             self.route(rule, item.event, forwarded=True)
         self._delivered(item, f"put on {bus.arn} ({len(rules)} rule(s) there)")
+
+    def serve_target(self, service: str, handler: ServiceTarget) -> None:
+        """Deliver targets whose ARN names `service` to `handler`, in their lane; it raises to fail one."""
+        with self._cond:
+            self._service_targets[service] = handler
 
     def _start_pipeline(self, item: _Item) -> None:
         _, region, _, name = _arn_parts(item.target["Arn"])

@@ -1,0 +1,1 @@
+"""CodeStar Notifications in the embedded AWS: notification rules, their targets, and delivery."""
