@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "fixtures" / "pipeline"
 MANAGEMENT, PIPELINE_ACCOUNT = "111111111111", "222222222222"
 DEADLINE = 120.0  # seconds for a stack to settle
-# The services the reference stacks create resources in whose moto backends cannot serve them
-# (CodeBuild source validation, no CodeDeploy deletes, no CodeStar Notifications at all).
-CODE_SERVICES = ("codecommit", "codepipeline", "codebuild", "codedeploy", "codestar-notifications")
+# Code services whose moto backends cannot create the reference pipeline's resources: CodeBuild
+# rejects a CODEPIPELINE source without a location, CodeStar Notifications is not in moto at all.
+CODE_SERVICES = ("codebuild", "codestar-notifications")
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,11 @@ def test_both_reference_stacks_deploy_into_their_accounts(aws, request):
         Bucket=out["ArtifactBucketName"]
     )
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
-    assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": out["ArtifactKeyArn"]}
+    assert (rule["SSEAlgorithm"], rule["KMSMasterKeyID"]) == ("aws:kms", out["ArtifactKeyArn"])
+    key_policy = aws.client("kms", account=PIPELINE_ACCOUNT).get_key_policy(
+        KeyId=out["ArtifactKeyArn"], PolicyName="default"
+    )
+    assert "ManagementAccountSourceRole" in {s["Sid"] for s in json.loads(key_policy["Policy"])["Statement"]}
     events = aws.client("events", account=PIPELINE_ACCOUNT)
     source_rule = events.describe_rule(Name=out["SourceChangeRuleName"])
     assert json.loads(source_rule["EventPattern"])["account"] == [MANAGEMENT]
@@ -558,3 +562,48 @@ def test_moto_served_models_create_and_delete_through_the_apis(aws):
         iam.get_group(GroupName=out["GroupName"])
     with pytest.raises(ClientError, match="NoSuchBucket"):
         s3.get_bucket_policy(Bucket="cfn-models-bucket")
+
+
+def test_ecs_service_keeps_its_code_deploy_controller(aws):
+    cfn = aws.client("cloudformation", account=B)
+    body = template(
+        {
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "cfn-ecs"}},
+            "Task": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": "cfn-ecs",
+                    "ContainerDefinitions": [{"Name": "app", "Image": "x", "Memory": 64}],
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {
+                    "ServiceName": "cfn-ecs-svc",
+                    "Cluster": {"Ref": "Cluster"},
+                    "TaskDefinition": {"Ref": "Task"},
+                    "DesiredCount": "1",
+                    "DeploymentController": {"Type": "CODE_DEPLOY"},
+                },
+            },
+        },
+        Outputs={
+            "Name": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
+            "Arn": {"Value": {"Ref": "Service"}},
+        },
+    )
+    cfn.create_stack(StackName="ecs", TemplateBody=body)
+    described = settled(cfn, "ecs")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failures(cfn, "ecs")
+    ecs = aws.client("ecs", account=B)
+    [service] = ecs.describe_services(cluster="cfn-ecs", services=["cfn-ecs-svc"])["services"]
+    assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
+    assert outputs(described) == {"Name": "cfn-ecs-svc", "Arn": service["serviceArn"]}
+    cfn.delete_stack(StackName="ecs")
+    assert ecs.describe_services(cluster="cfn-ecs", services=["cfn-ecs-svc"])["services"] in (
+        [],
+        [{**service, "status": "INACTIVE"}],
+    ) or all(
+        s["status"] == "INACTIVE"
+        for s in ecs.describe_services(cluster="cfn-ecs", services=["cfn-ecs-svc"])["services"]
+    )

@@ -4,6 +4,7 @@ attached policies)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,14 @@ def _release_role(iam: Any, role: Any) -> None:
         iam.detach_role_policy(RoleName=role.name, PolicyArn=attached["PolicyArn"])
 
 
+def _key_policy(kms: Any, key: Any, properties: dict[str, Any]) -> None:
+    # moto's model keeps a template's KeyPolicy object as is, where its API expects JSON text
+    policy = properties.get("KeyPolicy")
+    if policy is not None and not isinstance(policy, str):
+        kms.put_key_policy(KeyId=key.id, PolicyName="default", Policy=json.dumps(policy))
+
+
+AFTER_CREATE["AWS::KMS::Key"] = ("kms", _key_policy)
 AFTER_CREATE["AWS::IAM::User"] = ("iam", _user_groups)
 AFTER_CREATE["AWS::IAM::Role"] = ("iam", _role_managed_policies)
 BEFORE_DELETE["AWS::IAM::User"] = ("iam", _release_user)
