@@ -551,3 +551,65 @@ def test_basic_detail_leaves_out_additional_attributes():
     basic = messages.notification(event, rule_arn="arn", detail_type="BASIC", additional_attributes=extra)
     assert full["additionalAttributes"] == extra and basic["additionalAttributes"] == {}
     assert full["time"] == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("grant_key", [True, False], ids=["key-grants", "key-silent"])
+def test_encrypted_topic_needs_the_key_to_let_codestar_use_it_via_sns(aws: RunningEmulator, grant_key: bool):
+    account = "310000000015" if grant_key else "310000000016"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Owner",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if grant_key:  # as fixtures/pipeline/pipeline-account.yaml grants its artifact key
+        statements.append(
+            {
+                "Sid": "CodeStarNotificationsToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "codestar-notifications.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}},
+            }
+        )
+    key = aws.client("kms", account=account).create_key(
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )["KeyMetadata"]["Arn"]
+    topic = topic_with_policy(aws, account, "encrypted", grant=True)
+    aws.client("sns", account=account).set_topic_attributes(
+        TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue=key
+    )
+    rule_arn = build_rule(aws, account, "app-image", topic)
+    put(aws, account, build_event(account, "app-image", "FAILED"))
+    record = plane(aws).wait_for_delivery(lambda r: r["rule"] == rule_arn, timeout=WAIT)
+    if grant_key:
+        assert record["outcome"] == "delivered", record["detail"]
+        assert target_status(aws, account, rule_arn) == ["ACTIVE"]
+    else:
+        assert record["outcome"] == "failed"
+        assert f"the policy of key {key} does not allow" in record["detail"]
+        assert target_status(aws, account, rule_arn) == ["UNREACHABLE"]
+
+
+def test_an_unreachable_target_becomes_inactive_after_24_hours():
+    from gitops_harness.emulator.scheduler import FakeClock
+
+    clock = FakeClock()
+    account = "310000000017"
+    with running_emulator(clock=clock) as aws:
+        topic = topic_with_policy(aws, account, "stale", grant=False)
+        rule_arn = build_rule(aws, account, "app-image", topic)
+        wait_until(
+            lambda: target_status(aws, account, rule_arn),
+            timeout=WAIT,
+            describe_expected="the topic target UNREACHABLE",
+            accept=lambda s: s == ["UNREACHABLE"],
+        )
+        clock.advance(23 * 3600)
+        assert target_status(aws, account, rule_arn) == ["UNREACHABLE"]
+        clock.advance(3600)
+        assert target_status(aws, account, rule_arn) == ["INACTIVE"]
