@@ -33,8 +33,11 @@ def test_execution_waits_at_the_approval_and_the_message_carries_token_and_custo
             timeout=TRIGGER_DEADLINE, describe="the approval request for this execution",
         )
     message = json.loads(notification.message)["approval"]
-    config = _approve_action_config(pipeline)
-    assert message["customData"] == config["CustomData"]
+    # CustomData names the image the build pushed (#{BuildVariables.IMAGE_URI}), resolved per execution.
+    image_uri = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])["ImageURI"]
+    configured = _approve_action_config(pipeline)["CustomData"]
+    assert "#{BuildVariables.IMAGE_URI}" in configured
+    assert message["customData"] == configured.replace("#{BuildVariables.IMAGE_URI}", image_uri)
     assert (message["pipelineName"], message["stageName"], message["actionName"]) == (
         pipeline.name, approval.stage, approval.action)
     assert pipeline.stage_actions(approval.execution_id, DEPLOY_STAGE) == []

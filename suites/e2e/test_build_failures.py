@@ -20,8 +20,9 @@ def broken_then_fixed(idle_pipeline):
     """A broken Dockerfile for the test; the next commit puts the working one back."""
     dockerfile = (idle_pipeline.config.app_dir / "Dockerfile").read_text()
     yield dockerfile + BROKEN_LINE
-    idle_pipeline.push_app({"Dockerfile": dockerfile}, "fix the Dockerfile")
-    idle_pipeline.stop_running_executions("build failure test finished")
+    fixed = idle_pipeline.push_app({"Dockerfile": dockerfile}, "fix the Dockerfile")
+    # Wait for the fix's execution to exist, so idle_pipeline stops it instead of missing it.
+    idle_pipeline.wait_for_execution(fixed, timeout=TRIGGER_DEADLINE)
 
 
 def test_failing_build_fails_the_execution_at_build_with_log_and_notification(idle_pipeline, broken_then_fixed):

@@ -7,6 +7,7 @@ import pytest
 from conftest import BUILD_DEADLINE, TRIGGER_DEADLINE
 
 from gitops_harness.gitlab import MirrorCredentials, MirrorError
+from gitops_harness.pipeline import APPROVAL_STAGE, BUILD_STAGE
 
 pytestmark = [pytest.mark.suite("pipeline"), pytest.mark.suite("mirror")]
 
@@ -38,18 +39,30 @@ def test_other_branches_and_tags_start_nothing(idle_pipeline):
     assert repo["branch"]["commitId"] == branch_sha  # it was mirrored, and still started nothing
 
 
-def test_two_quick_pushes_follow_superseded_semantics(idle_pipeline):
+def test_quick_pushes_follow_superseded_semantics(idle_pipeline):
+    """SUPERSEDED: one execution per stage at a time; a newer execution arriving at a stage boundary
+    replaces the one waiting there; the one inside the stage (here: at the approval) is not touched."""
     pipeline = idle_pipeline
-    first = pipeline.push_app({"VERSION": "2.0.0\n"}, "first of two")
-    first_execution = pipeline.wait_for_execution(first, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
-    second = pipeline.push_app({"VERSION": "2.0.1\n"}, "second of two")
-    second_execution = pipeline.wait_for_execution(second, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
-    assert pipeline.execution(first_execution)["executionMode"] == "SUPERSEDED"
-    # The newer execution overtakes: the older one stops at a stage boundary as Superseded and only
-    # the newer commit reaches the approval.
-    pipeline.wait_for_status(first_execution, {"Superseded"}, timeout=BUILD_DEADLINE)
-    approval = pipeline.wait_for_approval(second_execution, timeout=BUILD_DEADLINE)
-    assert approval.execution_id == second_execution
+    first = pipeline.push_app({"VERSION": "2.0.0\n"}, "first")
+    second = pipeline.push_app({"VERSION": "2.0.1\n"}, "second, right after the first")
+    first_id = pipeline.wait_for_execution(first, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
+    second_id = pipeline.wait_for_execution(second, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
+    assert pipeline.execution(first_id)["executionMode"] == "SUPERSEDED"
+    held = pipeline.wait_for_approval(first_id, timeout=BUILD_DEADLINE)
+
+    # The second execution builds, then waits at the Approve boundary while the first holds the stage.
+    pipeline.wait_for_stage_action(second_id, BUILD_STAGE, timeout=BUILD_DEADLINE, status="Succeeded")
+    third = pipeline.push_app({"VERSION": "2.0.2\n"}, "third")
+    third_id = pipeline.wait_for_execution(third, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
+    # The third arrives at the same boundary: the waiting second is superseded; the first is untouched.
+    pipeline.wait_for_status(second_id, {"Superseded"}, timeout=BUILD_DEADLINE)
+    assert pipeline.stage_actions(second_id, APPROVAL_STAGE) == []
+    assert pipeline.pending_approval(first_id) == held
+
+    # Only after the first leaves the stage does the newest execution enter it.
+    pipeline.answer(held, "Rejected", "make way for the newer commit")
+    assert pipeline.wait_for_approval(third_id, timeout=BUILD_DEADLINE).execution_id == third_id
+    assert pipeline.execution(first_id)["status"] == "Failed"
 
 
 def test_mirror_push_with_wrong_credentials_is_refused_and_starts_nothing(idle_pipeline):

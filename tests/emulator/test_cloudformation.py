@@ -607,3 +607,22 @@ def test_ecs_service_keeps_its_code_deploy_controller(aws):
         s["status"] == "INACTIVE"
         for s in ecs.describe_services(cluster="cfn-ecs", services=["cfn-ecs-svc"])["services"]
     )
+
+
+def test_codedeploy_application_and_group_can_be_deleted_through_the_api():
+    """moto lacks DeleteApplication/DeleteDeploymentGroup; emulator.moto_gaps adds them (stack deletes need them)."""
+    from gitops_harness.emulator.testing import running_emulator
+
+    with running_emulator() as aws:
+        codedeploy = aws.client("codedeploy", account="333333333333")
+        codedeploy.create_application(applicationName="gaps", computePlatform="ECS")
+        codedeploy.create_deployment_group(
+            applicationName="gaps", deploymentGroupName="g", serviceRoleArn="arn:aws:iam::333333333333:role/r"
+        )
+        assert codedeploy.delete_deployment_group(applicationName="gaps", deploymentGroupName="g")[
+            "hooksNotCleanedUp"] == []
+        assert codedeploy.list_deployment_groups(applicationName="gaps")["deploymentGroups"] == []
+        codedeploy.delete_application(applicationName="gaps")
+        assert "gaps" not in codedeploy.list_applications()["applications"]
+        with pytest.raises(codedeploy.exceptions.ApplicationDoesNotExistException):
+            codedeploy.delete_deployment_group(applicationName="gaps", deploymentGroupName="g")

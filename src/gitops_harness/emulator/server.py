@@ -15,7 +15,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gitops_harness.emulator import cloudformation
+from gitops_harness.emulator import cloudformation, moto_gaps
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -110,6 +110,7 @@ class EmbeddedAWS:
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
+            moto_gaps.install()
             # CloudFormation's resource models call the APIs through this emulator's front door
             cloudformation.install()
             self._cloudformation_installed = True

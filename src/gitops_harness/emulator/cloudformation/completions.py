@@ -61,7 +61,23 @@ def _key_policy(kms: Any, key: Any, properties: dict[str, Any]) -> None:
         kms.put_key_policy(KeyId=key.id, PolicyName="default", Policy=json.dumps(policy))
 
 
+def _remember_empty_on_delete(ecr: Any, repository: Any, properties: dict[str, Any]) -> None:
+    # moto ignores EmptyOnDelete; without it a repository holding images cannot be deleted
+    repository.empty_on_delete = str(properties.get("EmptyOnDelete", "false")).lower() == "true"
+
+
+def _empty_repository(ecr: Any, repository: Any) -> None:
+    if not getattr(repository, "empty_on_delete", False):
+        return  # as on AWS: a repository with images then fails to delete (RepositoryNotEmptyException)
+    pages = ecr.get_paginator("list_images").paginate(repositoryName=repository.name)
+    image_ids = [i for page in pages for i in page["imageIds"]]
+    for start in range(0, len(image_ids), 100):
+        ecr.batch_delete_image(repositoryName=repository.name, imageIds=image_ids[start:start + 100])
+
+
 AFTER_CREATE["AWS::KMS::Key"] = ("kms", _key_policy)
+AFTER_CREATE["AWS::ECR::Repository"] = ("ecr", _remember_empty_on_delete)
+BEFORE_DELETE["AWS::ECR::Repository"] = ("ecr", _empty_repository)
 AFTER_CREATE["AWS::IAM::User"] = ("iam", _user_groups)
 AFTER_CREATE["AWS::IAM::Role"] = ("iam", _role_managed_policies)
 BEFORE_DELETE["AWS::IAM::User"] = ("iam", _release_user)

@@ -178,7 +178,16 @@ class ApiResource:
         raise ResourceFailure(f"{cls.resource_type} {resource_name}: delete needs the created resource")
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self._call(self.remove, account_id, region_name)
+        client = client_for(self.service, account_id, region_name)
+        try:
+            self.remove(client)
+        except ClientError as error:
+            # Gone already (deleted outside the stack, or with its parent): CloudFormation's handlers
+            # count a resource that no longer exists as deleted.
+            if not is_not_found(error):
+                raise ResourceFailure(handler_message(error, self.service)) from None
+        except BotoCoreError as error:
+            raise ResourceFailure(handler_message(error, self.service)) from None
 
     @classmethod
     def _call(cls, action: Any, account_id: str, region: str) -> Any:
