@@ -188,12 +188,16 @@ class PipelineUnderTest:
     def stage_actions(self, execution_id: str, stage: str) -> list[dict[str, Any]]:
         return [d for d in self.action_executions(execution_id) if d["stageName"] == stage]
 
-    def wait_for_stage_action(self, execution_id: str, stage: str, timeout: float) -> dict[str, Any]:
-        """The first action execution of `stage` in this execution, once the stage has started."""
+    def wait_for_stage_action(self, execution_id: str, stage: str, timeout: float,
+                              status: str | None = None) -> dict[str, Any]:
+        """The first action execution of `stage` in this execution once the stage started (and, with
+        `status`, once that action reached it)."""
         return wait_until(
-            lambda: next(iter(self.stage_actions(execution_id, stage)), None),
+            lambda: next((d for d in self.stage_actions(execution_id, stage)
+                          if status is None or d["status"] == status), None),
             timeout=timeout,
-            describe_expected=f"execution {execution_id} to start stage {stage}",
+            describe_expected=f"execution {execution_id} to start stage {stage}"
+                              + (f" and its action to reach {status}" if status else ""),
             describe_seen=lambda _: self._describe_execution(execution_id),
         )
 
