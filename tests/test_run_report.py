@@ -21,11 +21,21 @@ def test_report_shows_each_verdict_and_where_to_look_only_on_failure():
     assert "look at: taskdef.json:cpu: error TD010" in text
     assert "reports/x.xml" not in text  # a passing verdict needs no pointer
     assert not report.passed
-    assert text.splitlines()[-1].startswith("FAILED: 1 passed, 1 failed")
+    assert text.splitlines()[-1].startswith("FAILED: 1 passed, 1 failed, 0 skipped")
 
 
 def test_report_with_no_verdicts_does_not_pass():
     assert not RunReport(title="empty").passed
+
+
+def test_skipped_verdicts_neither_pass_nor_fail_the_report():
+    report = RunReport(title="t", verdicts=[Verdict("policy", "ok", True)])
+    report.verdicts.append(Verdict("bluegreen", "traffic shifts", False, "no CodeDeploy here", skipped=True))
+    text = report.render()
+    assert report.passed and "SKIP  bluegreen" in text and "no CodeDeploy here" in text
+    assert text.splitlines()[-1].startswith("PASSED: 1 passed, 0 failed, 1 skipped")
+    only_skipped = RunReport(title="t", verdicts=[Verdict("x", "y", False, skipped=True)])
+    assert not only_skipped.passed
 
 
 def test_timeline_lines_carry_stage_action_status_and_duration():
@@ -48,7 +58,7 @@ def project_copy(tmp_path: Path) -> Path:
 def test_run_fails_and_points_at_the_broken_artifact(project_copy: Path, capsys):
     appspec = project_copy / "fixtures/app/appspec.yml"
     appspec.write_text(appspec.read_text().replace("ContainerPort: 8080", "ContainerPort: 9999"))
-    code = main(["run", "--config", str(project_copy / "harness.yaml")])
+    code = main(["run", "--static-only", "--config", str(project_copy / "harness.yaml")])
     out = capsys.readouterr().out
     assert code == 1
     assert "FAIL  artifacts" in out

@@ -14,6 +14,7 @@ class Verdict:
     passed: bool
     detail: str = ""  # the numbers behind the verdict, or the first reason it failed
     where_to_look: str = ""  # a file, a report, a console link: the next place a person opens
+    skipped: bool = False  # the target cannot check it (detail says why): neither passed nor failed
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class RunReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.verdicts) and all(v.passed for v in self.verdicts)
+        checked = [v for v in self.verdicts if not v.skipped]
+        return bool(checked) and all(v.passed for v in checked)
 
     def render(self) -> str:
         lines = [self.title, "=" * len(self.title)]
@@ -47,12 +49,14 @@ class RunReport:
         width = max((len(v.area) for v in self.verdicts), default=0)
         lines += ["", "Verdicts"]
         for v in self.verdicts:
-            mark = "PASS" if v.passed else "FAIL"
+            mark = "SKIP" if v.skipped else "PASS" if v.passed else "FAIL"
             detail = f"  ({v.detail})" if v.detail else ""
             lines.append(f"  {mark}  {v.area:<{width}}  {v.assertion}{detail}")
             if not v.passed and v.where_to_look:
                 lines.append(f"        {'':<{width}}  look at: {v.where_to_look}")
-        failed = sum(not v.passed for v in self.verdicts)
+        skipped = sum(v.skipped for v in self.verdicts)
+        failed = sum(not v.passed and not v.skipped for v in self.verdicts)
+        passed = len(self.verdicts) - failed - skipped
         outcome = "PASSED" if self.passed else "FAILED"
-        lines += ["", f"{outcome}: {len(self.verdicts) - failed} passed, {failed} failed in {self.seconds:.1f}s"]
+        lines += ["", f"{outcome}: {passed} passed, {failed} failed, {skipped} skipped in {self.seconds:.1f}s"]
         return "\n".join(lines)

@@ -1,18 +1,21 @@
 """`gitops-harness run`: the main job. Runs every layer the harness has on the configured pipeline and
-prints one report: the static layer (policy gate over the templates, deploy-artifact correctness)
-today; the pipeline run on a target joins the same report as it lands."""
+prints one report: the static layer (policy gate over the templates, deploy-artifact correctness),
+then the pipeline layer on a target (deploy the stacks, push through the mirror, follow the commit
+to the approval, approve) with the run's timeline."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_harness.artifacts.validate import validate_directory
-from gitops_harness.config import HarnessConfig, load_config
+from gitops_harness.config import TARGETS, HarnessConfig, load_config
 from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK
 from gitops_harness.findings import Severity, count
+from gitops_harness.pipeline_layer import pipeline_verdicts
 from gitops_harness.policy.command import run_policy, write_reports
 from gitops_harness.report import RunReport, Verdict
 
@@ -26,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "unreadable input, 3 a tool could not run.",
     )
     parser.add_argument("--config", type=Path, help="harness.yaml to use (default: found from the current folder)")
+    parser.add_argument("--target", choices=TARGETS, help="where the pipeline layer runs (default: targets.default)")
+    parser.add_argument("--static-only", action="store_true", help="skip the pipeline layer (no target needed)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 
 
@@ -66,9 +72,21 @@ def artifact_verdict(config: HarnessConfig) -> Verdict:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     started = time.perf_counter()
-    report = RunReport(title=f"gitops-harness run: {config.project} (static layer: policy gate, deploy artifacts)")
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    layers = "static layer" if args.static_only else f"static layer + pipeline on {args.target or config.default_target}"
+    report = RunReport(title=f"gitops-harness run: {config.project} ({layers})")
+    progress("policy gate: cfn-lint and checkov over the pipeline templates")
     report.verdicts.extend(policy_verdicts(config))
+    progress("deploy artifacts: validate-artifacts on the app against the pipeline template")
     report.verdicts.append(artifact_verdict(config))
+    if not args.static_only:
+        verdicts, timeline = pipeline_verdicts(config, args.target, progress)
+        report.verdicts.extend(verdicts)
+        report.timeline.extend(timeline)
     report.seconds = time.perf_counter() - started
     print(report.render())
     return EXIT_OK if report.passed else EXIT_FINDINGS

@@ -369,9 +369,16 @@ def empty_bucket(s3: Any, bucket: str, *, delete: bool = False) -> None:
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
             for start in range(0, len(objects), 1000):
-                s3.delete_objects(
+                answer = s3.delete_objects(
                     Bucket=bucket, Delete={"Objects": objects[start : start + 1000], "Quiet": True}
                 )
+                # DeleteObjects reports refused keys in its answer instead of failing the call
+                if answer.get("Errors"):
+                    first = answer["Errors"][0]
+                    raise StackError(
+                        f"bucket {bucket}: {len(answer['Errors'])} object(s) could not be deleted, e.g. "
+                        f"{first['Key']}: {first.get('Code')} {first.get('Message', '')}".rstrip()
+                    )
         if delete:
             s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:

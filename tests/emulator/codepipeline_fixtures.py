@@ -11,6 +11,7 @@ from typing import Any
 
 from dulwich.objects import Blob, Commit, Tree
 
+from gitops_harness import waiting
 from gitops_harness.emulator.testing import RunningEmulator
 
 PIPE = "333333333301"  # pipeline account
@@ -22,15 +23,8 @@ BUCKET = "cp-test-artifacts"
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+    """`probe` until it returns something truthy; at the deadline, fail naming `what` and the last value."""
+    return waiting.wait_until(probe, timeout=timeout, describe_expected=what, interval=0.02)
 
 
 def plane(aws: RunningEmulator, cls: type) -> Any:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codebuild.plane import CodeBuild
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
+from gitops_harness.waiting import wait_until
 
 ACCOUNT = "246813579024"  # moto's state is shared by every emulator in the process: keep to our own account
 REGION = "us-east-1"
@@ -79,17 +80,20 @@ def inline_project(codebuild: Any, role: str, buildspec: str, **extra: Any) -> s
 
 
 def wait_for(codebuild: Any, build_id: str, until: Any, timeout: float = 90.0) -> dict[str, Any]:
-    """Poll BatchGetBuilds until `until(build)` holds; fail with the last state seen at the deadline."""
-    deadline = time.monotonic() + timeout
-    build: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        build = codebuild.batch_get_builds(ids=[build_id])["builds"][0]
-        if until(build):
-            return build
-        time.sleep(0.1)
-    phases = [(p["phaseType"], p.get("phaseStatus")) for p in build.get("phases", [])]
-    pytest.fail(f"build {build_id} did not reach the expected state in {timeout} s: "
-                f"status {build.get('buildStatus')}, phases {phases}")
+    """BatchGetBuilds until `until(build)` holds; at the deadline, fail with the last state seen."""
+
+    def seen(build: dict[str, Any] | None) -> str:
+        build = build or {}
+        phases = [(p["phaseType"], p.get("phaseStatus")) for p in build.get("phases", [])]
+        return f"status {build.get('buildStatus')}, phases {phases}"
+
+    return wait_until(
+        lambda: codebuild.batch_get_builds(ids=[build_id])["builds"][0],
+        accept=until,
+        timeout=timeout,
+        describe_expected=f"build {build_id} in the expected state",
+        describe_seen=seen,
+    )
 
 
 def wait_complete(codebuild: Any, build_id: str, timeout: float = 90.0) -> dict[str, Any]:

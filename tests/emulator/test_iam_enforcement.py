@@ -304,6 +304,17 @@ def test_put_without_the_kms_header_is_denied_for_everyone(aws, world):
     assert owner.get_object(Bucket=BUCKET, Key="owned")["Body"].read() == b"x"
 
 
+def test_delete_objects_is_judged_per_key_like_delete_object(aws, world):
+    owner = aws.client("s3", account=PIPE)
+    for key in ("batch/a", "batch/b"):
+        owner.put_object(Bucket=BUCKET, Key=key, Body=b"x", **_sse(world["key"]))
+    writer = _as_role(aws, WRITER_ROLE, MGMT, "s3")  # not granted s3:DeleteObject by the bucket policy
+    _denied(lambda: writer.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "batch/a"}]}))
+    # The owner's account is not refused by moto's own reading of the conditioned bucket policy.
+    answer = owner.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "batch/a"}, {"Key": "batch/b"}]})
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["batch/a", "batch/b"] and not answer.get("Errors")
+
+
 def test_cross_account_without_identity_permission_or_grant_is_denied(aws, world):
     aws.client("s3", account=PIPE).put_object(Bucket=BUCKET, Key="existing", Body=b"x", **_sse(world["key"]))
     noperm = _as_role(aws, NOPERM_ROLE, MGMT, "s3")

@@ -75,7 +75,15 @@ def _empty_repository(ecr: Any, repository: Any) -> None:
         ecr.batch_delete_image(repositoryName=repository.name, imageIds=image_ids[start:start + 100])
 
 
+def _bucket_versioning(s3: Any, bucket: Any, properties: dict[str, Any]) -> None:
+    # moto's bucket model ignores VersioningConfiguration; artifacts then get the "null" version
+    status = (properties.get("VersioningConfiguration") or {}).get("Status")
+    if status:
+        s3.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": status})
+
+
 AFTER_CREATE["AWS::KMS::Key"] = ("kms", _key_policy)
+AFTER_CREATE["AWS::S3::Bucket"] = ("s3", _bucket_versioning)
 AFTER_CREATE["AWS::ECR::Repository"] = ("ecr", _remember_empty_on_delete)
 BEFORE_DELETE["AWS::ECR::Repository"] = ("ecr", _empty_repository)
 AFTER_CREATE["AWS::IAM::User"] = ("iam", _user_groups)

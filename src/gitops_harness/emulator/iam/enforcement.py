@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request as WsgiRequest
@@ -319,8 +320,36 @@ def _sse_headers(request: WsgiRequest) -> dict[str, str]:
     return {name: request.headers[name] for name in names if name in request.headers}
 
 
+def _delete_objects(call: _Call) -> Verdict | None:
+    """DeleteObjects (POST /bucket?delete): s3:DeleteObject for every key it names. One denied key
+    refuses the whole request here (S3 would list it under Errors and delete the rest)."""
+    bucket_name = _bucket_and_key_path(call.request)
+    try:
+        root = ElementTree.fromstring(call.body())
+    except ElementTree.ParseError:
+        return None  # moto answers MalformedXML
+    keys = [el.text or "" for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Key"]
+    for key in keys:
+        refused = _s3_check(call, bucket_name, key, "s3:DeleteObject", {})
+        if refused is not None:
+            owner, denial = refused
+            same = owner == call.principal.account
+            return Verdict("DeleteObjects",
+                           _s3_access_denied(denial.message(call.principal) if same else "Access Denied"))
+    for key in keys:
+        _defer_moto_bucket_policy_check(f"arn:aws:s3:::{bucket_name}/{key}")
+    return Verdict("DeleteObjects")
+
+
+def _bucket_and_key_path(request: WsgiRequest) -> str:
+    match = _VIRTUAL_HOST_RE.match(request.host.split(":")[0])
+    return match.group("bucket") if match else request.path.lstrip("/").split("/", 1)[0]
+
+
 def _s3(call: _Call) -> Verdict | None:
     request = call.request
+    if request.method == "POST" and "delete" in request.args:
+        return _delete_objects(call)
     target = _bucket_and_key(request)
     operation = _s3_operation(request)
     if target is None or operation is None:

@@ -1,0 +1,130 @@
+"""The pipeline layer of `gitops-harness run`: stand the reference pipeline up on a target, push a
+commit through the GitLab mirror, follow it to the approval, approve, and judge each step.
+
+It runs the same assertions the e2e suites make, once, in the order a person reads them, and stops
+at the first step that fails (the later ones would only repeat its cause). Whatever the target
+cannot do yet is reported as skipped with the reason, never as passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gitops_harness.artifacts.validate import validate_files
+from gitops_harness.cfn_template import load_template
+from gitops_harness.config import HarnessConfig
+from gitops_harness.findings import Severity
+from gitops_harness.pipeline import DEPLOY_STAGE, PipelineUnderTest
+from gitops_harness.report import TimelineEntry, Verdict
+from gitops_harness.stacks import deploy, teardown
+from gitops_harness.targets import Target, make_target
+
+TRIGGER_DEADLINE = 60
+BUILD_DEADLINE = 240
+
+Progress = Callable[[str], None]
+
+
+class _StepFailed(Exception):
+    """A step's verdict failed; the steps after it are not run."""
+
+
+def pipeline_verdicts(
+    config: HarnessConfig, target_name: str | None, progress: Progress
+) -> tuple[list[Verdict], list[TimelineEntry]]:
+    verdicts: list[Verdict] = []
+    timeline: list[TimelineEntry] = []
+
+    def judge(verdict: Verdict) -> None:
+        verdicts.append(verdict)
+        if not verdict.passed and not verdict.skipped:
+            raise _StepFailed
+
+    progress(f"starting the {target_name or config.default_target} target")
+    with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
+        missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
+        if missing:
+            judge(Verdict("pipeline", "the pipeline runs on this target", False,
+                          f"the target lacks {', '.join(missing)}", skipped=True))
+            return verdicts, timeline
+        with contextlib.suppress(_StepFailed):
+            _run_steps(config, target, Path(tmp), progress, judge, timeline)
+        if target.missing({"bluegreen"}):
+            verdicts.append(Verdict("bluegreen", "CodeDeploy shifts ALB traffic blue -> green", False,
+                                    f"the {target.name} target has no CodeDeploy blue/green yet", skipped=True))
+        if target.missing({"lambda-invoke"}):
+            # Notification rules do publish to SNS (the suites prove it); the last hop is the Lambda.
+            verdicts.append(Verdict("notify", "the chat notifier posts build-finished and traffic-shift messages",
+                                    False, f"the {target.name} target does not run Lambda functions yet",
+                                    skipped=True))
+    return verdicts, timeline
+
+
+def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: Progress,
+               judge: Callable[[Verdict], None], timeline: list[TimelineEntry]) -> None:
+    progress("deploying the management and pipeline stacks")
+    started = time.perf_counter()
+    try:
+        deployment = deploy(target, config)
+    except Exception as exc:  # the verdict carries the reason; nothing else to tear down
+        judge(Verdict("stacks", "both reference stacks deploy", False, str(exc).splitlines()[0]))
+        return
+    try:
+        judge(Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s"))
+        pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
+
+        progress("pushing a commit through the GitLab push mirror")
+        sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
+        execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
+        judge(Verdict("mirror", "a push to main starts an execution for the pushed commit", error is None,
+                      f"commit {sha[:12]}" if error is None else str(error)))
+        execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
+        try:
+            progress(f"execution {execution_id}: building, then waiting for the approval")
+            approval, error = pipeline.wait_for_approval_e(execution_id, timeout=BUILD_DEADLINE)
+            judge(Verdict("approval", "the execution stops at the manual approval, Deploy not started",
+                          error is None and not pipeline.stage_actions(execution_id, DEPLOY_STAGE),
+                          "" if error is None else str(error)))
+
+            files = pipeline.output_artifact(execution_id)
+            findings = validate_files(files, load_template(config.templates.pipeline), build_output=True)
+            errors = [f for f in findings if f.severity is Severity.ERROR]
+            judge(Verdict("artifacts", "the build's taskdef/appspec/imageDetail pass validate-artifacts",
+                          not errors, f"{len(errors)} error(s)", errors[0].one_line() if errors else ""))
+            judge(_image_verdict(target, json.loads(files["imageDetail.json"])["ImageURI"]))
+
+            progress("approving")
+            pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
+            deploy_action, error = _wait_e(lambda: pipeline.wait_for_stage_action(
+                execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE))
+            judge(Verdict("approval", "Approved moves the execution into the Deploy stage", error is None,
+                          "" if error is None else str(error)))
+        finally:
+            timeline.extend(pipeline.timeline(execution_id))
+            pipeline.stop_running_executions("gitops-harness run finished")
+    finally:
+        progress("tearing the stacks down")
+        teardown(target, deployment)
+
+
+def _image_verdict(target: Target, image_uri: str) -> Verdict:
+    repository, _, digest = image_uri.split("/", 1)[1].partition("@")
+    ecr = target.client("ecr", "pipeline")
+    try:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+    except ecr.exceptions.ImageNotFoundException:
+        found = []
+    return Verdict("artifacts", "imageDetail.json names an image digest that exists in ECR", bool(found),
+                   image_uri if found else f"{digest} not in {repository}")
+
+
+def _wait_e(wait: Callable[[], object]) -> tuple[object | None, AssertionError | None]:
+    try:
+        return wait(), None
+    except AssertionError as error:
+        return None, error
