@@ -54,7 +54,10 @@ def pipeline(target: Target, harness_config: HarnessConfig, deployment, tmp_path
     from gitops_harness.pipeline import PipelineUnderTest
 
     require_suite(target, "pipeline")
-    return PipelineUnderTest.connect(target, harness_config, deployment, tmp_path_factory.mktemp("pipeline"))
+    connected = PipelineUnderTest.connect(target, harness_config, deployment, tmp_path_factory.mktemp("pipeline"))
+    yield connected
+    connected.stop_running_executions("session over")
+    connected.close()
 
 
 @pytest.fixture(autouse=True)

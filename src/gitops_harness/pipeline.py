@@ -27,6 +27,10 @@ FINAL_EXECUTION_STATES = frozenset({"Succeeded", "Failed", "Stopped", "Supersede
 SOURCE_STAGE, BUILD_STAGE, APPROVAL_STAGE, DEPLOY_STAGE = "Source", "Build", "Approve", "Deploy"
 
 
+class ExecutionEnded(AssertionError):
+    """The execution reached a final state while a wait expected it to get somewhere first."""
+
+
 @dataclass(frozen=True)
 class PendingApproval:
     execution_id: str
@@ -39,9 +43,10 @@ class PipelineUnderTest:
     """One deployed reference pipeline on one target, and the GitLab project that feeds it."""
 
     def __init__(self, target: Target, config: HarnessConfig, deployment: Deployment, project: LocalMirrorProject,
-                 mirror_credentials: MirrorCredentials):
+                 mirror_credentials: MirrorCredentials, credential_id: str | None = None):
         self.target = target
         self.mirror_credentials = mirror_credentials
+        self._credential_id = credential_id
         self.config = config
         self.deployment = deployment
         self.project = project
@@ -51,7 +56,7 @@ class PipelineUnderTest:
     @classmethod
     def connect(cls, target: Target, config: HarnessConfig, deployment: Deployment, workdir: Path) -> PipelineUnderTest:
         """A GitLab project mirroring to the deployment's repository with fresh HTTPS Git credentials."""
-        credentials = create_git_credentials(target, deployment.mirror_user)
+        credential_id, credentials = create_git_credentials(target, deployment.mirror_user)
         project = LocalMirrorProject(
             workdir / "gitlab-project",
             mirror_url=deployment.clone_url,
@@ -60,7 +65,16 @@ class PipelineUnderTest:
             protected_branches=("main", "release/*"),
             url_rewrites=target.git_url_rewrites(),
         )
-        return cls(target, config, deployment, project, credentials)
+        return cls(target, config, deployment, project, credentials, credential_id)
+
+    def close(self) -> None:
+        """Delete the mirror's HTTPS Git credentials: IAM refuses to delete a user that still has them,
+        so the stacks could not be torn down otherwise."""
+        if self._credential_id is not None:
+            self.target.client("iam", "management").delete_service_specific_credential(
+                UserName=self.deployment.mirror_user, ServiceSpecificCredentialId=self._credential_id
+            )
+            self._credential_id = None
 
     # ---- the GitLab side ---------------------------------------------------------------------
 
@@ -135,13 +149,28 @@ class PipelineUnderTest:
                     return PendingApproval(execution_id, stage["stageName"], action["actionName"], latest["token"])
         return None
 
-    def wait_for_approval_e(self, execution_id: str, timeout: float) -> tuple[PendingApproval | None, WaitTimeout | None]:
-        return wait_until_e(
-            lambda: self.pending_approval(execution_id),
-            timeout=timeout,
-            describe_expected=f"execution {execution_id} waiting for a manual approval",
-            describe_seen=lambda _: self._describe_execution(execution_id),
-        )
+    def wait_for_approval_e(
+        self, execution_id: str, timeout: float
+    ) -> tuple[PendingApproval | None, AssertionError | None]:
+        """The pending approval, or why there is none: a timeout, or the execution ending first
+        (a failed build need not wait for the deadline)."""
+
+        def pending() -> PendingApproval | None:
+            found = self.pending_approval(execution_id)
+            if found is None and self.execution(execution_id)["status"] in FINAL_EXECUTION_STATES:
+                raise ExecutionEnded(f"execution {execution_id} ended before its manual approval: "
+                                     f"{self._describe_execution(execution_id)}")
+            return found
+
+        try:
+            return wait_until_e(
+                pending,
+                timeout=timeout,
+                describe_expected=f"execution {execution_id} waiting for a manual approval",
+                describe_seen=lambda _: self._describe_execution(execution_id),
+            )
+        except ExecutionEnded as ended:
+            return None, ended
 
     def wait_for_approval(self, execution_id: str, timeout: float) -> PendingApproval:
         approval, error = self.wait_for_approval_e(execution_id, timeout)
@@ -238,12 +267,14 @@ class PipelineUnderTest:
         return f"execution {status}; actions: {actions or 'none yet'}"
 
 
-def create_git_credentials(target: Target, user_name: str) -> MirrorCredentials:
-    """New HTTPS Git credentials for CodeCommit (IAM service-specific credentials) of the mirror user."""
+def create_git_credentials(target: Target, user_name: str) -> tuple[str, MirrorCredentials]:
+    """New HTTPS Git credentials for CodeCommit (IAM service-specific credentials) of the mirror user:
+    (credential id, credentials)."""
     credential = target.client("iam", "management").create_service_specific_credential(
         UserName=user_name, ServiceName="codecommit.amazonaws.com"
     )["ServiceSpecificCredential"]
-    return MirrorCredentials(credential["ServiceUserName"], credential["ServicePassword"])
+    return credential["ServiceSpecificCredentialId"], MirrorCredentials(
+        credential["ServiceUserName"], credential["ServicePassword"])
 
 
 def _revisions(summary: dict[str, Any]) -> list[str]:

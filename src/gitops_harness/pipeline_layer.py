@@ -77,39 +77,46 @@ def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: P
     try:
         judge(Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s"))
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
-
-        progress("pushing a commit through the GitLab push mirror")
-        sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
-        execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
-        judge(Verdict("mirror", "a push to main starts an execution for the pushed commit", error is None,
-                      f"commit {sha[:12]}" if error is None else str(error)))
-        execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
         try:
-            progress(f"execution {execution_id}: building, then waiting for the approval")
-            approval, error = pipeline.wait_for_approval_e(execution_id, timeout=BUILD_DEADLINE)
-            judge(Verdict("approval", "the execution stops at the manual approval, Deploy not started",
-                          error is None and not pipeline.stage_actions(execution_id, DEPLOY_STAGE),
-                          "" if error is None else str(error)))
-
-            files = pipeline.output_artifact(execution_id)
-            findings = validate_files(files, load_template(config.templates.pipeline), build_output=True)
-            errors = [f for f in findings if f.severity is Severity.ERROR]
-            judge(Verdict("artifacts", "the build's taskdef/appspec/imageDetail pass validate-artifacts",
-                          not errors, f"{len(errors)} error(s)", errors[0].one_line() if errors else ""))
-            judge(_image_verdict(target, json.loads(files["imageDetail.json"])["ImageURI"]))
-
-            progress("approving")
-            pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
-            deploy_action, error = _wait_e(lambda: pipeline.wait_for_stage_action(
-                execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE))
-            judge(Verdict("approval", "Approved moves the execution into the Deploy stage", error is None,
-                          "" if error is None else str(error)))
+            _push_to_approval(config, target, pipeline, progress, judge, timeline)
         finally:
-            timeline.extend(pipeline.timeline(execution_id))
             pipeline.stop_running_executions("gitops-harness run finished")
+            pipeline.close()
     finally:
         progress("tearing the stacks down")
         teardown(target, deployment)
+
+
+def _push_to_approval(config: HarnessConfig, target: Target, pipeline: PipelineUnderTest, progress: Progress,
+                      judge: Callable[[Verdict], None], timeline: list[TimelineEntry]) -> None:
+    progress("pushing a commit through the GitLab push mirror")
+    sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
+    execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
+    judge(Verdict("mirror", "a push to main starts an execution for the pushed commit", error is None,
+                  f"commit {sha[:12]}" if error is None else str(error)))
+    execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
+    try:
+        progress(f"execution {execution_id}: building, then waiting for the approval")
+        approval, error = pipeline.wait_for_approval_e(execution_id, timeout=BUILD_DEADLINE)
+        judge(Verdict("approval", "the execution stops at the manual approval, Deploy not started",
+                      error is None and not pipeline.stage_actions(execution_id, DEPLOY_STAGE),
+                      "" if error is None else str(error)))
+
+        files = pipeline.output_artifact(execution_id)
+        findings = validate_files(files, load_template(config.templates.pipeline), build_output=True)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        judge(Verdict("artifacts", "the build's taskdef/appspec/imageDetail pass validate-artifacts",
+                      not errors, f"{len(errors)} error(s)", errors[0].one_line() if errors else ""))
+        judge(_image_verdict(target, json.loads(files["imageDetail.json"])["ImageURI"]))
+
+        progress("approving")
+        pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
+        _, error = _wait_e(lambda: pipeline.wait_for_stage_action(execution_id, DEPLOY_STAGE,
+                                                                   timeout=TRIGGER_DEADLINE))
+        judge(Verdict("approval", "Approved moves the execution into the Deploy stage", error is None,
+                      "" if error is None else str(error)))
+    finally:
+        timeline.extend(pipeline.timeline(execution_id))
 
 
 def _image_verdict(target: Target, image_uri: str) -> Verdict:

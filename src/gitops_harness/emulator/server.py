@@ -12,6 +12,8 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -20,6 +22,7 @@ from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
+from gitops_harness.emulator.identity import credential_scope
 from gitops_harness.emulator.registry import load_control_planes
 from gitops_harness.emulator.scheduler import Clock, Scheduler
 from gitops_harness.errors import ToolError
@@ -111,10 +114,10 @@ class EmbeddedAWS:
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
             moto_gaps.install()
-            # CloudFormation's resource models call the APIs through this emulator's front door
-            cloudformation.install()
-            self._cloudformation_installed = True
-            app = cloudformation.with_runtime(app, self.clients)
+            # CloudFormation's resource models call the APIs through this emulator's front door.
+            # Installed on the first CloudFormation request: importing moto's CloudFormation imports
+            # every moto service it models (~1.5 s), which a run without stacks never needs.
+            app = self._installing_cloudformation_on_first_use(cloudformation.with_runtime(app, self.clients))
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(
@@ -138,6 +141,21 @@ class EmbeddedAWS:
             self.stop()
             raise
         return self
+
+    def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
+        install_lock = threading.Lock()
+
+        def serve(environ: dict[str, Any], start_response: Any) -> Any:
+            if not self._cloudformation_installed:
+                scope = credential_scope(_headers(environ), dict(parse_qsl(environ.get("QUERY_STRING", ""))))
+                if scope is not None and scope.service == "cloudformation":
+                    with install_lock:
+                        if not self._cloudformation_installed:
+                            cloudformation.install()
+                            self._cloudformation_installed = True
+            return app(environ, start_response)
+
+        return serve
 
     def stop(self) -> None:
         """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
@@ -166,3 +184,8 @@ class EmbeddedAWS:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers from a WSGI environ, as credential_scope reads them."""
+    return {"Authorization": environ.get("HTTP_AUTHORIZATION", "")}

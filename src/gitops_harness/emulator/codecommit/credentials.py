@@ -14,6 +14,7 @@ import string
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from moto.iam.models import iam_backends
 
@@ -42,6 +43,7 @@ class ServiceSpecificCredential:
     service_user_name: str
     password: str
     create_date: datetime
+    user_id: str = ""  # the IAM user's unique id: a user deleted and created again is another user
     status: str = "Active"
 
     def to_api(self, with_password: bool = False) -> dict[str, object]:
@@ -68,12 +70,17 @@ class GitPrincipal:
     arn: str
 
 
-def _moto_user_arn(account_id: str, user_name: str) -> str | None:
-    """The IAM user's ARN, or None when moto's IAM backend has no such user."""
+def _moto_user(account_id: str, user_name: str) -> Any | None:
+    """moto's IAM user (arn, id), or None when moto's IAM backend has no such user."""
     try:
-        return iam_backends[account_id]["aws"].get_user(user_name).arn
+        return iam_backends[account_id]["aws"].get_user(user_name)
     except Exception:  # moto raises its NoSuchEntity error class
         return None
+
+
+def _moto_user_arn(account_id: str, user_name: str) -> str | None:
+    user = _moto_user(account_id, user_name)
+    return None if user is None else user.arn
 
 
 def _new_password() -> str:
@@ -91,6 +98,17 @@ class CredentialStore:
     def _require_user(self, account_id: str, user_name: str) -> None:
         if _moto_user_arn(account_id, user_name) is None:
             raise IamError("NoSuchEntity", f"The user with name {user_name} cannot be found.")
+        self._forget_deleted_users(account_id, user_name)
+
+    def _forget_deleted_users(self, account_id: str, user_name: str) -> None:
+        """Drop credentials of an earlier user of this name: they went with that user (AWS refuses to
+        delete a user that still has them; moto deletes it anyway, so they are dropped here)."""
+        user = _moto_user(account_id, user_name)
+        current = None if user is None else user.id
+        with self._lock:
+            for key, cred in list(self._creds.items()):
+                if (cred.account_id, cred.user_name) == (account_id, user_name) and cred.user_id != current:
+                    del self._creds[key]
 
     def _find(self, account_id: str, user_name: str, credential_id: str) -> ServiceSpecificCredential:
         cred = self._creds.get(credential_id)
@@ -130,6 +148,7 @@ class CredentialStore:
                 service_user_name=f"{user_name}-at-{account_id}",
                 password=_new_password(),
                 create_date=datetime.now(UTC),
+                user_id=_moto_user(account_id, user_name).id,
             )
             self._creds[cred.credential_id] = cred
             return cred.to_api(with_password=True)
@@ -172,6 +191,7 @@ class CredentialStore:
         user_name, sep, account_id = username.rpartition("-at-")
         if not sep or not user_name or not (account_id.isdigit() and len(account_id) == 12):
             return None
+        self._forget_deleted_users(account_id, user_name)
         with self._lock:
             candidates = [
                 c
