@@ -16,9 +16,17 @@ COMMAND_MODULES = (
     "gitops_harness.policy.command",
     "gitops_harness.emulator.command",
 )
+# The module of each command: only the command being run is imported (the others pull in botocore
+# models, cfn-lint and checkov's helpers, about a second that `gitops-harness emulator` should not pay).
+MODULE_OF_COMMAND = {
+    "run": "gitops_harness.run",
+    "validate-artifacts": "gitops_harness.artifacts.command",
+    "policy": "gitops_harness.policy.command",
+    "emulator": "gitops_harness.emulator.command",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitops-harness",
         description="Test and police a GitOps pipeline for Amazon ECS (GitLab -> CodeCommit -> "
@@ -27,13 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    chosen = MODULE_OF_COMMAND.get(argv[0]) if argv else None
+    for name in [chosen] if chosen in COMMAND_MODULES else COMMAND_MODULES:  # all of them for --help
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
