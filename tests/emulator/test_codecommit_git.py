@@ -43,6 +43,7 @@ from gitops_harness.emulator.codecommit import (
 )
 from gitops_harness.emulator.codecommit.authorization import GIT_PULL, GIT_PUSH, is_allowed
 from gitops_harness.emulator.codecommit.credentials import IamError
+from gitops_harness.emulator.codecommit.events import branch_pattern
 from gitops_harness.emulator.codecommit.repositories import (
     BranchDoesNotExistException,
     BranchNameExistsException,
@@ -60,15 +61,7 @@ REGION = "us-east-1"
 ZERO = "0" * 40
 
 # The DESIGN's source-action rule: only branch main, created or updated.
-MAIN_RULE_PATTERN = {
-    "source": ["aws.codecommit"],
-    "detail-type": ["CodeCommit Repository State Change"],
-    "detail": {
-        "event": ["referenceCreated", "referenceUpdated"],
-        "referenceType": ["branch"],
-        "referenceName": ["main"],
-    },
-}
+MAIN_RULE_PATTERN = branch_pattern()
 
 
 # -- fixtures -----------------------------------------------------------------------------------------

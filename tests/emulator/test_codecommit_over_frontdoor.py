@@ -20,21 +20,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codecommit import aws_clone_url_http, insteadof_config, local_clone_url
+from gitops_harness.emulator.codecommit.events import branch_pattern
 from gitops_harness.emulator.codecommit.plane import CodeCommit
 from gitops_harness.emulator.testing import running_emulator
 
 MGMT = "414141414141"
 REGION = "us-east-1"
 # DESIGN section 1: the source action's rule
-MAIN_PATTERN = {
-    "source": ["aws.codecommit"],
-    "detail-type": ["CodeCommit Repository State Change"],
-    "detail": {
-        "event": ["referenceCreated", "referenceUpdated"],
-        "referenceType": ["branch"],
-        "referenceName": ["main"],
-    },
-}
+MAIN_PATTERN = branch_pattern()
 
 
 @pytest.fixture(scope="module")

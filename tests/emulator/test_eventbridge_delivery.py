@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from gitops_harness.emulator.codecommit.events import DETAIL_TYPE, SOURCE
+from gitops_harness.emulator.codecommit.events import DETAIL_TYPE, SOURCE, branch_pattern
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime
 from gitops_harness.emulator.testing import running_emulator
 
@@ -30,15 +30,7 @@ REGION = "us-east-1"
 DEADLINE = 10.0
 
 # The DESIGN's source pattern; `resources` keeps each test's events to its own rules.
-DESIGN_PATTERN = {
-    "source": ["aws.codecommit"],
-    "detail-type": ["CodeCommit Repository State Change"],
-    "detail": {
-        "event": ["referenceCreated", "referenceUpdated"],
-        "referenceType": ["branch"],
-        "referenceName": ["main"],
-    },
-}
+DESIGN_PATTERN = branch_pattern()
 EVENTS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -23,6 +23,20 @@ from .repositories import RefChange, RepositoryRecord
 SOURCE = "aws.codecommit"
 DETAIL_TYPE = "CodeCommit Repository State Change"
 
+
+def branch_pattern(branch: str = "main") -> dict:
+    """The EventBridge pattern a CodeCommit source action's rule uses (DESIGN section 1): a branch
+    created or updated. Tests and probes share it with the reference templates' rules."""
+    return {
+        "source": [SOURCE],
+        "detail-type": [DETAIL_TYPE],
+        "detail": {
+            "event": ["referenceCreated", "referenceUpdated"],
+            "referenceType": ["branch"],
+            "referenceName": [branch],
+        },
+    }
+
 Publish = Callable[[list[dict[str, Any]]], None]
 
 log = logging.getLogger(__name__)
