@@ -16,13 +16,20 @@ pytestmark = [pytest.mark.suite("pipeline"), pytest.mark.suite("artifacts")]
 
 
 @pytest.fixture(scope="module")
-def build_output(pipeline) -> dict[str, bytes]:
-    approval = pipeline.run_to_approval({"VERSION": "4.0.0\n"}, "artifacts under test",
-                                        trigger_timeout=TRIGGER_DEADLINE, build_timeout=BUILD_DEADLINE)
+def built(pipeline) -> tuple[str, dict[str, bytes]]:
+    """(commit, files of the Build stage's output artifact) for one push."""
+    sha = pipeline.push_app({"VERSION": "4.0.0\n"}, "artifacts under test")
     try:
-        return pipeline.output_artifact(approval.execution_id)
+        execution = pipeline.wait_for_execution(sha, timeout=TRIGGER_DEADLINE)
+        approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=BUILD_DEADLINE)
+        return sha, pipeline.output_artifact(approval.execution_id)
     finally:
         pipeline.stop_running_executions("artifacts read")
+
+
+@pytest.fixture(scope="module")
+def build_output(built) -> dict[str, bytes]:
+    return built[1]
 
 
 def test_build_output_holds_exactly_what_the_deploy_action_reads(build_output):
@@ -43,6 +50,16 @@ def test_image_detail_digest_exists_in_ecr(build_output, pipeline):
     images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
     assert [i["imageDigest"] for i in images] == [digest]
     assert image_uri.startswith(pipeline.deployment.ecr_repository_uri + "@")
+
+
+def test_image_is_tagged_with_the_pushed_commit(built, pipeline):
+    """The build saw the commit as CODEBUILD_RESOLVED_SOURCE_VERSION and tagged the image with it."""
+    sha, files = built
+    image_uri = json.loads(files["imageDetail.json"])["ImageURI"]
+    repository, _, digest = image_uri.split("/", 1)[1].partition("@")
+    ecr = pipeline.target.client("ecr", "pipeline")
+    [image] = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+    assert any(tag.startswith(sha[:12] + "-") for tag in image["imageTags"]), image["imageTags"]
 
 
 def test_taskdef_keeps_the_image_placeholder_and_nothing_else_unrendered(build_output):
