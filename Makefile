@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 CHECKOV_PIN := src/gitops_harness/policy/checkov-requirements.txt
 AWSCLI_PIN := src/gitops_harness/emulator/codebuild/awscli-requirements.txt
 PYTEST_ARGS ?=
+# One worker per core; a file's tests stay on one worker (module fixtures, the session's pipeline).
+PYTEST_WORKERS ?= auto
 
 export GITOPS_HARNESS_CHECKOV_VENV := $(abspath $(CHECKOV_VENV))
 export GITOPS_HARNESS_AWSCLI_VENV := $(abspath $(AWSCLI_VENV))
@@ -20,7 +22,7 @@ run: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 	$(BIN)/gitops-harness run
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests suites policies bench fixtures

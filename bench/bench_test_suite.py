@@ -16,7 +16,9 @@ def main() -> None:
     args = parser.parse_args()
     python = str(VENV_BIN / "python")
     baseline = time_command([python, "-m", "pytest", "--version"], runs=args.runs)
-    suite = time_command([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], runs=args.runs)
+    # The command `make test` runs (after set-up): one worker per core, a file per worker.
+    suite = time_command([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile"],
+                         runs=args.runs)
     report("make test (pytest, whole suite)", suite, "pytest --version", baseline)
 
 
