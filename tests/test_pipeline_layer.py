@@ -1,52 +1,68 @@
 """The pipeline layer of `gitops-harness run` on the embedded target: each step judged in order, the
-run's timeline, and a broken build stopping the run at the step that failed."""
+run's timeline, and a broken build stopping the run at the step that failed.
+
+Each run happens in a fresh interpreter, as `gitops-harness run` does: moto's state is process-wide,
+and these runs deploy the same stacks as the suites' session pipeline."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
+RUN_LAYER = """
+import dataclasses, json, sys
 from gitops_harness.config import load_config
 from gitops_harness.pipeline_layer import pipeline_verdicts
+progress = []
+verdicts, timeline = pipeline_verdicts(load_config(sys.argv[1]), "embedded", progress.append)
+print(json.dumps({
+    "verdicts": [dataclasses.asdict(v) for v in verdicts],
+    "timeline": [[t.stage, t.action, t.status] for t in timeline],
+    "progress": progress,
+}))
+"""
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _verdicts(config):
-    messages: list[str] = []
-    verdicts, timeline = pipeline_verdicts(config, "embedded", messages.append)
-    return verdicts, timeline, messages
+def _run_layer(config_path: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", RUN_LAYER, str(config_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_reference_pipeline_runs_to_the_deploy_stage_with_a_timeline():
-    verdicts, timeline, progress = _verdicts(load_config(REPO / "harness.yaml"))
-    checked = [v for v in verdicts if not v.skipped]
-    assert [v.assertion for v in checked if not v.passed] == []
-    assert {v.area for v in checked} >= {"stacks", "mirror", "approval", "artifacts"}
-    assert [(t.stage, t.status) for t in timeline][:3] == [
+    run = _run_layer(REPO / "harness.yaml")
+    checked = [v for v in run["verdicts"] if not v["skipped"]]
+    assert [v["assertion"] for v in checked if not v["passed"]] == []
+    assert {v["area"] for v in checked} >= {"stacks", "mirror", "approval", "artifacts"}
+    assert [(stage, status) for stage, _, status in run["timeline"]][:3] == [
         ("Source", "Succeeded"), ("Build", "Succeeded"), ("Approve", "Succeeded")]
-    assert timeline[3].stage == "Deploy"
-    assert any("tearing the stacks down" in m for m in progress)
+    assert run["timeline"][3][0] == "Deploy"
+    assert any("tearing the stacks down" in m for m in run["progress"])
     # What the embedded target cannot check yet is reported as skipped, with the reason.
-    assert all(v.detail for v in verdicts if v.skipped)
+    assert all(v["detail"] for v in run["verdicts"] if v["skipped"])
 
 
 @pytest.fixture
-def broken_app_config(tmp_path: Path):
+def broken_app_config(tmp_path: Path) -> Path:
     for name in ("fixtures", "policies"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "harness.yaml", tmp_path / "harness.yaml")
     dockerfile = tmp_path / "fixtures/app/Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "COPY missing-file.txt /app/\n")
-    return load_config(tmp_path / "harness.yaml")
+    return tmp_path / "harness.yaml"
 
 
 def test_a_failing_build_stops_the_run_at_the_approval_step(broken_app_config):
-    verdicts, timeline, _ = _verdicts(broken_app_config)
-    failed = [v for v in verdicts if not v.passed and not v.skipped]
-    assert [v.area for v in failed] == ["approval"]
-    assert "Build.BuildImage=Failed" in failed[0].detail
-    assert not any(v.area == "artifacts" for v in verdicts)  # later steps were not run
-    assert ("Build", "Failed") in [(t.stage, t.status) for t in timeline]
+    run = _run_layer(broken_app_config)
+    failed = [v for v in run["verdicts"] if not v["passed"] and not v["skipped"]]
+    assert [v["area"] for v in failed] == ["approval"]
+    assert "Build.BuildImage=Failed" in failed[0]["detail"]
+    assert not any(v["area"] == "artifacts" for v in run["verdicts"])  # later steps were not run
+    assert ["Build", "BuildImage", "Failed"] in run["timeline"]
