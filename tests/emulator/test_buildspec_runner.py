@@ -153,6 +153,15 @@ def test_version_0_1_runs_each_command_in_a_fresh_shell(tmp_path: Path) -> None:
     assert output(result) == ["a=unset src"]
 
 
+def test_sections_the_engine_does_not_run_are_named_in_the_log(tmp_path: Path) -> None:
+    spec = ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo ran\n"
+            "reports:\n  unit:\n    files: ['*.xml']\ncache:\n  paths: ['/root/.cache/**/*']\n")
+    result = build(tmp_path, spec)
+    assert result.status == "SUCCEEDED" and output(result) == ["ran"]
+    skipped = [line for line in result.logs if "Skipping buildspec section" in line]
+    assert [line.split("'")[1] for line in skipped] == ["reports", "cache"]
+
+
 def test_build_environment_is_clean_and_carries_codebuild_variables(tmp_path: Path) -> None:
     spec = """\
 version: 0.2

@@ -84,6 +84,9 @@ class Buildspec:
     phases: dict[str, PhaseSpec]
     artifacts: ArtifactSpec | None = None
     secondary_artifacts: dict[str, ArtifactSpec] = field(default_factory=dict)
+    # Top-level sections CodeBuild knows but this engine does not run (reports, cache, batch, ...):
+    # the build says so in its log instead of passing over them in silence.
+    ignored: tuple[str, ...] = ()
 
     def phase(self, name: str) -> PhaseSpec:
         return self.phases.get(name) or PhaseSpec(name)
@@ -116,7 +119,11 @@ def load_buildspec(text: str) -> Buildspec:
     artifacts, secondary = (None, {})
     if "artifacts" in top:
         artifacts, secondary = _artifacts(top["artifacts"][1])
-    return Buildspec(version, env, phases, artifacts, secondary)
+    ignored = tuple(key for key in top if key not in _SECTIONS_RUN)
+    return Buildspec(version, env, phases, artifacts, secondary, ignored)
+
+
+_SECTIONS_RUN = frozenset({"version", "env", "phases", "artifacts"})
 
 
 def _line(node: yaml.Node) -> int:

@@ -188,6 +188,8 @@ class _Build:
         except BuildspecError as exc:
             self._fail(record, exc.status_code, exc.message)
             return None
+        for section in spec.ignored:
+            self.log.container(f"Skipping buildspec section '{section}': not run by the embedded AWS")
         self.log.container("Processing environment variables")
         try:
             resolved = resolve(spec.env, self.request.environment_variables, resolve_parameter=self.resolvers[0],
