@@ -57,6 +57,9 @@ class Runtime:
     state_dir: Path
     endpoint_url: Callable[[], str]
     time_scale: float = 1.0
+    # The emulator's planes by service name, for what AWS services do internally and no API offers
+    # (CodePipeline reading a CodeCommit archive).
+    planes: dict[str, ControlPlane] = field(default_factory=dict)
 
 
 class Store(Generic[S]):

@@ -109,6 +109,7 @@ class EmbeddedAWS:
                 self.time_scale,
             )
             self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
+            runtime.planes.update({plane.service_name: plane for plane in self.planes})
             self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
