@@ -217,11 +217,11 @@ class PipelineUnderTest:
     def stage_actions(self, execution_id: str, stage: str) -> list[dict[str, Any]]:
         return [d for d in self.action_executions(execution_id) if d["stageName"] == stage]
 
-    def wait_for_stage_action(self, execution_id: str, stage: str, timeout: float,
-                              status: str | None = None) -> dict[str, Any]:
+    def wait_for_stage_action_e(self, execution_id: str, stage: str, timeout: float,
+                                status: str | None = None) -> tuple[dict[str, Any] | None, WaitTimeout | None]:
         """The first action execution of `stage` in this execution once the stage started (and, with
-        `status`, once that action reached it)."""
-        return wait_until(
+        `status`, once that action reached it), or the timeout."""
+        return wait_until_e(
             lambda: next((d for d in self.stage_actions(execution_id, stage)
                           if status is None or d["status"] == status), None),
             timeout=timeout,
@@ -229,6 +229,22 @@ class PipelineUnderTest:
                               + (f" and its action to reach {status}" if status else ""),
             describe_seen=lambda _: self._describe_execution(execution_id),
         )
+
+    def wait_for_stage_action(self, execution_id: str, stage: str, timeout: float,
+                              status: str | None = None) -> dict[str, Any]:
+        action, error = self.wait_for_stage_action_e(execution_id, stage, timeout, status)
+        if error is not None:
+            raise error
+        return action  # type: ignore[return-value]
+
+    def ecr_images(self, image_uri: str) -> list[dict[str, Any]]:
+        """ECR's imageDetails for an `<registry>/<repository>@sha256:<digest>` URI (empty when absent)."""
+        repository, _, digest = image_uri.split("/", 1)[1].partition("@")
+        ecr = self.target.client("ecr", "pipeline")
+        try:
+            return ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+        except ecr.exceptions.ImageNotFoundException:
+            return []
 
     def output_artifact(self, execution_id: str, stage: str = BUILD_STAGE) -> dict[str, bytes]:
         """The files of the first output artifact of `stage`, read from the artifact bucket."""

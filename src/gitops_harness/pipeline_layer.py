@@ -78,7 +78,7 @@ def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: P
         judge(Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s"))
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
         try:
-            _push_to_approval(config, target, pipeline, progress, judge, timeline)
+            _push_to_approval(config, pipeline, progress, judge, timeline)
         finally:
             pipeline.stop_running_executions("gitops-harness run finished")
             pipeline.close()
@@ -87,7 +87,7 @@ def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: P
         teardown(target, deployment)
 
 
-def _push_to_approval(config: HarnessConfig, target: Target, pipeline: PipelineUnderTest, progress: Progress,
+def _push_to_approval(config: HarnessConfig, pipeline: PipelineUnderTest, progress: Progress,
                       judge: Callable[[Verdict], None], timeline: list[TimelineEntry]) -> None:
     progress("pushing a commit through the GitLab push mirror")
     sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
@@ -107,31 +107,15 @@ def _push_to_approval(config: HarnessConfig, target: Target, pipeline: PipelineU
         errors = [f for f in findings if f.severity is Severity.ERROR]
         judge(Verdict("artifacts", "the build's taskdef/appspec/imageDetail pass validate-artifacts",
                       not errors, f"{len(errors)} error(s)", errors[0].one_line() if errors else ""))
-        judge(_image_verdict(target, json.loads(files["imageDetail.json"])["ImageURI"]))
+        image_uri = json.loads(files["imageDetail.json"])["ImageURI"]
+        found = pipeline.ecr_images(image_uri)
+        judge(Verdict("artifacts", "imageDetail.json names an image digest that exists in ECR", bool(found),
+                      image_uri if found else f"{image_uri} is not in ECR"))
 
         progress("approving")
         pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
-        _, error = _wait_e(lambda: pipeline.wait_for_stage_action(execution_id, DEPLOY_STAGE,
-                                                                   timeout=TRIGGER_DEADLINE))
+        _, error = pipeline.wait_for_stage_action_e(execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE)
         judge(Verdict("approval", "Approved moves the execution into the Deploy stage", error is None,
                       "" if error is None else str(error)))
     finally:
         timeline.extend(pipeline.timeline(execution_id))
-
-
-def _image_verdict(target: Target, image_uri: str) -> Verdict:
-    repository, _, digest = image_uri.split("/", 1)[1].partition("@")
-    ecr = target.client("ecr", "pipeline")
-    try:
-        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
-    except ecr.exceptions.ImageNotFoundException:
-        found = []
-    return Verdict("artifacts", "imageDetail.json names an image digest that exists in ECR", bool(found),
-                   image_uri if found else f"{digest} not in {repository}")
-
-
-def _wait_e(wait: Callable[[], object]) -> tuple[object | None, AssertionError | None]:
-    try:
-        return wait(), None
-    except AssertionError as error:
-        return None, error

@@ -44,11 +44,9 @@ def test_build_output_passes_validate_artifacts_against_the_pipeline(build_outpu
 
 def test_image_detail_digest_exists_in_ecr(build_output, pipeline):
     image_uri = json.loads(build_output["imageDetail.json"])["ImageURI"]
-    repository, _, digest = image_uri.split("/", 1)[1].partition("@")
+    digest = image_uri.partition("@")[2]
     assert digest.startswith("sha256:"), image_uri
-    ecr = pipeline.target.client("ecr", "pipeline")
-    images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
-    assert [i["imageDigest"] for i in images] == [digest]
+    assert [i["imageDigest"] for i in pipeline.ecr_images(image_uri)] == [digest]
     assert image_uri.startswith(pipeline.deployment.ecr_repository_uri + "@")
 
 
@@ -56,9 +54,7 @@ def test_image_is_tagged_with_the_pushed_commit(built, pipeline):
     """The build saw the commit as CODEBUILD_RESOLVED_SOURCE_VERSION and tagged the image with it."""
     sha, files = built
     image_uri = json.loads(files["imageDetail.json"])["ImageURI"]
-    repository, _, digest = image_uri.split("/", 1)[1].partition("@")
-    ecr = pipeline.target.client("ecr", "pipeline")
-    [image] = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+    [image] = pipeline.ecr_images(image_uri)
     assert any(tag.startswith(sha[:12] + "-") for tag in image["imageTags"]), image["imageTags"]
 
 
