@@ -13,9 +13,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request
 
 from gitops_harness.emulator import cloudformation, moto_gaps
 from gitops_harness.emulator.clients import RoleClients
@@ -148,7 +148,8 @@ class EmbeddedAWS:
 
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
             if not self._cloudformation_installed:
-                scope = credential_scope(_headers(environ), dict(parse_qsl(environ.get("QUERY_STRING", ""))))
+                request = Request(environ)  # headers and query only: the body stays for the app
+                scope = credential_scope(request.headers, request.args)
                 if scope is not None and scope.service == "cloudformation":
                     with install_lock:
                         if not self._cloudformation_installed:
@@ -185,8 +186,3 @@ class EmbeddedAWS:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
-    """The request's headers from a WSGI environ, as credential_scope reads them."""
-    return {"Authorization": environ.get("HTTP_AUTHORIZATION", "")}
