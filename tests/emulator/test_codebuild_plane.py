@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from event_helpers import EventProbe, received_through
 
 from gitops_harness.emulator.codebuild.plane import CodeBuild
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
@@ -111,27 +112,15 @@ def log_messages(aws: RunningEmulator, build: dict[str, Any]) -> list[str]:
     return [event["message"].rstrip("\n") for event in answer["events"]]
 
 
-def event_queue(aws: RunningEmulator, pattern: dict[str, Any]) -> str:
-    """An SQS queue that receives the account's default-bus events matching `pattern`."""
-    sqs, events = aws.client("sqs", account=ACCOUNT), aws.client("events", account=ACCOUNT)
-    url = sqs.create_queue(QueueName=unique("codebuild-events"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule = unique("codebuild-rule")
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
-    return url
+def event_probe(aws: RunningEmulator, pattern: dict[str, Any]) -> EventProbe:
+    """A probe on the account's default-bus events matching `pattern`."""
+    return EventProbe(aws.client("events", account=ACCOUNT), aws.client("sqs", account=ACCOUNT), pattern)
 
 
-def receive_until(aws: RunningEmulator, url: str, done: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
-    sqs = aws.client("sqs", account=ACCOUNT)
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
-            seen.append(json.loads(message["Body"]))
-        if done(seen):
-            return seen
-    pytest.fail(f"expected events not seen in {timeout} s; saw {[(e['detail-type'], e['detail']) for e in seen]}")
+@pytest.fixture
+def codebuild_events(aws: RunningEmulator) -> Iterator[EventProbe]:
+    with event_probe(aws, {"source": ["aws.codebuild"]}) as probe:
+        yield probe
 
 
 def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -253,12 +242,11 @@ artifacts:
 
 
 def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
-    aws: RunningEmulator, codebuild: Any, role: str, bucket: str
+    aws: RunningEmulator, codebuild: Any, role: str, bucket: str, codebuild_events: EventProbe
 ) -> None:
     ssm = aws.client("ssm", account=ACCOUNT)
     ssm.put_parameter(Name="/build/token", Value="s3cr3t-value", Type="SecureString")
     key_arn = aws.client("kms", account=ACCOUNT).create_key()["KeyMetadata"]["Arn"]
-    queue = event_queue(aws, {"source": ["aws.codebuild"]})
     name = inline_project(
         codebuild, role, CALLER_BUILDSPEC, encryptionKey=key_arn,
         environment={**environment(("GREETING", "from-project")),
@@ -297,9 +285,9 @@ def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
     assert build["logs"]["streamName"] == build_uuid
     assert "greeting is from-override" in log_messages(aws, build)
 
-    seen = receive_until(aws, queue, lambda events: any(
+    seen = received_through(codebuild_events, lambda e: (
         e["detail-type"] == "CodeBuild Build State Change" and e["detail"]["build-status"] == "SUCCEEDED"
-        and e["detail"]["build-id"] == build["arn"] for e in events))
+        and e["detail"]["build-id"] == build["arn"]), 30.0, "the build's SUCCEEDED state change")
     mine = [e for e in seen if e["detail"]["build-id"] == build["arn"]]
     states = [e["detail"]["build-status"] for e in mine if e["detail-type"] == "CodeBuild Build State Change"]
     assert states == ["IN_PROGRESS", "SUCCEEDED"]

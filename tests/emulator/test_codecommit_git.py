@@ -12,9 +12,8 @@ import os
 import stat
 import subprocess
 import threading
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import pytest
 import requests
 from dulwich import porcelain
 from dulwich.repo import Repo
+from event_helpers import EventProbe, received_through
 from moto import mock_aws
 from werkzeug.serving import make_server
 
@@ -73,7 +73,7 @@ class Emulator:
     repos: RepositoryStore
     creds: CredentialStore
     published: list[dict[str, Any]]
-    queue_url: str
+    main_events: EventProbe  # the DESIGN's source-main rule on account A's default bus
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events_for(self, repo: str) -> list[dict[str, Any]]:
@@ -105,14 +105,7 @@ def _iam(account: str) -> Any:
 @pytest.fixture(scope="module")
 def emulator(aws: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     events_client = boto3.client("events", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    queue_url = sqs.create_queue(QueueName="codecommit-main")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events_client.put_rule(Name="source-main", EventPattern=json.dumps(MAIN_RULE_PATTERN))
-    events_client.put_targets(Rule="source-main", Targets=[{"Id": "probe", "Arn": queue_arn}])
-
+    main_events = EventProbe(events_client, boto3.client("sqs", region_name=REGION), MAIN_RULE_PATTERN)
     published: list[dict[str, Any]] = []
     to_eventbridge = put_events_publisher(events_client)
     lock = threading.Lock()
@@ -129,7 +122,8 @@ def emulator(aws: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Emulator(f"http://127.0.0.1:{server.server_port}", repos, creds, published, queue_url, lock)
+        with main_events:
+            yield Emulator(f"http://127.0.0.1:{server.server_port}", repos, creds, published, main_events, lock)
     finally:
         server.shutdown()
         thread.join()
@@ -222,25 +216,6 @@ def commit_file(env: dict[str, str], work: Path, path: str, content: str, messag
     return git(env, "rev-parse", "HEAD", cwd=work).stdout.strip()
 
 
-def receive_until(
-    queue_url: str, done: Callable[[list[dict[str, Any]]], bool], deadline_s: float = 15.0
-) -> list[dict[str, Any]]:
-    """Event bodies from the queue until ``done(bodies)``; fails with what was seen at the deadline."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    bodies: list[dict[str, Any]] = []
-    end = time.monotonic() + deadline_s
-    while not done(bodies):
-        if time.monotonic() > end:
-            seen = [(b["detail"]["event"], b["detail"]["referenceFullName"]) for b in bodies]
-            raise AssertionError(f"expected events did not reach the queue within {deadline_s}s; saw {seen}")
-        for msg in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            bodies.append(json.loads(msg["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
-    return bodies
-
-
 # -- the main scenario: GitLab-like pushes through the AWS URL, mapped to the emulator ----------------
 
 
@@ -316,8 +291,8 @@ def scenario(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Sc
     c3 = commit_file(env, work, "README.md", "hello again\n", "third")
     git(env, "push", "-q", "origin", "main", cwd=work)
 
-    bodies = receive_until(
-        emulator.queue_url, lambda seen: any(b["detail"].get("commitId") == c3 for b in seen)
+    bodies = received_through(
+        emulator.main_events, lambda body: body["detail"].get("commitId") == c3, 15.0, f"main at {c3}"
     )
     return Scenario(repo, user, work, c1, c2, c3, feature, tag_commit, emulator.events_for(repo), bodies, env)
 
@@ -825,43 +800,24 @@ def test_routing_publisher_sends_to_the_repository_accounts_bus(emulator: Emulat
             aws_session_token=creds["SessionToken"],
         )
 
-    sqs_b = client(ACCOUNT_B, "sqs")
-    queue_b = sqs_b.create_queue(QueueName="b-main")["QueueUrl"]
-    queue_b_arn = sqs_b.get_queue_attributes(QueueUrl=queue_b, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events_b = client(ACCOUNT_B, "events")
-    events_b.put_rule(Name="b-main", EventPattern=json.dumps(MAIN_RULE_PATTERN))
-    events_b.put_targets(Rule="b-main", Targets=[{"Id": "q", "Arn": queue_b_arn}])
-
-    sqs_a = client(ACCOUNT_A, "sqs")
-    queue_a = sqs_a.create_queue(QueueName="a-b-repo")["QueueUrl"]
-    queue_a_arn = sqs_a.get_queue_attributes(QueueUrl=queue_a, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events_a = client(ACCOUNT_A, "events")
-    events_a.put_rule(Name="a-b-repo", EventPattern=json.dumps({"detail": {"repositoryName": ["b-repo"]}}))
-    events_a.put_targets(Rule="a-b-repo", Targets=[{"Id": "q", "Arn": queue_a_arn}])
-
-    store_b = RepositoryStore(tmp_path)
-    store_b.create(ACCOUNT_B, REGION, "b-repo")
-    record = store_b.record(ACCOUNT_B, REGION, "b-repo")
-    events = reference_events(
-        record, [RefChange("refs/heads/main", None, "c" * 40)], f"arn:aws:iam::{ACCOUNT_B}:user/m"
+    to_b = EventProbe(client(ACCOUNT_B, "events"), client(ACCOUNT_B, "sqs"), MAIN_RULE_PATTERN)
+    in_a = EventProbe(
+        client(ACCOUNT_A, "events"), client(ACCOUNT_A, "sqs"), {"detail": {"repositoryName": ["b-repo"]}}
     )
-    publish = routing_publisher(lambda account, region: client(account, "events"))
-    publish(events)
+    with to_b, in_a:
+        store_b = RepositoryStore(tmp_path)
+        store_b.create(ACCOUNT_B, REGION, "b-repo")
+        record = store_b.record(ACCOUNT_B, REGION, "b-repo")
+        events = reference_events(
+            record, [RefChange("refs/heads/main", None, "c" * 40)], f"arn:aws:iam::{ACCOUNT_B}:user/m"
+        )
+        publish = routing_publisher(lambda account, region: client(account, "events"))
+        publish(events)
 
-    end = time.monotonic() + 15
-    bodies: list[dict[str, Any]] = []
-    while not bodies:
-        assert time.monotonic() < end, "event for account B's repository never reached account B's bus"
-        bodies = [
-            json.loads(m["Body"])
-            for m in sqs_b.receive_message(QueueUrl=queue_b, WaitTimeSeconds=1).get("Messages", [])
-        ]
+        bodies = [to_b.wait_for(lambda body: True, 15.0, "the event for account B's repository on B's bus")]
+        unexpected_in_a = in_a.receive(1)
     # (moto's SQS delivery drops the envelope's "account"; arriving on B's queue is what shows the routing.)
     assert bodies[0]["resources"] == [f"arn:aws:codecommit:{REGION}:{ACCOUNT_B}:b-repo"]
     assert bodies[0]["detail"]["commitId"] == "c" * 40
     # A rule in account A that would match it stays empty: the event went to B's bus only.
-    assert sqs_a.receive_message(QueueUrl=queue_a, WaitTimeSeconds=1).get("Messages", []) == []
+    assert unexpected_in_a == []

@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from event_helpers import EventProbe, received_through
 
 from gitops_harness.emulator.codecommit import aws_clone_url_http, insteadof_config, local_clone_url
 from gitops_harness.emulator.codecommit.events import branch_pattern
@@ -36,32 +37,8 @@ def aws():
         yield emulator
 
 
-def queue_on_rule(aws, account: str, name: str, pattern: dict[str, Any]) -> str:
-    sqs, events = aws.client("sqs", account=account), aws.client("events", account=account)
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=name, Targets=[{"Id": "probe", "Arn": arn}])
-    return url
-
-
-def receive_until(
-    aws, account: str, url: str, done: Callable[[list[dict[str, Any]]], bool], deadline_s: float = 15.0
-) -> list[dict[str, Any]]:
-    """Event bodies from the queue until done(bodies); fails with what was seen at the deadline."""
-    sqs = aws.client("sqs", account=account)
-    bodies: list[dict[str, Any]] = []
-    end = time.monotonic() + deadline_s
-    while not done(bodies):
-        if time.monotonic() > end:
-            seen = [(b["detail"]["event"], b["detail"]["referenceFullName"]) for b in bodies]
-            raise AssertionError(f"expected events did not reach {url} within {deadline_s}s; saw {seen}")
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+def probe_on_rule(aws, account: str, pattern: dict[str, Any]) -> EventProbe:
+    return EventProbe(aws.client("events", account=account), aws.client("sqs", account=account), pattern)
 
 
 @dataclass
@@ -156,10 +133,14 @@ class Pushed:
 
 
 @pytest.fixture(scope="module")
-def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
+def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
     cc = aws.client("codecommit", account=MGMT)
     cc.create_repository(repositoryName="app", repositoryDescription="mirrored from GitLab")
-    main_queue = queue_on_rule(aws, MGMT, "source-main", MAIN_PATTERN)
+    with probe_on_rule(aws, MGMT, MAIN_PATTERN) as main_queue:
+        yield _push(aws, tmp_path_factory, main_queue)
+
+
+def _push(aws, tmp_path_factory: pytest.TempPathFactory, main_queue: EventProbe) -> Pushed:
     username, password, _ = git_user(aws, MGMT, "gitlab-mirror", "app")
     root = tmp_path_factory.mktemp("pushed")
     git = isolated_git(root, aws.endpoint_url, username, password)
@@ -171,7 +152,7 @@ def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
     started = time.monotonic()
     git("push", "-q", "origin", "main", cwd=work)
     push_done = time.monotonic()
-    [created] = receive_until(aws, MGMT, main_queue, lambda bodies: len(bodies) >= 1)
+    [created] = received_through(main_queue, lambda body: True, 15.0, "the first push to main")
     latency = time.monotonic() - started
     print(
         f"\npush -> event in SQS: {latency * 1000:.0f} ms "
@@ -186,8 +167,8 @@ def pushed(aws, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
     main_2 = git.commit(work, "README.md", "two\n")
     git("push", "-q", "origin", "main", cwd=work)
     # EventBridge delivers in order here: whatever the feature push matched would arrive before this
-    later = receive_until(
-        aws, MGMT, main_queue, lambda bodies: any(b["detail"].get("commitId") == main_2 for b in bodies)
+    later = received_through(
+        main_queue, lambda body: body["detail"].get("commitId") == main_2, 15.0, f"main at {main_2}"
     )
     return Pushed(git, work, main_1, feature, main_2, [created, *later], latency)
 
@@ -230,16 +211,13 @@ def test_api_sees_what_git_pushed(aws, pushed: Pushed) -> None:
 
 
 def test_create_and_delete_branch_through_the_api_emit_events(aws, pushed: Pushed) -> None:
-    everything = queue_on_rule(
-        aws,
-        MGMT,
-        "all-app-events",
-        {"source": ["aws.codecommit"], "resources": [f"arn:aws:codecommit:{REGION}:{MGMT}:app"]},
-    )
-    cc = aws.client("codecommit", account=MGMT)
-    cc.create_branch(repositoryName="app", branchName="release", commitId=pushed.main_1)
-    cc.delete_branch(repositoryName="app", branchName="release")
-    bodies = receive_until(aws, MGMT, everything, lambda seen: len(seen) >= 2)
+    pattern = {"source": ["aws.codecommit"], "resources": [f"arn:aws:codecommit:{REGION}:{MGMT}:app"]}
+    with probe_on_rule(aws, MGMT, pattern) as everything:
+        cc = aws.client("codecommit", account=MGMT)
+        cc.create_branch(repositoryName="app", branchName="release", commitId=pushed.main_1)
+        cc.delete_branch(repositoryName="app", branchName="release")
+        first = everything.wait_for(lambda body: True, 15.0, "a first event")
+        bodies = [first, *received_through(everything, lambda body: True, 15.0, "a second event")]
     details = sorted((b["detail"] for b in bodies), key=lambda d: d["event"])
     assert [(d["event"], d["referenceName"]) for d in details] == [
         ("referenceCreated", "release"),
@@ -418,21 +396,20 @@ def test_aws_cli_walkthrough(aws, tmp_path: Path) -> None:
         "--service-name",
         "codecommit.amazonaws.com",
     )["ServiceSpecificCredential"]
-    events = queue_on_rule(aws, account, "demo-main", MAIN_PATTERN)
+    with probe_on_rule(aws, account, MAIN_PATTERN) as events:
+        git = isolated_git(
+            tmp_path / "git", aws.endpoint_url, credential["ServiceUserName"], credential["ServicePassword"]
+        )
+        work = tmp_path / "demo"
+        git("init", "-q", "-b", "main", str(work))
+        sha = git.commit(work, "hello.txt", "hello\n")
+        git("push", "-q", clone_url, "main", cwd=work)  # the AWS URL, mapped to the emulator by insteadOf
 
-    git = isolated_git(
-        tmp_path / "git", aws.endpoint_url, credential["ServiceUserName"], credential["ServicePassword"]
-    )
-    work = tmp_path / "demo"
-    git("init", "-q", "-b", "main", str(work))
-    sha = git.commit(work, "hello.txt", "hello\n")
-    git("push", "-q", clone_url, "main", cwd=work)  # the AWS URL, mapped to the emulator by insteadOf
-
-    assert (
-        cli("codecommit", "get-branch", "--repository-name", "demo", "--branch-name", "main")["branch"][
-            "commitId"
-        ]
-        == sha
-    )
-    [event] = receive_until(aws, account, events, lambda bodies: len(bodies) >= 1)
+        assert (
+            cli("codecommit", "get-branch", "--repository-name", "demo", "--branch-name", "main")["branch"][
+                "commitId"
+            ]
+            == sha
+        )
+        [event] = received_through(events, lambda body: True, 15.0, "the push to main")
     assert (event["detail"]["event"], event["detail"]["commitId"]) == ("referenceCreated", sha)
