@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 CHECKOV_PIN := src/gitops_harness/policy/checkov-requirements.txt
 AWSCLI_PIN := src/gitops_harness/emulator/codebuild/awscli-requirements.txt
 PYTEST_ARGS ?=
+LINT_PATHS := src tests suites policies bench fixtures conftest.py
 # One worker per core; a file's tests stay on one worker (module fixtures, the session's pipeline).
 PYTEST_WORKERS ?= auto
 
@@ -22,10 +23,13 @@ run: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 	$(BIN)/gitops-harness run
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests suites policies bench fixtures
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 bench: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/python bench/run_all.py

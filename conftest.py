@@ -20,9 +20,15 @@ REPO = Path(__file__).resolve().parent
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gitops-harness")
-    group.addoption("--target", choices=TARGETS, default=None,
-                    help="where the suites run (default: targets.default in harness.yaml)")
-    group.addoption("--harness-config", type=Path, default=None, help="harness.yaml (default: the repository's)")
+    group.addoption(
+        "--target",
+        choices=TARGETS,
+        default=None,
+        help="where the suites run (default: targets.default in harness.yaml)",
+    )
+    group.addoption(
+        "--harness-config", type=Path, default=None, help="harness.yaml (default: the repository's)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +56,15 @@ def deployment(target: Target, harness_config: HarnessConfig):
 
 
 @pytest.fixture(scope="session")
-def pipeline(target: Target, harness_config: HarnessConfig, deployment, tmp_path_factory: pytest.TempPathFactory):
+def pipeline(
+    target: Target, harness_config: HarnessConfig, deployment, tmp_path_factory: pytest.TempPathFactory
+):
     from gitops_harness.pipeline import PipelineUnderTest
 
     require_suite(target, "pipeline")
-    connected = PipelineUnderTest.connect(target, harness_config, deployment, tmp_path_factory.mktemp("pipeline"))
+    connected = PipelineUnderTest.connect(
+        target, harness_config, deployment, tmp_path_factory.mktemp("pipeline")
+    )
     yield connected
     connected.stop_running_executions("session over")
     connected.close()
@@ -70,5 +80,7 @@ def _target_capabilities(request: pytest.FixtureRequest) -> None:
     target = request.getfixturevalue("target")
     for name in needed:
         if name not in CAPABILITIES:
-            raise pytest.UsageError(f"unknown suite {name!r}: choose one of {', '.join(sorted(CAPABILITIES))}")
+            raise pytest.UsageError(
+                f"unknown suite {name!r}: choose one of {', '.join(sorted(CAPABILITIES))}"
+            )
         require_suite(target, name)

@@ -32,12 +32,20 @@ ONE_BUCKET = '{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}'
 def cold_start(runs: int) -> None:
     def start_once() -> float:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gitops_harness", "emulator", "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gitops_harness", "emulator", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+        )
         try:
-            endpoint = wait_until(lambda: _endpoint_line(proc), timeout=60, describe_expected="the endpoint line",
-                                  interval=0.01)
-            wait_until(lambda: _healthy(endpoint), timeout=60, describe_expected="a health answer", interval=0.01)
+            endpoint = wait_until(
+                lambda: _endpoint_line(proc), timeout=60, describe_expected="the endpoint line", interval=0.01
+            )
+            wait_until(
+                lambda: _healthy(endpoint), timeout=60, describe_expected="a health answer", interval=0.01
+            )
             return time.perf_counter() - started
         finally:
             proc.terminate()
@@ -48,8 +56,12 @@ def cold_start(runs: int) -> None:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         return time.perf_counter() - started
 
-    report("emulator cold start (process start -> health answers)", [start_once() for _ in range(runs)],
-           "python -c pass", [interpreter() for _ in range(runs)])
+    report(
+        "emulator cold start (process start -> health answers)",
+        [start_once() for _ in range(runs)],
+        "python -c pass",
+        [interpreter() for _ in range(runs)],
+    )
 
 
 def _endpoint_line(proc: subprocess.Popen) -> str | None:
@@ -70,7 +82,9 @@ def deploy_and_pipeline(runs: int) -> None:
     deploys, small, pushes, triggers = [], [], [], []
     with make_target(config) as target:
         for run in range(runs):
-            spec = StackSpec(key="bench", name=f"bench-one-bucket-{run}", account="pipeline", template=ONE_BUCKET)
+            spec = StackSpec(
+                key="bench", name=f"bench-one-bucket-{run}", account="pipeline", template=ONE_BUCKET
+            )
             started = time.perf_counter()
             deploy_stacks(target, [spec])
             small.append(time.perf_counter() - started)

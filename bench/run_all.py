@@ -15,7 +15,9 @@ def main() -> int:
     failed = 0
     for script in SCRIPTS:
         print(f"== {script}", flush=True)
-        failed |= subprocess.run([sys.executable, str(BENCH / script), *sys.argv[1:]], cwd=BENCH.parent).returncode
+        failed |= subprocess.run(
+            [sys.executable, str(BENCH / script), *sys.argv[1:]], cwd=BENCH.parent
+        ).returncode
     return 1 if failed else 0
 
 

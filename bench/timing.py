@@ -22,10 +22,14 @@ def time_command(
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+        proc = subprocess.run(
+            argv, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True
+        )
         seconds.append(time.perf_counter() - start)
         if proc.returncode not in ok_codes:
-            sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            sys.exit(
+                f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
     return seconds
 
 

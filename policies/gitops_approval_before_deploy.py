@@ -10,7 +10,11 @@ from gitops_cfn import Template, TemplateCheck, action_type, pipeline_actions
 
 # Providers that change a running environment; S3/AppConfig deploys are out of scope for this pipeline.
 DEPLOY_PROVIDERS = {
-    "CodeDeployToECS", "CodeDeploy", "ECS", "CloudFormation", "CloudFormationStackSet",
+    "CodeDeployToECS",
+    "CodeDeploy",
+    "ECS",
+    "CloudFormation",
+    "CloudFormationStackSet",
     "CloudFormationStackInstances",
 }
 
@@ -27,8 +31,11 @@ class ApprovalBeforeDeploy(TemplateCheck):
     def scan_in_template(self, template: Template, logical_id: str, resource: dict[str, Any]) -> CheckResult:
         actions = pipeline_actions(resource)
         approvals = [stage for stage, a in actions if action_type(a) == ("Approval", "Manual")]
-        deploys = [stage for stage, a in actions
-                   if action_type(a)[0] == "Deploy" and action_type(a)[1] in DEPLOY_PROVIDERS]
+        deploys = [
+            stage
+            for stage, a in actions
+            if action_type(a)[0] == "Deploy" and action_type(a)[1] in DEPLOY_PROVIDERS
+        ]
         first_approval = min(approvals, default=None)
         # Same-stage approvals do not count: RunOrder is easy to get wrong and a rejected approval
         # in the same stage does not stop parallel actions with the same RunOrder.

@@ -75,7 +75,9 @@ class Template:
                     if isinstance(target, str):
                         found.add(target.split(".")[0])
                 elif key == "Fn::Sub":
-                    text, variables = (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
+                    text, variables = (
+                        (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
+                    )
                     if isinstance(text, str):
                         names = {m.split(".")[0] for m in _SUB_VARIABLE.findall(text)}
                         found |= names - set(variables if isinstance(variables, dict) else {})
@@ -93,8 +95,11 @@ class Template:
             return True
         value = self.resolve(value)
         name = self.resolve(literal_name)
-        return isinstance(value, str) and isinstance(name, str) and bool(name) and (
-            value == name or value.endswith((f":{name}", f"/{name}"))
+        return (
+            isinstance(value, str)
+            and isinstance(name, str)
+            and bool(name)
+            and (value == name or value.endswith((f":{name}", f"/{name}")))
         )
 
 
@@ -161,8 +166,14 @@ def load(path: str) -> Template | None:
 class TemplateCheck(BaseResourceCheck):
     """A resource check that judges its resource in the context of the whole template."""
 
-    def __init__(self, name: str, check_id: str, anchor: str, resource_types: tuple[str, ...],
-                 category: CheckCategories = CheckCategories.GENERAL_SECURITY) -> None:
+    def __init__(
+        self,
+        name: str,
+        check_id: str,
+        anchor: str,
+        resource_types: tuple[str, ...],
+        category: CheckCategories = CheckCategories.GENERAL_SECURITY,
+    ) -> None:
         super().__init__(
             name=name,
             id=check_id,

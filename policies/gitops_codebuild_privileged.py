@@ -37,7 +37,9 @@ def builds_images(template: Template, props: dict[str, Any]) -> bool:
         if isinstance(text, str) and ECR_REGISTRY.search(text):
             return True
     return any(
-        isinstance(tag, dict) and tag.get("Key") == BUILDS_IMAGES_TAG and is_true(template.resolve(tag.get("Value")))
+        isinstance(tag, dict)
+        and tag.get("Key") == BUILDS_IMAGES_TAG
+        and is_true(template.resolve(tag.get("Value")))
         for tag in as_list(props.get("Tags"))
     )
 

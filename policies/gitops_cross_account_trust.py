@@ -67,7 +67,7 @@ def statement_is_too_broad(template: Template, statement: dict[str, Any]) -> boo
 class RestrictedCrossAccountTrust(TemplateCheck):
     def __init__(self) -> None:
         super().__init__(
-            name="Ensure role trust policies name specific principals: no Principal \"*\", no wildcard ARNs, "
+            name='Ensure role trust policies name specific principals: no Principal "*", no wildcard ARNs, '
             "no whole-account trust without an aws:PrincipalArn/aws:PrincipalOrgID condition",
             check_id="CKV_GITOPS_4",
             anchor="ckv_gitops_4",

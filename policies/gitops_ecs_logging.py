@@ -20,7 +20,9 @@ class ContainerLogging(TemplateCheck):
         )
 
     def scan_in_template(self, template: Template, logical_id: str, resource: dict[str, Any]) -> CheckResult:
-        containers = [c for c in as_list(properties(resource).get("ContainerDefinitions")) if isinstance(c, dict)]
+        containers = [
+            c for c in as_list(properties(resource).get("ContainerDefinitions")) if isinstance(c, dict)
+        ]
         for container in containers:
             log = container.get("LogConfiguration")
             if not isinstance(log, dict) or not template.resolve(log.get("LogDriver")):

@@ -16,7 +16,11 @@ def has_codecommit_rule_targeting(template: Template, logical_id: str, pipeline:
         if template.resolve(props.get("State", "ENABLED")) == "DISABLED":
             continue
         pattern = props.get("EventPattern") or {}
-        sources = {template.resolve(s) for s in as_list(pattern.get("source"))} if isinstance(pattern, dict) else set()
+        sources = (
+            {template.resolve(s) for s in as_list(pattern.get("source"))}
+            if isinstance(pattern, dict)
+            else set()
+        )
         if "aws.codecommit" not in sources:
             continue
         targets = [t for t in as_list(props.get("Targets")) if isinstance(t, dict)]
@@ -40,8 +44,11 @@ class EventBasedCodeCommitSource(TemplateCheck):
         if not sources:
             return CheckResult.PASSED
         # PollForSourceChanges defaults to true for CodeCommit when omitted.
-        polling = [a for a in sources
-                   if not is_false(template.resolve((a.get("Configuration") or {}).get("PollForSourceChanges")))]
+        polling = [
+            a
+            for a in sources
+            if not is_false(template.resolve((a.get("Configuration") or {}).get("PollForSourceChanges")))
+        ]
         if polling or not has_codecommit_rule_targeting(template, logical_id, resource):
             return CheckResult.FAILED
         return CheckResult.PASSED

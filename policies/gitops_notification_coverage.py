@@ -13,7 +13,10 @@ from checkov.common.models.enums import CheckResult
 from gitops_cfn import Template, TemplateCheck, as_list, properties
 
 REQUIRED_EVENTS = {
-    "AWS::CodeBuild::Project": {"codebuild-project-build-state-succeeded", "codebuild-project-build-state-failed"},
+    "AWS::CodeBuild::Project": {
+        "codebuild-project-build-state-succeeded",
+        "codebuild-project-build-state-failed",
+    },
     "AWS::CodeDeploy::Application": {
         "codedeploy-application-deployment-succeeded",
         "codedeploy-application-deployment-failed",

@@ -30,8 +30,9 @@ print(json.dumps({
 
 
 def _run_layer(config_path: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", RUN_LAYER, str(config_path)], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_LAYER, str(config_path)], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -42,7 +43,10 @@ def test_reference_pipeline_runs_to_the_deploy_stage_with_a_timeline():
     assert [v["assertion"] for v in checked if not v["passed"]] == []
     assert {v["area"] for v in checked} >= {"stacks", "mirror", "approval", "artifacts"}
     assert [(stage, status) for stage, _, status in run["timeline"]][:3] == [
-        ("Source", "Succeeded"), ("Build", "Succeeded"), ("Approve", "Succeeded")]
+        ("Source", "Succeeded"),
+        ("Build", "Succeeded"),
+        ("Approve", "Succeeded"),
+    ]
     assert run["timeline"][3][0] == "Deploy"
     assert any("tearing the stacks down" in m for m in run["progress"])
     # What the embedded target cannot check yet is reported as skipped, with the reason.

@@ -34,9 +34,13 @@ def test_broken_template_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "broken.yaml" in capsys.readouterr().err
 
 
-def test_clean_template_exits_0_and_writes_three_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean_template_exits_0_and_writes_three_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "reports"
-    code = cli.main(["policy", str(FIXTURES / "ecs_logging" / "pass.yaml"), "--skip-checkov", "--output-dir", str(out)])
+    code = cli.main(
+        ["policy", str(FIXTURES / "ecs_logging" / "pass.yaml"), "--skip-checkov", "--output-dir", str(out)]
+    )
     assert code == 0
     assert "policy OK" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} == {"junit.xml", "results.sarif", "gl-sast-report.json"}
@@ -45,7 +49,9 @@ def test_clean_template_exits_0_and_writes_three_reports(tmp_path: Path, capsys:
 def test_unreadable_checkov_output_is_a_tool_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(checkov_scan, "checkov_executable", lambda: Path(shutil.which("false") or "/bin/false"))
+    monkeypatch.setattr(
+        checkov_scan, "checkov_executable", lambda: Path(shutil.which("false") or "/bin/false")
+    )
     code = cli.main(["policy", str(FIXTURES / "ecs_logging" / "pass.yaml"), "--output-dir", str(tmp_path)])
     assert code == 3
     assert "checkov exited 1 without a JSON report" in capsys.readouterr().err
@@ -57,17 +63,32 @@ def test_checkov_environment_that_cannot_be_created_is_a_tool_failure(
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("GITOPS_HARNESS_CHECKOV_VENV", str(blocker / "venv"))
-    code = cli.main(["policy", str(FIXTURES / "ecs_logging" / "pass.yaml"), "--output-dir", str(tmp_path / "r")])
+    code = cli.main(
+        ["policy", str(FIXTURES / "ecs_logging" / "pass.yaml"), "--output-dir", str(tmp_path / "r")]
+    )
     assert code == 3
     assert "GITOPS_HARNESS_CHECKOV_VENV" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_failing_fixture_exits_1_and_lists_the_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["policy", str(FIXTURES / "ecs_logging" / "fail.yaml"), "--output-dir", str(tmp_path),
-                     "--format", "json", "--skip-cfn-lint"])
+def test_failing_fixture_exits_1_and_lists_the_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        [
+            "policy",
+            str(FIXTURES / "ecs_logging" / "fail.yaml"),
+            "--output-dir",
+            str(tmp_path),
+            "--format",
+            "json",
+            "--skip-cfn-lint",
+        ]
+    )
     assert code == 1
     summary = json.loads(capsys.readouterr().out)
     assert summary["passed"] is False
-    assert any(f["rule_id"] == "CKV_GITOPS_9" and f["location"].startswith("TaskDefinition (lines ")
-               for f in summary["findings"])
+    assert any(
+        f["rule_id"] == "CKV_GITOPS_9" and f["location"].startswith("TaskDefinition (lines ")
+        for f in summary["findings"]
+    )

@@ -11,18 +11,41 @@ from gitops_harness.exports import CheckPass, RuleHelp, gitlab_sast_report, juni
 from gitops_harness.findings import Finding, Severity
 
 FINDINGS = [
-    Finding("fixtures/pipeline/p.yaml", "Pipeline (lines 10-42)", "CKV_GITOPS_1", Severity.ERROR,
-            "approval missing", "checkov"),
-    Finding("fixtures/pipeline/p.yaml", "line 7", "W3005", Severity.WARNING, "obsolete DependsOn", "cfn-lint"),
-    Finding("taskdef.json", "containerDefinitions[0].image", "TASKDEF_IMAGE", Severity.ERROR,
-            "image is not the placeholder", "gitops-harness"),
+    Finding(
+        "fixtures/pipeline/p.yaml",
+        "Pipeline (lines 10-42)",
+        "CKV_GITOPS_1",
+        Severity.ERROR,
+        "approval missing",
+        "checkov",
+    ),
+    Finding(
+        "fixtures/pipeline/p.yaml", "line 7", "W3005", Severity.WARNING, "obsolete DependsOn", "cfn-lint"
+    ),
+    Finding(
+        "taskdef.json",
+        "containerDefinitions[0].image",
+        "TASKDEF_IMAGE",
+        Severity.ERROR,
+        "image is not the placeholder",
+        "gitops-harness",
+    ),
 ]
 PASSES = [
     CheckPass("checkov", "CKV_GITOPS_3", "fixtures/pipeline/p.yaml", "Pipeline (lines 10-42)"),
-    CheckPass("checkov", "CKV_AWS_117", "fixtures/pipeline/p.yaml", "Notifier (lines 50-70)",
-              suppressed_because="posts to a webhook only"),
+    CheckPass(
+        "checkov",
+        "CKV_AWS_117",
+        "fixtures/pipeline/p.yaml",
+        "Notifier (lines 50-70)",
+        suppressed_because="posts to a webhook only",
+    ),
 ]
-RULES = {"CKV_GITOPS_1": RuleHelp("Approval before deploy", "Add a Manual approval stage.", "docs/policy-checks.md")}
+RULES = {
+    "CKV_GITOPS_1": RuleHelp(
+        "Approval before deploy", "Add a Manual approval stage.", "docs/policy-checks.md"
+    )
+}
 
 # The parts of the SARIF 2.1.0 schema that consumers (GitLab, GitHub code scanning) rely on.
 SARIF_REQUIRED = {
@@ -44,7 +67,10 @@ SARIF_REQUIRED = {
                                 "type": "object",
                                 "required": ["name"],
                                 "properties": {
-                                    "rules": {"type": "array", "items": {"type": "object", "required": ["id"]}}
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {"type": "object", "required": ["id"]},
+                                    }
                                 },
                             }
                         },
@@ -68,7 +94,9 @@ SARIF_REQUIRED = {
                                                 "properties": {
                                                     "region": {
                                                         "type": "object",
-                                                        "properties": {"startLine": {"type": "integer", "minimum": 1}},
+                                                        "properties": {
+                                                            "startLine": {"type": "integer", "minimum": 1}
+                                                        },
                                                     }
                                                 },
                                             }
@@ -100,7 +128,10 @@ def test_junit_has_a_suite_per_tool_with_failures_passes_and_skips() -> None:
     assert (checkov.get("tests"), checkov.get("failures"), checkov.get("skipped")) == ("3", "1", "1")
     cases = {c.get("classname"): c for c in checkov.findall("testcase")}
     assert cases["checkov.CKV_GITOPS_1"].find("failure").get("message") == "approval missing"
-    assert cases["checkov.CKV_GITOPS_3"].find("failure") is None and cases["checkov.CKV_GITOPS_3"].find("skipped") is None
+    assert (
+        cases["checkov.CKV_GITOPS_3"].find("failure") is None
+        and cases["checkov.CKV_GITOPS_3"].find("skipped") is None
+    )
     assert "webhook" in cases["checkov.CKV_AWS_117"].find("skipped").get("message")
     assert root.get("tests") == "5" and root.get("failures") == "3"
 
@@ -125,7 +156,9 @@ def test_gitlab_sast_report_has_required_keys_and_stable_ids() -> None:
     assert report["version"].startswith("15.")
     scan = report["scan"]
     assert {"analyzer", "scanner", "type", "status", "start_time", "end_time"} <= set(scan)
-    assert scan["type"] == "sast" and scan["status"] == "success" and scan["start_time"] == "2025-01-01T12:00:00"
+    assert (
+        scan["type"] == "sast" and scan["status"] == "success" and scan["start_time"] == "2025-01-01T12:00:00"
+    )
     for key in ("analyzer", "scanner"):
         assert {"id", "name", "version", "vendor"} <= set(scan[key])
     assert len(report["vulnerabilities"]) == 3

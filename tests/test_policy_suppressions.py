@@ -40,6 +40,8 @@ def test_skips_without_reason_fail_and_skips_with_reason_pass(tmp_path: Path) ->
 
 def test_template_without_suppressions_reports_nothing(tmp_path: Path) -> None:
     template = tmp_path / "t.yaml"
-    template.write_text('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  T:\n    Type: AWS::SNS::Topic\n')
+    template.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  T:\n    Type: AWS::SNS::Topic\n'
+    )
     outcome = check_suppressions([template])
     assert outcome.findings == [] and outcome.passes == []

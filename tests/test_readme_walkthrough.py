@@ -40,8 +40,9 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     }
     # Stop the emulator the walkthrough starts in the background, whatever happens.
     prelude = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
-    proc = subprocess.run(["bash", "-c", prelude + script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["bash", "-c", prelude + script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, f"walkthrough failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     # The last command prints one "<stage>\t<status>" line per stage of the pipeline state.
     states = dict(line.split("\t") for line in proc.stdout.splitlines() if line.count("\t") == 1)

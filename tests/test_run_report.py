@@ -41,7 +41,13 @@ def test_skipped_verdicts_neither_pass_nor_fail_the_report():
 def test_timeline_lines_carry_stage_action_status_and_duration():
     report = RunReport(title="t", verdicts=[Verdict("mirror", "one execution", True)])
     report.timeline.append(
-        TimelineEntry("Build", "BuildImage", "Succeeded", datetime(2026, 1, 1, 10, 0, 0), datetime(2026, 1, 1, 10, 0, 42))
+        TimelineEntry(
+            "Build",
+            "BuildImage",
+            "Succeeded",
+            datetime(2026, 1, 1, 10, 0, 0),
+            datetime(2026, 1, 1, 10, 0, 42),
+        )
     )
     assert "10:00:00  Build      BuildImage               Succeeded   42.0s" in report.render()
 

@@ -76,7 +76,9 @@ class HarnessConfig:
             raise InputError(f"{self._where()}: {env_name_key} is not set; name the environment variable")
         value = os.environ.get(env_name)
         if not value:
-            raise InputError(f"environment variable {env_name} is empty (named by {env_name_key} in {self._where()})")
+            raise InputError(
+                f"environment variable {env_name} is empty (named by {env_name_key} in {self._where()})"
+            )
         return value
 
     def _where(self) -> str:
@@ -158,7 +160,9 @@ def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
             raise InputError(f"{where}: accounts.{role} must be a 12-digit account id, got {value!r}")
         accounts[role] = value
     if accounts["management"] == accounts["pipeline"]:
-        raise InputError(f"{where}: accounts.management and accounts.pipeline must differ (cross-account pipeline)")
+        raise InputError(
+            f"{where}: accounts.management and accounts.pipeline must differ (cross-account pipeline)"
+        )
 
     pipeline = section("pipeline")
     templates_raw = pipeline.get("templates") or {}
@@ -166,10 +170,14 @@ def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values() if v is not None):
         raise InputError(f"{where}: pipeline.parameters must map a stack (management, pipeline) to a mapping")
     templates = PipelineTemplates(
-        management=rel(templates_raw.get("management", "fixtures/pipeline/management-account.yaml"),
-                       "pipeline.templates.management"),
-        pipeline=rel(templates_raw.get("pipeline", "fixtures/pipeline/pipeline-account.yaml"),
-                     "pipeline.templates.pipeline"),
+        management=rel(
+            templates_raw.get("management", "fixtures/pipeline/management-account.yaml"),
+            "pipeline.templates.management",
+        ),
+        pipeline=rel(
+            templates_raw.get("pipeline", "fixtures/pipeline/pipeline-account.yaml"),
+            "pipeline.templates.pipeline",
+        ),
         parameters={k: {pk: str(pv) for pk, pv in (v or {}).items()} for k, v in params.items()},
     )
 
@@ -188,7 +196,9 @@ def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
     targets = section("targets")
     default_target = targets.get("default", "embedded")
     if default_target not in TARGETS:
-        raise InputError(f"{where}: targets.default must be one of {', '.join(TARGETS)}, got {default_target!r}")
+        raise InputError(
+            f"{where}: targets.default must be one of {', '.join(TARGETS)}, got {default_target!r}"
+        )
 
     return HarnessConfig(
         path=path,
@@ -198,7 +208,9 @@ def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
         accounts=Accounts(**accounts),
         templates=templates,
         app_dir=rel(app.get("dir", "fixtures/app"), "app.dir"),
-        chat_notifier_dir=rel(app.get("chat_notifier_dir", "fixtures/chat-notifier"), "app.chat_notifier_dir"),
+        chat_notifier_dir=rel(
+            app.get("chat_notifier_dir", "fixtures/chat-notifier"), "app.chat_notifier_dir"
+        ),
         policy=policy,
         gitlab=section("gitlab"),
         chat=section("chat"),

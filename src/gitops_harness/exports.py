@@ -186,7 +186,11 @@ def gitlab_sast_report(
     for finding in sorted(findings):
         lines = line_range(finding.location) or (1, 1)
         helped = rules.get(finding.rule_id)
-        identifier: dict[str, Any] = {"type": finding.source, "name": finding.rule_id, "value": finding.rule_id}
+        identifier: dict[str, Any] = {
+            "type": finding.source,
+            "name": finding.rule_id,
+            "value": finding.rule_id,
+        }
         if helped and helped.help_uri and helped.help_uri.startswith("http"):
             identifier["url"] = helped.help_uri
         vulnerabilities.append(

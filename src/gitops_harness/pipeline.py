@@ -42,8 +42,15 @@ class PendingApproval:
 class PipelineUnderTest:
     """One deployed reference pipeline on one target, and the GitLab project that feeds it."""
 
-    def __init__(self, target: Target, config: HarnessConfig, deployment: Deployment, project: LocalMirrorProject,
-                 mirror_credentials: MirrorCredentials, credential_id: str | None = None):
+    def __init__(
+        self,
+        target: Target,
+        config: HarnessConfig,
+        deployment: Deployment,
+        project: LocalMirrorProject,
+        mirror_credentials: MirrorCredentials,
+        credential_id: str | None = None,
+    ):
         self.target = target
         self.mirror_credentials = mirror_credentials
         self._credential_id = credential_id
@@ -54,7 +61,9 @@ class PipelineUnderTest:
         self.codepipeline = target.client("codepipeline", "pipeline")
 
     @classmethod
-    def connect(cls, target: Target, config: HarnessConfig, deployment: Deployment, workdir: Path) -> PipelineUnderTest:
+    def connect(
+        cls, target: Target, config: HarnessConfig, deployment: Deployment, workdir: Path
+    ) -> PipelineUnderTest:
         """A GitLab project mirroring to the deployment's repository with fresh HTTPS Git credentials."""
         credential_id, credentials = create_git_credentials(target, deployment.mirror_user)
         project = LocalMirrorProject(
@@ -78,8 +87,12 @@ class PipelineUnderTest:
 
     # ---- the GitLab side ---------------------------------------------------------------------
 
-    def push_app(self, changes: Mapping[str, FileContent] | None = None, message: str = "change the app",
-                 branch: str = "main") -> str:
+    def push_app(
+        self,
+        changes: Mapping[str, FileContent] | None = None,
+        message: str = "change the app",
+        branch: str = "main",
+    ) -> str:
         """Commit the app directory (first push) plus `changes` on `branch`, mirror it; the commit id."""
         files: dict[str, FileContent] = {}
         if self.project.head(branch) is None:
@@ -100,7 +113,9 @@ class PipelineUnderTest:
     def executions_for(self, commit_id: str) -> list[dict[str, Any]]:
         return [e for e in self.executions() if commit_id in _revisions(e)]
 
-    def wait_for_execution_e(self, commit_id: str, timeout: float) -> tuple[dict[str, Any] | None, WaitTimeout | None]:
+    def wait_for_execution_e(
+        self, commit_id: str, timeout: float
+    ) -> tuple[dict[str, Any] | None, WaitTimeout | None]:
         return wait_until_e(
             lambda: next(iter(self.executions_for(commit_id)), None),
             timeout=timeout,
@@ -144,9 +159,14 @@ class PipelineUnderTest:
         for stage in state["stageStates"]:
             for action in stage.get("actionStates", []):
                 latest = action.get("latestExecution") or {}
-                if latest.get("token") and latest.get("status") == "InProgress" and \
-                        stage.get("latestExecution", {}).get("pipelineExecutionId") == execution_id:
-                    return PendingApproval(execution_id, stage["stageName"], action["actionName"], latest["token"])
+                if (
+                    latest.get("token")
+                    and latest.get("status") == "InProgress"
+                    and stage.get("latestExecution", {}).get("pipelineExecutionId") == execution_id
+                ):
+                    return PendingApproval(
+                        execution_id, stage["stageName"], action["actionName"], latest["token"]
+                    )
         return None
 
     def wait_for_approval_e(
@@ -158,8 +178,10 @@ class PipelineUnderTest:
         def pending() -> PendingApproval | None:
             found = self.pending_approval(execution_id)
             if found is None and self.execution(execution_id)["status"] in FINAL_EXECUTION_STATES:
-                raise ExecutionEnded(f"execution {execution_id} ended before its manual approval: "
-                                     f"{self._describe_execution(execution_id)}")
+                raise ExecutionEnded(
+                    f"execution {execution_id} ended before its manual approval: "
+                    f"{self._describe_execution(execution_id)}"
+                )
             return found
 
         try:
@@ -178,7 +200,9 @@ class PipelineUnderTest:
             raise error
         return approval  # type: ignore[return-value]
 
-    def answer(self, approval: PendingApproval, status: str, summary: str, token: str | None = None) -> dict[str, Any]:
+    def answer(
+        self, approval: PendingApproval, status: str, summary: str, token: str | None = None
+    ) -> dict[str, Any]:
         """PutApprovalResult: status Approved or Rejected; `token` overrides the real one (to test refusal)."""
         return self.codepipeline.put_approval_result(
             pipelineName=self.name,
@@ -188,8 +212,14 @@ class PipelineUnderTest:
             token=token or approval.token,
         )
 
-    def run_to_approval(self, changes: Mapping[str, FileContent] | None, message: str, *,
-                        trigger_timeout: float, build_timeout: float) -> PendingApproval:
+    def run_to_approval(
+        self,
+        changes: Mapping[str, FileContent] | None,
+        message: str,
+        *,
+        trigger_timeout: float,
+        build_timeout: float,
+    ) -> PendingApproval:
         """Push a change and wait until its execution waits for the manual approval."""
         sha = self.push_app(changes, message)
         execution = self.wait_for_execution(sha, timeout=trigger_timeout)
@@ -201,8 +231,10 @@ class PipelineUnderTest:
             if summary["status"] in ("InProgress", "Stopping"):
                 with contextlib.suppress(self.codepipeline.exceptions.PipelineExecutionNotStoppableException):
                     self.codepipeline.stop_pipeline_execution(
-                        pipelineName=self.name, pipelineExecutionId=summary["pipelineExecutionId"],
-                        abandon=True, reason=reason,
+                        pipelineName=self.name,
+                        pipelineExecutionId=summary["pipelineExecutionId"],
+                        abandon=True,
+                        reason=reason,
                     )
 
     # ---- what an execution did ---------------------------------------------------------------
@@ -217,21 +249,29 @@ class PipelineUnderTest:
     def stage_actions(self, execution_id: str, stage: str) -> list[dict[str, Any]]:
         return [d for d in self.action_executions(execution_id) if d["stageName"] == stage]
 
-    def wait_for_stage_action_e(self, execution_id: str, stage: str, timeout: float,
-                                status: str | None = None) -> tuple[dict[str, Any] | None, WaitTimeout | None]:
+    def wait_for_stage_action_e(
+        self, execution_id: str, stage: str, timeout: float, status: str | None = None
+    ) -> tuple[dict[str, Any] | None, WaitTimeout | None]:
         """The first action execution of `stage` in this execution once the stage started (and, with
         `status`, once that action reached it), or the timeout."""
         return wait_until_e(
-            lambda: next((d for d in self.stage_actions(execution_id, stage)
-                          if status is None or d["status"] == status), None),
+            lambda: next(
+                (
+                    d
+                    for d in self.stage_actions(execution_id, stage)
+                    if status is None or d["status"] == status
+                ),
+                None,
+            ),
             timeout=timeout,
             describe_expected=f"execution {execution_id} to start stage {stage}"
-                              + (f" and its action to reach {status}" if status else ""),
+            + (f" and its action to reach {status}" if status else ""),
             describe_seen=lambda _: self._describe_execution(execution_id),
         )
 
-    def wait_for_stage_action(self, execution_id: str, stage: str, timeout: float,
-                              status: str | None = None) -> dict[str, Any]:
+    def wait_for_stage_action(
+        self, execution_id: str, stage: str, timeout: float, status: str | None = None
+    ) -> dict[str, Any]:
         action, error = self.wait_for_stage_action_e(execution_id, stage, timeout, status)
         if error is not None:
             raise error
@@ -242,7 +282,9 @@ class PipelineUnderTest:
         repository, _, digest = image_uri.split("/", 1)[1].partition("@")
         ecr = self.target.client("ecr", "pipeline")
         try:
-            return ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+            return ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+                "imageDetails"
+            ]
         except ecr.exceptions.ImageNotFoundException:
             return []
 
@@ -251,33 +293,46 @@ class PipelineUnderTest:
         for detail in self.stage_actions(execution_id, stage):
             for artifact in detail.get("output", {}).get("outputArtifacts", []):
                 location = artifact["s3location"]
-                body = self.target.client("s3", "pipeline").get_object(
-                    Bucket=location["bucket"], Key=location["key"]
-                )["Body"].read()
+                body = (
+                    self.target.client("s3", "pipeline")
+                    .get_object(Bucket=location["bucket"], Key=location["key"])["Body"]
+                    .read()
+                )
                 with zipfile.ZipFile(io.BytesIO(body)) as archive:
                     return {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
-        raise AssertionError(f"stage {stage} of execution {execution_id} has no output artifact yet: "
-                             f"{self._describe_execution(execution_id)}")
+        raise AssertionError(
+            f"stage {stage} of execution {execution_id} has no output artifact yet: "
+            f"{self._describe_execution(execution_id)}"
+        )
 
     def build_id(self, execution_id: str) -> str:
         for detail in self.stage_actions(execution_id, BUILD_STAGE):
             external = detail.get("output", {}).get("executionResult", {}).get("externalExecutionId")
             if external:
                 return external
-        raise AssertionError(f"execution {execution_id} has no build yet: {self._describe_execution(execution_id)}")
+        raise AssertionError(
+            f"execution {execution_id} has no build yet: {self._describe_execution(execution_id)}"
+        )
 
     def timeline(self, execution_id: str) -> list[TimelineEntry]:
         return [
-            TimelineEntry(d["stageName"], d["actionName"], d["status"], d.get("startTime"),
-                          d.get("lastUpdateTime") if d["status"] != "InProgress" else None)
+            TimelineEntry(
+                d["stageName"],
+                d["actionName"],
+                d["status"],
+                d.get("startTime"),
+                d.get("lastUpdateTime") if d["status"] != "InProgress" else None,
+            )
             for d in self.action_executions(execution_id)
         ]
 
     def _describe_execution(self, execution_id: str) -> str:
         try:
             status = self.execution(execution_id)["status"]
-            actions = ", ".join(f"{d['stageName']}.{d['actionName']}={d['status']}"
-                                for d in self.action_executions(execution_id))
+            actions = ", ".join(
+                f"{d['stageName']}.{d['actionName']}={d['status']}"
+                for d in self.action_executions(execution_id)
+            )
         except Exception as exc:  # the description must never hide the timeout it explains
             return f"(could not read the execution: {exc})"
         return f"execution {status}; actions: {actions or 'none yet'}"
@@ -290,7 +345,8 @@ def create_git_credentials(target: Target, user_name: str) -> tuple[str, MirrorC
         UserName=user_name, ServiceName="codecommit.amazonaws.com"
     )["ServiceSpecificCredential"]
     return credential["ServiceSpecificCredentialId"], MirrorCredentials(
-        credential["ServiceUserName"], credential["ServicePassword"])
+        credential["ServiceUserName"], credential["ServicePassword"]
+    )
 
 
 def _revisions(summary: dict[str, Any]) -> list[str]:
@@ -300,6 +356,8 @@ def _revisions(summary: dict[str, Any]) -> list[str]:
 def _describe_executions(executions: list[dict[str, Any]]) -> str:
     if not executions:
         return "no executions at all"
-    shown = [f"{e['pipelineExecutionId'][:8]} {e['status']} revisions={[r[:12] for r in _revisions(e)]}"
-             for e in executions[:5]]
+    shown = [
+        f"{e['pipelineExecutionId'][:8]} {e['status']} revisions={[r[:12] for r in _revisions(e)]}"
+        for e in executions[:5]
+    ]
     return f"{len(executions)} execution(s): " + "; ".join(shown)

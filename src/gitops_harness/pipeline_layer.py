@@ -49,24 +49,50 @@ def pipeline_verdicts(
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
-            judge(Verdict("pipeline", "the pipeline runs on this target", False,
-                          f"the target lacks {', '.join(missing)}", skipped=True))
+            judge(
+                Verdict(
+                    "pipeline",
+                    "the pipeline runs on this target",
+                    False,
+                    f"the target lacks {', '.join(missing)}",
+                    skipped=True,
+                )
+            )
             return verdicts, timeline
         with contextlib.suppress(_StepFailed):
             _run_steps(config, target, Path(tmp), progress, judge, timeline)
         if target.missing({"bluegreen"}):
-            verdicts.append(Verdict("bluegreen", "CodeDeploy shifts ALB traffic blue -> green", False,
-                                    f"the {target.name} target has no CodeDeploy blue/green yet", skipped=True))
+            verdicts.append(
+                Verdict(
+                    "bluegreen",
+                    "CodeDeploy shifts ALB traffic blue -> green",
+                    False,
+                    f"the {target.name} target has no CodeDeploy blue/green yet",
+                    skipped=True,
+                )
+            )
         if target.missing({"lambda-invoke"}):
             # Notification rules do publish to SNS (the suites prove it); the last hop is the Lambda.
-            verdicts.append(Verdict("notify", "the chat notifier posts build-finished and traffic-shift messages",
-                                    False, f"the {target.name} target does not run Lambda functions yet",
-                                    skipped=True))
+            verdicts.append(
+                Verdict(
+                    "notify",
+                    "the chat notifier posts build-finished and traffic-shift messages",
+                    False,
+                    f"the {target.name} target does not run Lambda functions yet",
+                    skipped=True,
+                )
+            )
     return verdicts, timeline
 
 
-def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: Progress,
-               judge: Callable[[Verdict], None], timeline: list[TimelineEntry]) -> None:
+def _run_steps(
+    config: HarnessConfig,
+    target: Target,
+    workdir: Path,
+    progress: Progress,
+    judge: Callable[[Verdict], None],
+    timeline: list[TimelineEntry],
+) -> None:
     progress("deploying the management and pipeline stacks")
     started = time.perf_counter()
     try:
@@ -75,7 +101,9 @@ def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: P
         judge(Verdict("stacks", "both reference stacks deploy", False, str(exc).splitlines()[0]))
         return
     try:
-        judge(Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s"))
+        judge(
+            Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s")
+        )
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
         try:
             _push_to_approval(config, pipeline, progress, judge, timeline)
@@ -87,35 +115,70 @@ def _run_steps(config: HarnessConfig, target: Target, workdir: Path, progress: P
         teardown(target, deployment)
 
 
-def _push_to_approval(config: HarnessConfig, pipeline: PipelineUnderTest, progress: Progress,
-                      judge: Callable[[Verdict], None], timeline: list[TimelineEntry]) -> None:
+def _push_to_approval(
+    config: HarnessConfig,
+    pipeline: PipelineUnderTest,
+    progress: Progress,
+    judge: Callable[[Verdict], None],
+    timeline: list[TimelineEntry],
+) -> None:
     progress("pushing a commit through the GitLab push mirror")
     sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
-    judge(Verdict("mirror", "a push to main starts an execution for the pushed commit", error is None,
-                  f"commit {sha[:12]}" if error is None else str(error)))
+    judge(
+        Verdict(
+            "mirror",
+            "a push to main starts an execution for the pushed commit",
+            error is None,
+            f"commit {sha[:12]}" if error is None else str(error),
+        )
+    )
     execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
     try:
         progress(f"execution {execution_id}: building, then waiting for the approval")
         approval, error = pipeline.wait_for_approval_e(execution_id, timeout=BUILD_DEADLINE)
-        judge(Verdict("approval", "the execution stops at the manual approval, Deploy not started",
-                      error is None and not pipeline.stage_actions(execution_id, DEPLOY_STAGE),
-                      "" if error is None else str(error)))
+        judge(
+            Verdict(
+                "approval",
+                "the execution stops at the manual approval, Deploy not started",
+                error is None and not pipeline.stage_actions(execution_id, DEPLOY_STAGE),
+                "" if error is None else str(error),
+            )
+        )
 
         files = pipeline.output_artifact(execution_id)
         findings = validate_files(files, load_template(config.templates.pipeline), build_output=True)
         errors = [f for f in findings if f.severity is Severity.ERROR]
-        judge(Verdict("artifacts", "the build's taskdef/appspec/imageDetail pass validate-artifacts",
-                      not errors, f"{len(errors)} error(s)", errors[0].one_line() if errors else ""))
+        judge(
+            Verdict(
+                "artifacts",
+                "the build's taskdef/appspec/imageDetail pass validate-artifacts",
+                not errors,
+                f"{len(errors)} error(s)",
+                errors[0].one_line() if errors else "",
+            )
+        )
         image_uri = json.loads(files["imageDetail.json"])["ImageURI"]
         found = pipeline.ecr_images(image_uri)
-        judge(Verdict("artifacts", "imageDetail.json names an image digest that exists in ECR", bool(found),
-                      image_uri if found else f"{image_uri} is not in ECR"))
+        judge(
+            Verdict(
+                "artifacts",
+                "imageDetail.json names an image digest that exists in ECR",
+                bool(found),
+                image_uri if found else f"{image_uri} is not in ECR",
+            )
+        )
 
         progress("approving")
         pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
         _, error = pipeline.wait_for_stage_action_e(execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE)
-        judge(Verdict("approval", "Approved moves the execution into the Deploy stage", error is None,
-                      "" if error is None else str(error)))
+        judge(
+            Verdict(
+                "approval",
+                "Approved moves the execution into the Deploy stage",
+                error is None,
+                "" if error is None else str(error),
+            )
+        )
     finally:
         timeline.extend(pipeline.timeline(execution_id))

@@ -58,5 +58,8 @@ class RunReport:
         failed = sum(not v.passed and not v.skipped for v in self.verdicts)
         passed = len(self.verdicts) - failed - skipped
         outcome = "PASSED" if self.passed else "FAILED"
-        lines += ["", f"{outcome}: {passed} passed, {failed} failed, {skipped} skipped in {self.seconds:.1f}s"]
+        lines += [
+            "",
+            f"{outcome}: {passed} passed, {failed} failed, {skipped} skipped in {self.seconds:.1f}s",
+        ]
         return "\n".join(lines)

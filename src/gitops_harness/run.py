@@ -28,9 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and print one report. Exit codes: 0 all verdicts pass, 1 a verdict failed, 2 bad config or "
         "unreadable input, 3 a tool could not run.",
     )
-    parser.add_argument("--config", type=Path, help="harness.yaml to use (default: found from the current folder)")
-    parser.add_argument("--target", choices=TARGETS, help="where the pipeline layer runs (default: targets.default)")
-    parser.add_argument("--static-only", action="store_true", help="skip the pipeline layer (no target needed)")
+    parser.add_argument(
+        "--config", type=Path, help="harness.yaml to use (default: found from the current folder)"
+    )
+    parser.add_argument(
+        "--target", choices=TARGETS, help="where the pipeline layer runs (default: targets.default)"
+    )
+    parser.add_argument(
+        "--static-only", action="store_true", help="skip the pipeline layer (no target needed)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 
@@ -43,7 +49,9 @@ def policy_verdicts(config: HarnessConfig) -> list[Verdict]:
     verdicts = []
     for outcome in outcomes:
         first = next((f for f in outcome.findings if f.severity is Severity.ERROR), None)
-        detail = f"{outcome.passed} passed, {outcome.failed} failed, {outcome.suppressed} suppressed with a reason"
+        detail = (
+            f"{outcome.passed} passed, {outcome.failed} failed, {outcome.suppressed} suppressed with a reason"
+        )
         verdicts.append(
             Verdict(
                 area="policy",
@@ -77,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
-    layers = "static layer" if args.static_only else f"static layer + pipeline on {args.target or config.default_target}"
+    layers = (
+        "static layer"
+        if args.static_only
+        else f"static layer + pipeline on {args.target or config.default_target}"
+    )
     report = RunReport(title=f"gitops-harness run: {config.project} ({layers})")
     progress("policy gate: cfn-lint and checkov over the pipeline templates")
     report.verdicts.extend(policy_verdicts(config))

@@ -457,12 +457,16 @@ def _failure_message(cfn: Any, spec: StackSpec, stack: dict[str, Any], target: T
     more = f" (+{len(failed) - _FAILED_EVENTS_SHOWN} more)" if len(failed) > _FAILED_EVENTS_SHOWN else ""
     # Some failures are reported only on the stack's own event ("The following resource(s) failed ...").
     stack_reasons = [
-        e.get("ResourceStatusReason") for e in events
+        e.get("ResourceStatusReason")
+        for e in events
         if e["ResourceStatus"].endswith("_FAILED") and e.get("ResourceStatusReason") and e not in failed
     ]
     reason = (
         "; ".join(shown) + more
         if shown
-        else (stack.get("StackStatusReason") or (stack_reasons[-1] if stack_reasons else "no failed resource reported"))
+        else (
+            stack.get("StackStatusReason")
+            or (stack_reasons[-1] if stack_reasons else "no failed resource reported")
+        )
     )
     return f"stack {spec.name} ({_where(target, spec)}) ended {stack['StackStatus']}: {reason}"

@@ -25,8 +25,11 @@ class ToolVenv:
     purpose: str  # who installs it, for the progress line ("gitops-harness policy")
 
     def pinned_requirement(self) -> str:
-        lines = [ln.strip() for ln in self.requirements.read_text().splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
+        lines = [
+            ln.strip()
+            for ln in self.requirements.read_text().splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")
+        ]
         return lines[0]
 
     def default_dir(self) -> Path:
@@ -45,12 +48,27 @@ class ToolVenv:
         if executable.is_file():
             return executable
         pin = self.pinned_requirement()
-        print(f"{self.purpose}: installing {pin} into {venv_dir} (first run only)...", file=sys.stderr, flush=True)
+        print(
+            f"{self.purpose}: installing {pin} into {venv_dir} (first run only)...",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             venv.EnvBuilder(with_pip=True, clear=False).create(venv_dir)
             subprocess.run(
-                [str(venv_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(self.requirements)],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [
+                    str(venv_dir / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "-r",
+                    str(self.requirements),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         except (OSError, subprocess.CalledProcessError) as exc:
             detail = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()

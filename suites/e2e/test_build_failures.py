@@ -25,9 +25,13 @@ def broken_then_fixed(idle_pipeline):
     idle_pipeline.wait_for_execution(fixed, timeout=TRIGGER_DEADLINE)
 
 
-def test_failing_build_fails_the_execution_at_build_with_log_and_notification(idle_pipeline, broken_then_fixed):
+def test_failing_build_fails_the_execution_at_build_with_log_and_notification(
+    idle_pipeline, broken_then_fixed
+):
     pipeline = idle_pipeline
-    require(pipeline.target, "chat", why="the build-failed notification comes from a CodeStar notification rule")
+    require(
+        pipeline.target, "chat", why="the build-failed notification comes from a CodeStar notification rule"
+    )
     sns, sqs = pipeline.target.client("sns", "pipeline"), pipeline.target.client("sqs", "pipeline")
     with SnsProbe(sns, sqs, pipeline.deployment.notification_topic_arn) as notifications:
         sha = pipeline.push_app({"Dockerfile": broken_then_fixed}, "a Dockerfile that cannot build")
@@ -35,9 +39,12 @@ def test_failing_build_fails_the_execution_at_build_with_log_and_notification(id
         execution = pipeline.wait_until_finished(execution_id, timeout=BUILD_DEADLINE)
         build_id = pipeline.build_id(execution_id)
         notice = notifications.wait_for(
-            lambda n: n.json.get("detail", {}).get("build-id", "").endswith(build_id.split(":")[-1])
-            and n.json["detail"].get("build-status") == "FAILED",
-            timeout=TRIGGER_DEADLINE, describe=f"the build-failed notification for {build_id}",
+            lambda n: (
+                n.json.get("detail", {}).get("build-id", "").endswith(build_id.split(":")[-1])
+                and n.json["detail"].get("build-status") == "FAILED"
+            ),
+            timeout=TRIGGER_DEADLINE,
+            describe=f"the build-failed notification for {build_id}",
         )
 
     assert execution["status"] == "Failed"

@@ -17,7 +17,11 @@ def test_push_to_main_starts_exactly_one_execution_for_the_pushed_commit(idle_pi
     sha = pipeline.push_app({"VERSION": "1.1.0\n"}, "bump to 1.1.0")
     execution = pipeline.wait_for_execution(sha, timeout=TRIGGER_DEADLINE)
     assert [r["revisionId"] for r in execution["sourceRevisions"]] == [sha]
-    assert execution["trigger"]["triggerType"] in ("CloudWatchEvent", "PutActionRevision", "StartPipelineExecution")
+    assert execution["trigger"]["triggerType"] in (
+        "CloudWatchEvent",
+        "PutActionRevision",
+        "StartPipelineExecution",
+    )
     # By the time the build is over, a duplicate trigger would long have started a second execution.
     pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=BUILD_DEADLINE)
     assert len(pipeline.executions_for(sha)) == 1

@@ -35,7 +35,9 @@ def checkov_results() -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(fixture path relative to FIXTURES, check id) -> [(resource, PASSED|FAILED|SKIPPED)]."""
     templates = sorted(FIXTURES.rglob("*.yaml"))
     command = checkov_command(checkov_executable(), templates, POLICIES_DIR)
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, **OFFLINE_ENV})
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, **OFFLINE_ENV}
+    )
     assert proc.stdout.startswith(("{", "[")), f"checkov produced no report: {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout)
     results: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)

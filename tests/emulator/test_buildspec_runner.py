@@ -23,11 +23,17 @@ from gitops_harness.emulator.codebuild import (
     run_build,
 )
 
-CALLER_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": "eu-west-1",
-              "AWS_DEFAULT_REGION": "eu-west-1", "HARNESS_SECRET": "must-not-leak"}
+CALLER_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "HARNESS_SECRET": "must-not-leak",
+}
 
 
-def build(tmp_path: Path, buildspec: str, files: dict[str, str] | None = None, **kwargs: object) -> BuildResult:
+def build(
+    tmp_path: Path, buildspec: str, files: dict[str, str] | None = None, **kwargs: object
+) -> BuildResult:
     src = tmp_path / "source"
     src.mkdir(exist_ok=True)
     (src / "buildspec.yml").write_text(buildspec)
@@ -35,10 +41,16 @@ def build(tmp_path: Path, buildspec: str, files: dict[str, str] | None = None, *
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_text(text)
     request_fields = {k: kwargs.pop(k) for k in ("environment_variables", "buildspec") if k in kwargs}
-    request = BuildRequest(source_dir=src, build_id="app-build:1234", build_number=7,
-                           build_arn="arn:aws:codebuild:eu-west-1:111111111111:build/app-build:1234",
-                           initiator="codepipeline/app", source_version="arn:aws:s3:::bucket/src.zip",
-                           resolved_source_version="0123456789abcdef0123456789abcdef01234567", **request_fields)
+    request = BuildRequest(
+        source_dir=src,
+        build_id="app-build:1234",
+        build_number=7,
+        build_arn="arn:aws:codebuild:eu-west-1:111111111111:build/app-build:1234",
+        initiator="codepipeline/app",
+        source_version="arn:aws:s3:::bucket/src.zip",
+        resolved_source_version="0123456789abcdef0123456789abcdef01234567",
+        **request_fields,
+    )
     kwargs.setdefault("timeout_s", 30)
     return run_build(request, workdir=tmp_path / "work", env=CALLER_ENV, **kwargs)  # type: ignore[arg-type]
 
@@ -81,23 +93,36 @@ artifacts:
 
 
 def test_sample_app_buildspec_succeeds_with_flattened_artifacts(tmp_path: Path) -> None:
-    result = build(tmp_path, SAMPLE_APP, {"taskdef.json": '{"family": "app"}', "appspec.yml": "version: 0.0\n"})
+    result = build(
+        tmp_path, SAMPLE_APP, {"taskdef.json": '{"family": "app"}', "appspec.yml": "version: 0.0\n"}
+    )
 
     assert result.status == "SUCCEEDED", result.logs
     assert statuses(result) == [
-        ("DOWNLOAD_SOURCE", "SUCCEEDED"), ("INSTALL", "SUCCEEDED"), ("PRE_BUILD", "SUCCEEDED"),
-        ("BUILD", "SUCCEEDED"), ("POST_BUILD", "SUCCEEDED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
-        ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None),
+        ("DOWNLOAD_SOURCE", "SUCCEEDED"),
+        ("INSTALL", "SUCCEEDED"),
+        ("PRE_BUILD", "SUCCEEDED"),
+        ("BUILD", "SUCCEEDED"),
+        ("POST_BUILD", "SUCCEEDED"),
+        ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
     ]
     assert "Logging in to Amazon ECR in eu-west-1" in output(result)
     artifact = result.artifact
     assert artifact is not None
-    assert sorted(p.name for p in artifact.directory.iterdir()) == ["appspec.yml", "imageDetail.json", "taskdef.json"]
+    assert sorted(p.name for p in artifact.directory.iterdir()) == [
+        "appspec.yml",
+        "imageDetail.json",
+        "taskdef.json",
+    ]
     with zipfile.ZipFile(artifact.zip_path) as archive:
         assert sorted(archive.namelist()) == ["appspec.yml", "imageDetail.json", "taskdef.json"]
         detail = json.loads(archive.read("imageDetail.json"))
     expected_digest = __import__("hashlib").sha256(b"0123456").hexdigest()
-    assert detail == {"ImageURI": f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{expected_digest}"}
+    assert detail == {
+        "ImageURI": f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{expected_digest}"
+    }
     assert result.exported_variables == {"IMAGE_URI": detail["ImageURI"]}
     assert result.exported_variables_api() == [{"name": "IMAGE_URI", "value": detail["ImageURI"]}]
 
@@ -105,8 +130,12 @@ def test_sample_app_buildspec_succeeds_with_flattened_artifacts(tmp_path: Path) 
 def test_phases_have_batch_get_builds_shape_and_use_the_injected_clock(tmp_path: Path) -> None:
     ticks = iter(datetime(2026, 11, 29, 17, 0, tzinfo=UTC) + timedelta(seconds=i) for i in range(10_000))
     seen: list[PhaseRecord] = []
-    result = build(tmp_path, "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n",
-                   clock=lambda: next(ticks), on_phase=seen.append)
+    result = build(
+        tmp_path,
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n",
+        clock=lambda: next(ticks),
+        on_phase=seen.append,
+    )
 
     build_phase = result.phase("BUILD")
     assert build_phase is not None
@@ -148,14 +177,16 @@ phases:
 
 
 def test_version_0_1_runs_each_command_in_a_fresh_shell(tmp_path: Path) -> None:
-    spec = "version: 0.1\nphases:\n  build:\n    commands:\n      - export A=1; mkdir d; cd d\n      - echo \"a=${A-unset} $(basename $PWD)\"\n"
+    spec = 'version: 0.1\nphases:\n  build:\n    commands:\n      - export A=1; mkdir d; cd d\n      - echo "a=${A-unset} $(basename $PWD)"\n'
     result = build(tmp_path, spec)
     assert output(result) == ["a=unset src"]
 
 
 def test_sections_the_engine_does_not_run_are_named_in_the_log(tmp_path: Path) -> None:
-    spec = ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo ran\n"
-            "reports:\n  unit:\n    files: ['*.xml']\ncache:\n  paths: ['/root/.cache/**/*']\n")
+    spec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ran\n"
+        "reports:\n  unit:\n    files: ['*.xml']\ncache:\n  paths: ['/root/.cache/**/*']\n"
+    )
     result = build(tmp_path, spec)
     assert result.status == "SUCCEEDED" and output(result) == ["ran"]
     skipped = [line for line in result.logs if "Skipping buildspec section" in line]
@@ -211,7 +242,11 @@ artifacts:
 """
     result = build(tmp_path, spec)
     assert result.status == "FAILED"
-    assert statuses(result)[3:6] == [("BUILD", "FAILED"), ("POST_BUILD", "SUCCEEDED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED")]
+    assert statuses(result)[3:6] == [
+        ("BUILD", "FAILED"),
+        ("POST_BUILD", "SUCCEEDED"),
+        ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
+    ]
     ctx = result.phase("BUILD").contexts[0]  # type: ignore[union-attr]
     assert ctx.status_code == "COMMAND_EXECUTION_ERROR"
     assert ctx.message == "Error while executing command: exit 3. Reason: exit status 3"
@@ -312,8 +347,13 @@ phases:
         asked.append(ref)
         return json.dumps({"username": "app"}) if ref.json_key else "s3cr3t"
 
-    result = build(tmp_path, spec, resolve_parameter=lambda name: f"ssm:{name}", resolve_secret=secret,
-                   environment_variables=[EnvironmentVariable("FROM_OVERRIDE", "/p/x", "PARAMETER_STORE")])
+    result = build(
+        tmp_path,
+        spec,
+        resolve_parameter=lambda name: f"ssm:{name}",
+        resolve_secret=secret,
+        environment_variables=[EnvironmentVariable("FROM_OVERRIDE", "/p/x", "PARAMETER_STORE")],
+    )
     assert result.status == "SUCCEEDED", result.logs
     assert output(result) == ["ssm:/app/config/url app s3cr3t ssm:/p/x"]
     assert asked[0] == SecretRef("arn:aws:secretsmanager:eu-west-1:111111111111:secret:db-AbCdEf", "username")
@@ -327,8 +367,9 @@ phases:
         ("secrets-manager:\n    S: exists:nokey", "Secrets Manager Error", "json-key nokey not found"),
     ],
 )
-def test_secret_resolution_failure_fails_download_source(tmp_path: Path, env_block: str, status_code: str,
-                                                         needle: str) -> None:
+def test_secret_resolution_failure_fails_download_source(
+    tmp_path: Path, env_block: str, status_code: str, needle: str
+) -> None:
     def parameter(name: str) -> str:
         raise LookupError(f"ParameterNotFound: {name}")
 
@@ -340,7 +381,11 @@ def test_secret_resolution_failure_fails_download_source(tmp_path: Path, env_blo
     spec = f"version: 0.2\nenv:\n  {env_block}\nphases:\n  build:\n    commands:\n      - echo ran\n"
     result = build(tmp_path, spec, resolve_parameter=parameter, resolve_secret=secret)
     assert result.status == "FAILED"
-    assert statuses(result) == [("DOWNLOAD_SOURCE", "FAILED"), ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None)]
+    assert statuses(result) == [
+        ("DOWNLOAD_SOURCE", "FAILED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
+    ]
     ctx = result.phases[0].contexts[0]
     assert ctx.status_code == status_code and needle in ctx.message
     assert output(result) == []
@@ -375,8 +420,10 @@ phases:
     assert result.status == "TIMED_OUT"
     assert result.phase("BUILD").phase_status == "TIMED_OUT"  # type: ignore[union-attr]
     assert result.phase("BUILD").contexts[0].status_code == "BUILD_TIMED_OUT"  # type: ignore[union-attr]
-    assert result.phase("POST_BUILD") is None and [p.phase_type for p in result.phases[-2:]] == ["FINALIZING",
-                                                                                                  "COMPLETED"]
+    assert result.phase("POST_BUILD") is None and [p.phase_type for p in result.phases[-2:]] == [
+        "FINALIZING",
+        "COMPLETED",
+    ]
     for pid_file in ("daemon.pid", "shell.pid"):
         pid = int((tmp_path / "work/src" / pid_file).read_text())
         assert not _alive(pid), f"{pid_file} process {pid} survived the timeout"
@@ -402,20 +449,33 @@ BROKEN_SPECS = {
     "bad yaml": ("version: 0.2\nphases:\n  build:\n    commands:\n    - echo: [\n", None),
     "empty file": ("", None),
     "missing version": ("phases:\n  build:\n    commands: [echo]\n", "missing version"),
-    "unknown version": ("version: 0.9\nphases:\n  build:\n    commands: [echo]\n", "invalid buildspec version"),
+    "unknown version": (
+        "version: 0.9\nphases:\n  build:\n    commands: [echo]\n",
+        "invalid buildspec version",
+    ),
     "phases not a mapping": ("version: 0.2\nphases:\n  - build\n", "Expected phases to be of map type"),
     "missing phases": ("version: 0.2\n", "missing phases"),
-    "commands not a list": ("version: 0.2\nphases:\n  build:\n    commands: echo hi\n",
-                            "Expected Commands to be of list type"),
-    "command not a string": ("version: 0.2\nphases:\n  build:\n    commands:\n      - tag:\n",
-                             "Expected Commands[0] to be of string type"),
+    "commands not a list": (
+        "version: 0.2\nphases:\n  build:\n    commands: echo hi\n",
+        "Expected Commands to be of list type",
+    ),
+    "command not a string": (
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - tag:\n",
+        "Expected Commands[0] to be of string type",
+    ),
     "unknown phase": ("version: 0.2\nphases:\n  deploy:\n    commands: [echo]\n", "unknown phase 'deploy'"),
-    "bad on-failure": ("version: 0.2\nphases:\n  build:\n    on-failure: RETRY\n    commands: [echo]\n",
-                       "invalid on-failure"),
-    "windows shell": ("version: 0.2\nenv:\n  shell: powershell.exe\nphases:\n  build:\n    commands: [echo]\n",
-                      "Windows"),
-    "artifacts without files": ("version: 0.2\nphases:\n  build:\n    commands: [echo]\nartifacts:\n  name: x\n",
-                                "needs a 'files' list"),
+    "bad on-failure": (
+        "version: 0.2\nphases:\n  build:\n    on-failure: RETRY\n    commands: [echo]\n",
+        "invalid on-failure",
+    ),
+    "windows shell": (
+        "version: 0.2\nenv:\n  shell: powershell.exe\nphases:\n  build:\n    commands: [echo]\n",
+        "Windows",
+    ),
+    "artifacts without files": (
+        "version: 0.2\nphases:\n  build:\n    commands: [echo]\nartifacts:\n  name: x\n",
+        "needs a 'files' list",
+    ),
 }
 
 
@@ -424,7 +484,11 @@ def test_malformed_buildspec_fails_download_source_with_yaml_file_error(tmp_path
     text, needle = BROKEN_SPECS[case]
     result = build(tmp_path, text)
     assert result.status == "FAILED"
-    assert statuses(result) == [("DOWNLOAD_SOURCE", "FAILED"), ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None)]
+    assert statuses(result) == [
+        ("DOWNLOAD_SOURCE", "FAILED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
+    ]
     ctx = result.phases[0].contexts[0]
     assert ctx.status_code == "YAML_FILE_ERROR"
     assert needle is None or needle in ctx.message
@@ -435,22 +499,32 @@ def test_yaml_errors_name_the_line() -> None:
     with pytest.raises(BuildspecError) as info:
         load_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - ok\n      - key: value\n")
     assert info.value.line == 6
-    assert str(info.value) == ("YAML_FILE_ERROR: Expected Commands[1] to be of string type: found subkeys instead "
-                               "at line 6")
+    assert str(info.value) == (
+        "YAML_FILE_ERROR: Expected Commands[1] to be of string type: found subkeys instead at line 6"
+    )
 
 
 def test_missing_buildspec_file_and_inline_override(tmp_path: Path) -> None:
     src = tmp_path / "source"
     src.mkdir()
     missing = run_build(BuildRequest(src, "p:1", "arn:p"), workdir=tmp_path / "w1", env=CALLER_ENV)
-    assert missing.phases[0].contexts[0].message == f"stat {tmp_path / 'w1/src/buildspec.yml'}: no such file or directory"
-    inline = run_build(BuildRequest(src, "p:2", "arn:p", buildspec="version: 0.2\nphases:\n  build:\n"
-                                    "    commands: [echo inline]\n"), workdir=tmp_path / "w2", env=CALLER_ENV)
+    assert (
+        missing.phases[0].contexts[0].message
+        == f"stat {tmp_path / 'w1/src/buildspec.yml'}: no such file or directory"
+    )
+    inline = run_build(
+        BuildRequest(
+            src, "p:2", "arn:p", buildspec="version: 0.2\nphases:\n  build:\n    commands: [echo inline]\n"
+        ),
+        workdir=tmp_path / "w2",
+        env=CALLER_ENV,
+    )
     assert inline.status == "SUCCEEDED" and output(inline) == ["inline"]
     (src / "ci").mkdir()
     (src / "ci/spec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands: [echo from-path]\n")
-    by_path = run_build(BuildRequest(src, "p:3", "arn:p", buildspec="ci/spec.yml"), workdir=tmp_path / "w3",
-                        env=CALLER_ENV)
+    by_path = run_build(
+        BuildRequest(src, "p:3", "arn:p", buildspec="ci/spec.yml"), workdir=tmp_path / "w3", env=CALLER_ENV
+    )
     assert output(by_path) == ["from-path"]
 
 
@@ -460,14 +534,21 @@ def test_no_matching_artifact_fails_upload_artifacts(tmp_path: Path) -> None:
     assert result.status == "FAILED"
     upload = result.phase("UPLOAD_ARTIFACTS")
     assert upload is not None and upload.phase_status == "FAILED"
-    assert upload.contexts[0].to_api() == {"statusCode": "CLIENT_ERROR", "message": "no matching artifact paths found"}
+    assert upload.contexts[0].to_api() == {
+        "statusCode": "CLIENT_ERROR",
+        "message": "no matching artifact paths found",
+    }
     assert any("Skipping invalid file path missing/*.json" in line for line in result.logs)
 
 
 def test_artifact_selection_base_directory_excludes_secondary_and_name(tmp_path: Path) -> None:
     files = {
-        "my-build1/my-file1.txt": "1", "my-build2/my-file2.txt": "2", "my-build2/my-subdirectory/my-file3.txt": "3",
-        "my-build2/my-subdirectory/skip.log": "x", "reports/a/b/junit.xml": "<x/>", "reports/top.xml": "<y/>",
+        "my-build1/my-file1.txt": "1",
+        "my-build2/my-file2.txt": "2",
+        "my-build2/my-subdirectory/my-file3.txt": "3",
+        "my-build2/my-subdirectory/skip.log": "x",
+        "reports/a/b/junit.xml": "<x/>",
+        "reports/top.xml": "<y/>",
     }
     spec = """\
 version: 0.2

@@ -67,9 +67,11 @@ def deploy_management(aws, stack: str = "gitops-management", project: str = "git
     cfn.create_stack(
         StackName=stack,
         TemplateBody=(PIPELINE / "management-account.yaml").read_text(),
-        Parameters=[{"ParameterKey": "PipelineAccountId", "ParameterValue": PIPELINE_ACCOUNT},
-                    {"ParameterKey": "ProjectName", "ParameterValue": project},
-                    {"ParameterKey": "RepositoryName", "ParameterValue": project}],
+        Parameters=[
+            {"ParameterKey": "PipelineAccountId", "ParameterValue": PIPELINE_ACCOUNT},
+            {"ParameterKey": "ProjectName", "ParameterValue": project},
+            {"ParameterKey": "RepositoryName", "ParameterValue": project},
+        ],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     cfn.get_waiter("stack_create_complete").wait(
@@ -99,7 +101,11 @@ def test_management_stack_deploys_and_its_outputs_exist(aws):
     out = outputs(described)
     codecommit = aws.client("codecommit", account=MANAGEMENT)
     repo = codecommit.get_repository(repositoryName=out["RepositoryName"])["repositoryMetadata"]
-    assert repo["Arn"] == out["RepositoryArn"] == f"arn:aws:codecommit:us-east-1:{MANAGEMENT}:{MGMT_ONLY_PROJECT}"
+    assert (
+        repo["Arn"]
+        == out["RepositoryArn"]
+        == f"arn:aws:codecommit:us-east-1:{MANAGEMENT}:{MGMT_ONLY_PROJECT}"
+    )
     assert out["CloneUrlHttp"] == repo["cloneUrlHttp"]
     iam = aws.client("iam", account=MANAGEMENT)
     role = iam.get_role(RoleName=f"{MGMT_ONLY_PROJECT}-codecommit-source")["Role"]
@@ -116,7 +122,9 @@ def test_management_stack_deploys_and_its_outputs_exist(aws):
     document = policy["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
     assert document["Statement"][0]["Resource"] == repo["Arn"]
-    rule = aws.client("events", account=MANAGEMENT).describe_rule(Name=f"{MGMT_ONLY_PROJECT}-forward-source-changes")
+    rule = aws.client("events", account=MANAGEMENT).describe_rule(
+        Name=f"{MGMT_ONLY_PROJECT}-forward-source-changes"
+    )
     assert rule["Arn"] == out["SourceChangeForwardRuleArn"]
     assert json.loads(rule["EventPattern"])["resources"] == [repo["Arn"]]
     print(f"management stack: CREATE_COMPLETE in {elapsed:.2f}s")
@@ -188,7 +196,9 @@ def test_both_reference_stacks_deploy_into_their_accounts(aws):
     )
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
     assert (rule["SSEAlgorithm"], rule["KMSMasterKeyID"]) == ("aws:kms", out["ArtifactKeyArn"])
-    versioning = aws.client("s3", account=PIPELINE_ACCOUNT).get_bucket_versioning(Bucket=out["ArtifactBucketName"])
+    versioning = aws.client("s3", account=PIPELINE_ACCOUNT).get_bucket_versioning(
+        Bucket=out["ArtifactBucketName"]
+    )
     assert versioning.get("Status") == "Enabled"
     key_policy = aws.client("kms", account=PIPELINE_ACCOUNT).get_key_policy(
         KeyId=out["ArtifactKeyArn"], PolicyName="default"
@@ -619,8 +629,12 @@ def test_codedeploy_application_and_group_can_be_deleted_through_the_api():
         codedeploy.create_deployment_group(
             applicationName="gaps", deploymentGroupName="g", serviceRoleArn="arn:aws:iam::333333333333:role/r"
         )
-        assert codedeploy.delete_deployment_group(applicationName="gaps", deploymentGroupName="g")[
-            "hooksNotCleanedUp"] == []
+        assert (
+            codedeploy.delete_deployment_group(applicationName="gaps", deploymentGroupName="g")[
+                "hooksNotCleanedUp"
+            ]
+            == []
+        )
         assert codedeploy.list_deployment_groups(applicationName="gaps")["deploymentGroups"] == []
         codedeploy.delete_application(applicationName="gaps")
         assert "gaps" not in codedeploy.list_applications()["applications"]

@@ -42,16 +42,47 @@ def codebuild(aws: RunningEmulator) -> Any:
 
 @pytest.fixture(scope="module")
 def role(aws: RunningEmulator) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-        "Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
     iam = aws.client("iam", account=ACCOUNT)
     answer = iam.create_role(RoleName="build-service-role", AssumeRolePolicyDocument=json.dumps(trust))
     # what a build service role is granted, so the tests hold where the front door enforces IAM
-    permissions = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
-        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket", "logs:CreateLogGroup",
-        "logs:CreateLogStream", "logs:PutLogEvents", "ecr:*", "ssm:GetParameter", "ssm:GetParameters",
-        "secretsmanager:GetSecretValue", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"]}]}
-    iam.put_role_policy(RoleName="build-service-role", PolicyName="build", PolicyDocument=json.dumps(permissions))
+    permissions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:ListBucket",
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "ecr:*",
+                    "ssm:GetParameter",
+                    "ssm:GetParameters",
+                    "secretsmanager:GetSecretValue",
+                    "kms:Decrypt",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                ],
+            }
+        ],
+    }
+    iam.put_role_policy(
+        RoleName="build-service-role", PolicyName="build", PolicyDocument=json.dumps(permissions)
+    )
     return answer["Role"]["Arn"]
 
 
@@ -67,16 +98,25 @@ def unique(prefix: str) -> str:
 
 
 def environment(*variables: tuple[str, str], privileged: bool = False) -> dict[str, Any]:
-    return {"type": "LINUX_CONTAINER", "image": IMAGE, "computeType": "BUILD_GENERAL1_SMALL",
-            "privilegedMode": privileged,
-            "environmentVariables": [{"name": n, "value": v, "type": "PLAINTEXT"} for n, v in variables]}
+    return {
+        "type": "LINUX_CONTAINER",
+        "image": IMAGE,
+        "computeType": "BUILD_GENERAL1_SMALL",
+        "privilegedMode": privileged,
+        "environmentVariables": [{"name": n, "value": v, "type": "PLAINTEXT"} for n, v in variables],
+    }
 
 
 def inline_project(codebuild: Any, role: str, buildspec: str, **extra: Any) -> str:
     name = unique("inline")
-    codebuild.create_project(name=name, source={"type": "NO_SOURCE", "buildspec": buildspec},
-                             artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
-                             environment=extra.pop("environment", environment()), serviceRole=role, **extra)
+    codebuild.create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": buildspec},
+        artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
+        environment=extra.pop("environment", environment()),
+        serviceRole=role,
+        **extra,
+    )
     return name
 
 
@@ -107,8 +147,9 @@ def phases(build: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 def log_messages(aws: RunningEmulator, build: dict[str, Any]) -> list[str]:
     logs = aws.client("logs", account=ACCOUNT)
-    answer = logs.get_log_events(logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"],
-                                 startFromHead=True)
+    answer = logs.get_log_events(
+        logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"], startFromHead=True
+    )
     return [event["message"].rstrip("\n") for event in answer["events"]]
 
 
@@ -133,18 +174,27 @@ def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
 def test_project_create_get_list_update_delete(codebuild: Any, role: str) -> None:
     name = unique("crud")
     created = codebuild.create_project(
-        name=name, description="first", serviceRole=role, environment=environment(("STAGE", "dev")),
-        source={"type": "S3", "location": "bucket/source.zip"}, artifacts={"type": "NO_ARTIFACTS"},
-        tags=[{"key": "team", "value": "harness"}])["project"]
+        name=name,
+        description="first",
+        serviceRole=role,
+        environment=environment(("STAGE", "dev")),
+        source={"type": "S3", "location": "bucket/source.zip"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        tags=[{"key": "team", "value": "harness"}],
+    )["project"]
     assert created["arn"] == f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{name}"
     assert (created["timeoutInMinutes"], created["queuedTimeoutInMinutes"]) == (60, 480)
     assert created["encryptionKey"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/s3"
     assert created["logsConfig"]["cloudWatchLogs"]["status"] == "ENABLED"
 
     with pytest.raises(ClientError) as exists:
-        codebuild.create_project(name=name, serviceRole=role, environment=environment(),
-                                 source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
-                                 artifacts={"type": "NO_ARTIFACTS"})
+        codebuild.create_project(
+            name=name,
+            serviceRole=role,
+            environment=environment(),
+            source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+            artifacts={"type": "NO_ARTIFACTS"},
+        )
     assert error_code(exists) == "ResourceAlreadyExistsException"
 
     got = codebuild.batch_get_projects(names=[name, created["arn"], "not-a-project"])
@@ -153,12 +203,19 @@ def test_project_create_get_list_update_delete(codebuild: Any, role: str) -> Non
 
     updated = codebuild.update_project(name=name, description="second", timeoutInMinutes=15)["project"]
     assert (updated["description"], updated["timeoutInMinutes"]) == ("second", 15)
-    assert updated["environment"]["environmentVariables"] == [{"name": "STAGE", "value": "dev", "type": "PLAINTEXT"}]
+    assert updated["environment"]["environmentVariables"] == [
+        {"name": "STAGE", "value": "dev", "type": "PLAINTEXT"}
+    ]
     assert updated["lastModified"] >= created["lastModified"]
 
     other = unique("crud")
-    codebuild.create_project(name=other, serviceRole=role, environment=environment(),
-                             source={"type": "NO_SOURCE", "buildspec": "version: 0.2"}, artifacts={"type": "NO_ARTIFACTS"})
+    codebuild.create_project(
+        name=other,
+        serviceRole=role,
+        environment=environment(),
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        artifacts={"type": "NO_ARTIFACTS"},
+    )
     listed = codebuild.list_projects(sortBy="NAME", sortOrder="DESCENDING")["projects"]
     assert [p for p in listed if p in (name, other)] == sorted([name, other], reverse=True)
 
@@ -180,10 +237,17 @@ def test_project_create_get_list_update_delete(codebuild: Any, role: str) -> Non
         ({"environment": {**environment(), "computeType": "HUGE"}}, "InvalidInputException"),
     ],
 )
-def test_create_project_rejects_invalid_input(codebuild: Any, role: str, change: dict[str, Any], code: str) -> None:
-    request = {"name": unique("invalid"), "serviceRole": role, "environment": environment(),
-               "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"}, "artifacts": {"type": "NO_ARTIFACTS"},
-               **change}
+def test_create_project_rejects_invalid_input(
+    codebuild: Any, role: str, change: dict[str, Any], code: str
+) -> None:
+    request = {
+        "name": unique("invalid"),
+        "serviceRole": role,
+        "environment": environment(),
+        "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        **change,
+    }
     with pytest.raises(ClientError) as excinfo:
         codebuild.create_project(**request)
     assert error_code(excinfo) == code
@@ -193,28 +257,43 @@ def test_missing_resources_and_pipeline_only_sources(aws: RunningEmulator, codeb
     # the server checks the model's constraints too (clients that skip validation, other SDKs)
     unchecked = aws.client("codebuild", account=ACCOUNT, config=Config(parameter_validation=False))
     with pytest.raises(ClientError) as missing_required:
-        unchecked.create_project(name=unique("x"), source={"type": "NO_SOURCE"}, artifacts={"type": "NO_ARTIFACTS"},
-                                 environment=environment(), serviceRole="")
+        unchecked.create_project(
+            name=unique("x"),
+            source={"type": "NO_SOURCE"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment=environment(),
+            serviceRole="",
+        )
     assert error_code(missing_required) == "InvalidInputException"
-    for call in (lambda: codebuild.update_project(name="no-such-project", description="x"),
-                 lambda: codebuild.start_build(projectName="no-such-project"),
-                 lambda: codebuild.stop_build(id="no-such-project:0000"),
-                 lambda: codebuild.list_builds_for_project(projectName="no-such-project")):
+    for call in (
+        lambda: codebuild.update_project(name="no-such-project", description="x"),
+        lambda: codebuild.start_build(projectName="no-such-project"),
+        lambda: codebuild.stop_build(id="no-such-project:0000"),
+        lambda: codebuild.list_builds_for_project(projectName="no-such-project"),
+    ):
         with pytest.raises(ClientError) as excinfo:
             call()
         assert error_code(excinfo) == "ResourceNotFoundException"
     name = unique("pipeline-only")
-    codebuild.create_project(name=name, serviceRole=role, environment=environment(),
-                             source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
-                             artifacts={"type": "CODEPIPELINE"})
+    codebuild.create_project(
+        name=name,
+        serviceRole=role,
+        environment=environment(),
+        source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+        artifacts={"type": "CODEPIPELINE"},
+    )
     with pytest.raises(ClientError) as excinfo:
         codebuild.start_build(projectName=name)
     assert error_code(excinfo) == "InvalidInputException"
     assert codebuild.batch_get_builds(ids=[f"{name}:0000"])["buildsNotFound"] == [f"{name}:0000"]
     with pytest.raises(ClientError) as secondary:
-        codebuild.start_build(projectName=name, sourceTypeOverride="S3", sourceLocationOverride="b/k.zip",
-                              artifactsOverride={"type": "NO_ARTIFACTS"},
-                              secondarySourcesOverride=[{"type": "S3", "location": "b/o.zip", "sourceIdentifier": "o"}])
+        codebuild.start_build(
+            projectName=name,
+            sourceTypeOverride="S3",
+            sourceLocationOverride="b/k.zip",
+            artifactsOverride={"type": "NO_ARTIFACTS"},
+            secondarySourcesOverride=[{"type": "S3", "location": "b/o.zip", "sourceIdentifier": "o"}],
+        )
     assert error_code(secondary) == "InvalidInputException"
     assert "secondarySources" in secondary.value.response["Error"]["Message"]
 
@@ -248,26 +327,52 @@ def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
     ssm.put_parameter(Name="/build/token", Value="s3cr3t-value", Type="SecureString")
     key_arn = aws.client("kms", account=ACCOUNT).create_key()["KeyMetadata"]["Arn"]
     name = inline_project(
-        codebuild, role, CALLER_BUILDSPEC, encryptionKey=key_arn,
-        environment={**environment(("GREETING", "from-project")),
-                     "environmentVariables": [{"name": "GREETING", "value": "from-project"},
-                                              {"name": "FROM_SSM", "value": "/build/token", "type": "PARAMETER_STORE"}]},
-        artifacts={"type": "S3", "location": bucket, "path": "out", "name": "caller.zip", "packaging": "ZIP"})
+        codebuild,
+        role,
+        CALLER_BUILDSPEC,
+        encryptionKey=key_arn,
+        environment={
+            **environment(("GREETING", "from-project")),
+            "environmentVariables": [
+                {"name": "GREETING", "value": "from-project"},
+                {"name": "FROM_SSM", "value": "/build/token", "type": "PARAMETER_STORE"},
+            ],
+        },
+        artifacts={"type": "S3", "location": bucket, "path": "out", "name": "caller.zip", "packaging": "ZIP"},
+    )
 
-    started = codebuild.start_build(projectName=name,
-                                    environmentVariablesOverride=[{"name": "GREETING", "value": "from-override"}])["build"]
+    started = codebuild.start_build(
+        projectName=name, environmentVariablesOverride=[{"name": "GREETING", "value": "from-override"}]
+    )["build"]
     build_uuid = started["id"].split(":", 1)[1]
     assert started["arn"] == f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{started['id']}"
-    assert (started["buildStatus"], started["buildNumber"], started["currentPhase"]) == ("IN_PROGRESS", 1, "QUEUED")
+    assert (started["buildStatus"], started["buildNumber"], started["currentPhase"]) == (
+        "IN_PROGRESS",
+        1,
+        "QUEUED",
+    )
     build = wait_complete(codebuild, started["id"])
 
     assert build["buildStatus"] == "SUCCEEDED", phases(build)
-    assert [p for p, _ in phases(build)] == ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL",
-                                            "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING",
-                                            "COMPLETED"]
+    assert [p for p, _ in phases(build)] == [
+        "SUBMITTED",
+        "QUEUED",
+        "PROVISIONING",
+        "DOWNLOAD_SOURCE",
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+        "FINALIZING",
+        "COMPLETED",
+    ]
     exported = {v["name"]: v["value"] for v in build["exportedEnvironmentVariables"]}
     # the caller inside the build is the assumed service role, through the front door
-    assert exported["CALLER"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/build-service-role/AWSCodeBuild-{build_uuid}"
+    assert (
+        exported["CALLER"]
+        == f"arn:aws:sts::{ACCOUNT}:assumed-role/build-service-role/AWSCodeBuild-{build_uuid}"
+    )
     assert exported["GREETING"] == "from-override"
 
     s3 = aws.client("s3", account=ACCOUNT)
@@ -276,6 +381,7 @@ def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
     body = stored["Body"].read()
     assert build["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/out/caller.zip"
     import hashlib
+
     assert build["artifacts"]["sha256sum"] == hashlib.sha256(body).hexdigest()
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert sorted(archive.namelist()) == ["caller.txt", "parameter.txt"]
@@ -285,16 +391,31 @@ def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
     assert build["logs"]["streamName"] == build_uuid
     assert "greeting is from-override" in log_messages(aws, build)
 
-    seen = received_through(codebuild_events, lambda e: (
-        e["detail-type"] == "CodeBuild Build State Change" and e["detail"]["build-status"] == "SUCCEEDED"
-        and e["detail"]["build-id"] == build["arn"]), 30.0, "the build's SUCCEEDED state change")
+    seen = received_through(
+        codebuild_events,
+        lambda e: (
+            e["detail-type"] == "CodeBuild Build State Change"
+            and e["detail"]["build-status"] == "SUCCEEDED"
+            and e["detail"]["build-id"] == build["arn"]
+        ),
+        30.0,
+        "the build's SUCCEEDED state change",
+    )
     mine = [e for e in seen if e["detail"]["build-id"] == build["arn"]]
     states = [e["detail"]["build-status"] for e in mine if e["detail-type"] == "CodeBuild Build State Change"]
     assert states == ["IN_PROGRESS", "SUCCEEDED"]
-    completed = [e["detail"]["completed-phase"] for e in mine if e["detail-type"] == "CodeBuild Build Phase Change"]
-    assert {"SUBMITTED", "QUEUED", "PROVISIONING", "BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"} <= set(completed)
+    completed = [
+        e["detail"]["completed-phase"] for e in mine if e["detail-type"] == "CodeBuild Build Phase Change"
+    ]
+    assert {"SUBMITTED", "QUEUED", "PROVISIONING", "BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"} <= set(
+        completed
+    )
     final = next(e for e in mine if e["detail"].get("build-status") == "SUCCEEDED")
-    assert (final["source"], final["account"], final["resources"]) == ("aws.codebuild", ACCOUNT, [build["arn"]])
+    assert (final["source"], final["account"], final["resources"]) == (
+        "aws.codebuild",
+        ACCOUNT,
+        [build["arn"]],
+    )
     assert final["detail"]["project-name"] == name
     assert final["detail"]["additional-information"]["build-complete"] is True
 
@@ -302,18 +423,26 @@ def test_inline_build_acts_as_the_service_role_exports_uploads_and_emits_events(
 def test_failing_command_fails_the_build_and_its_log_is_in_cloudwatch(
     aws: RunningEmulator, codebuild: Any, role: str
 ) -> None:
-    buildspec = ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo before-the-failure\n"
-                 "      - exit 3\n      - echo never-printed\n")
-    name = inline_project(codebuild, role, buildspec,
-                          logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": "/team/builds",
-                                                         "streamName": "ci"}})
+    buildspec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo before-the-failure\n"
+        "      - exit 3\n      - echo never-printed\n"
+    )
+    name = inline_project(
+        codebuild,
+        role,
+        buildspec,
+        logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": "/team/builds", "streamName": "ci"}},
+    )
     build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
     assert build["buildStatus"] == "FAILED"
     failed = next(p for p in build["phases"] if p["phaseType"] == "BUILD")
     assert failed["phaseStatus"] == "FAILED"
     assert failed["contexts"][0]["statusCode"] == "COMMAND_EXECUTION_ERROR"
     assert "exit 3" in failed["contexts"][0]["message"]
-    assert (build["logs"]["groupName"], build["logs"]["streamName"]) == ("/team/builds", f"ci/{build['id'].split(':')[1]}")
+    assert (build["logs"]["groupName"], build["logs"]["streamName"]) == (
+        "/team/builds",
+        f"ci/{build['id'].split(':')[1]}",
+    )
     messages = log_messages(aws, build)
     assert "before-the-failure" in messages
     assert "never-printed" not in messages
@@ -322,7 +451,9 @@ def test_failing_command_fails_the_build_and_its_log_is_in_cloudwatch(
 
 def test_buildspec_error_fails_download_source(codebuild: Any, role: str) -> None:
     name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands: [echo]\n")
-    build = wait_complete(codebuild, codebuild.start_build(projectName=name, buildspecOverride="phases: [")["build"]["id"])
+    build = wait_complete(
+        codebuild, codebuild.start_build(projectName=name, buildspecOverride="phases: [")["build"]["id"]
+    )
     assert build["buildStatus"] == "FAILED"
     download = next(p for p in build["phases"] if p["phaseType"] == "DOWNLOAD_SOURCE")
     assert (download["phaseStatus"], download["contexts"][0]["statusCode"]) == ("FAILED", "YAML_FILE_ERROR")
@@ -331,17 +462,27 @@ def test_buildspec_error_fails_download_source(codebuild: Any, role: str) -> Non
 
 def test_missing_s3_source_fails_download_source(codebuild: Any, role: str, bucket: str) -> None:
     name = unique("s3-missing")
-    codebuild.create_project(name=name, serviceRole=role, environment=environment(),
-                             source={"type": "S3", "location": f"{bucket}/nothing-here.zip"},
-                             artifacts={"type": "NO_ARTIFACTS"})
+    codebuild.create_project(
+        name=name,
+        serviceRole=role,
+        environment=environment(),
+        source={"type": "S3", "location": f"{bucket}/nothing-here.zip"},
+        artifacts={"type": "NO_ARTIFACTS"},
+    )
     build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
     assert build["buildStatus"] == "FAILED"
-    assert phases(build)[-3:] == [("DOWNLOAD_SOURCE", "FAILED"), ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None)]
+    assert phases(build)[-3:] == [
+        ("DOWNLOAD_SOURCE", "FAILED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
+    ]
     assert "NoSuchKey" in build["phases"][-3]["contexts"][0]["message"]
 
 
 def test_stop_build_stops_a_running_command(aws: RunningEmulator, codebuild: Any, role: str) -> None:
-    name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 120\n")
+    name = inline_project(
+        codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 120\n"
+    )
     build_id = codebuild.start_build(projectName=name)["build"]["id"]
     wait_for(codebuild, build_id, lambda b: b["currentPhase"] == "BUILD")
     assert codebuild.stop_build(id=build_id)["build"]["id"] == build_id
@@ -359,8 +500,12 @@ def test_timeout_in_minutes_is_scaled_and_times_out_the_build(role: str) -> None
     # at time scale 0.01 the 5-minute minimum is 3 s: a 10-minute sleep must be cut short
     with running_emulator(planes=[CodeBuild], time_scale=0.01) as fast:
         codebuild = fast.client("codebuild", account=ACCOUNT)
-        name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n",
-                              timeoutInMinutes=5)
+        name = inline_project(
+            codebuild,
+            role,
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n",
+            timeoutInMinutes=5,
+        )
         build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"], timeout=30)
     assert build["buildStatus"] == "TIMED_OUT"
     timed_out = [p for p in build["phases"] if p.get("phaseStatus") == "TIMED_OUT"]
@@ -369,7 +514,9 @@ def test_timeout_in_minutes_is_scaled_and_times_out_the_build(role: str) -> None
 
 
 def test_docker_needs_privileged_mode(aws: RunningEmulator, codebuild: Any, role: str) -> None:
-    name = inline_project(codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - docker version\n")
+    name = inline_project(
+        codebuild, role, "version: 0.2\nphases:\n  build:\n    commands:\n      - docker version\n"
+    )
     build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
     assert build["buildStatus"] == "FAILED"
     assert any("Cannot connect to the Docker daemon" in m for m in log_messages(aws, build))
@@ -397,25 +544,43 @@ def test_reference_app_build_pushes_the_image_and_emits_deploy_artifacts(
     s3.put_object(Bucket=bucket, Key="pipeline/SourceArti/abc1234", Body=zip_folder(APP))
     name = unique("sample-service-build")
     codebuild.create_project(
-        name=name, serviceRole=role, encryptionKey=key_arn, timeoutInMinutes=20,
-        source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"}, artifacts={"type": "CODEPIPELINE"},
+        name=name,
+        serviceRole=role,
+        encryptionKey=key_arn,
+        timeoutInMinutes=20,
+        source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+        artifacts={"type": "CODEPIPELINE"},
         environment=environment(
-            ("REPOSITORY_URI", repository["repositoryUri"]), ("REPOSITORY_NAME", repository["repositoryName"]),
+            ("REPOSITORY_URI", repository["repositoryUri"]),
+            ("REPOSITORY_NAME", repository["repositoryName"]),
             ("TASK_EXECUTION_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/task-execution"),
-            ("TASK_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/task"), ("LOG_GROUP", "/ecs/sample-service"),
-            privileged=True),
-        logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": f"/codebuild/{name}"}})
+            ("TASK_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/task"),
+            ("LOG_GROUP", "/ecs/sample-service"),
+            privileged=True,
+        ),
+        logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": f"/codebuild/{name}"}},
+    )
     commit = "0123456789abcdef0123456789abcdef01234567"
 
     begin = time.monotonic()
     started = codebuild.start_build(
-        projectName=name, sourceVersion=commit, sourceTypeOverride="S3",
+        projectName=name,
+        sourceVersion=commit,
+        sourceTypeOverride="S3",
         sourceLocationOverride=f"{bucket}/pipeline/SourceArti/abc1234",
-        artifactsOverride={"type": "S3", "location": bucket, "path": "pipeline/BuildArtif", "name": "def5678",
-                           "packaging": "ZIP"})["build"]
+        artifactsOverride={
+            "type": "S3",
+            "location": bucket,
+            "path": "pipeline/BuildArtif",
+            "name": "def5678",
+            "packaging": "ZIP",
+        },
+    )["build"]
     build = wait_complete(codebuild, started["id"], timeout=120)
     elapsed = time.monotonic() - begin
-    print(f"\nreference app: StartBuild -> {build['buildStatus']} in {elapsed:.2f} s (time scale {TIME_SCALE})")
+    print(
+        f"\nreference app: StartBuild -> {build['buildStatus']} in {elapsed:.2f} s (time scale {TIME_SCALE})"
+    )
 
     assert build["buildStatus"] == "SUCCEEDED", (phases(build), log_messages(aws, build)[-30:])
     assert build["resolvedSourceVersion"] == commit
@@ -434,7 +599,11 @@ def test_reference_app_build_pushes_the_image_and_emits_deploy_artifacts(
     assert f"arn:aws:iam::{ACCOUNT}:role/task-execution" in taskdef
 
     digest = image_uri.split("@", 1)[1]
-    found = ecr.describe_images(repositoryName=repository["repositoryName"], imageIds=[{"imageDigest": digest}])
+    found = ecr.describe_images(
+        repositoryName=repository["repositoryName"], imageIds=[{"imageDigest": digest}]
+    )
     assert exported["IMAGE_TAG"] in found["imageDetails"][0]["imageTags"]
-    manifest = ecr.batch_get_image(repositoryName=repository["repositoryName"], imageIds=[{"imageDigest": digest}])
+    manifest = ecr.batch_get_image(
+        repositoryName=repository["repositoryName"], imageIds=[{"imageDigest": digest}]
+    )
     assert manifest["images"][0]["imageId"]["imageDigest"] == digest

@@ -123,7 +123,9 @@ def emulator(aws: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
     thread.start()
     try:
         with main_events:
-            yield Emulator(f"http://127.0.0.1:{server.server_port}", repos, creds, published, main_events, lock)
+            yield Emulator(
+                f"http://127.0.0.1:{server.server_port}", repos, creds, published, main_events, lock
+            )
     finally:
         server.shutdown()
         thread.join()

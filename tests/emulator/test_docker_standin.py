@@ -62,14 +62,18 @@ def write_app(root: Path, dockerfile: str = SAMPLE_DOCKERFILE, app: str = "print
     (root / "tests" / "fixture.json").write_text("{}\n")
     (root / "run.sh").write_text("#!/bin/sh\nexec python app.py\n")
     (root / "run.sh").chmod(0o755)
-    (root / ".dockerignore").write_text("# not in the image\nsecrets.env\n**/*.pyc\ntests\n!tests/fixture.json\n")
+    (root / ".dockerignore").write_text(
+        "# not in the image\nsecrets.env\n**/*.pyc\ntests\n!tests/fixture.json\n"
+    )
     return root
 
 
 def build_image(context: Path, home: Path, **kwargs) -> tuple[StoredImage, ImageStore, str]:
     store = ImageStore(home)
     out = io.StringIO()
-    request = BuildRequest(context=context, dockerfile=kwargs.pop("dockerfile", context / "Dockerfile"), **kwargs)
+    request = BuildRequest(
+        context=context, dockerfile=kwargs.pop("dockerfile", context / "Dockerfile"), **kwargs
+    )
     image = build(request, store, PlainProgress(out))
     return image, store, out.getvalue()
 
@@ -86,7 +90,9 @@ def layer_members(store: ImageStore, image: StoredImage) -> list[dict[str, tarfi
 
 
 def test_sample_dockerfile_gives_the_oci_config_docker_would(tmp_path: Path) -> None:
-    image, _, output = build_image(write_app(tmp_path / "app"), tmp_path / "home", tags=[parse_reference("sample:1")])
+    image, _, output = build_image(
+        write_app(tmp_path / "app"), tmp_path / "home", tags=[parse_reference("sample:1")]
+    )
     config = image.config_json
     runtime = config["config"]
     assert runtime["ExposedPorts"] == {"8080/tcp": {}}
@@ -94,26 +100,38 @@ def test_sample_dockerfile_gives_the_oci_config_docker_would(tmp_path: Path) -> 
     assert runtime["Cmd"] == ["python", "app.py"]
     assert runtime["User"] == "10001"
     assert runtime["WorkingDir"] == "/app"
-    assert runtime["Labels"] == {"org.opencontainers.image.title": "sample service", "org.opencontainers.image.version": "dev"}
+    assert runtime["Labels"] == {
+        "org.opencontainers.image.title": "sample service",
+        "org.opencontainers.image.version": "dev",
+    }
     assert runtime["Healthcheck"] == {
         "Test": ["CMD-SHELL", "curl -fsS http://localhost:${PORT}/health || exit 1"],
-        "Interval": 30 * 10**9, "Timeout": 5 * 10**9, "StartPeriod": 10 * 10**9, "Retries": 3,
+        "Interval": 30 * 10**9,
+        "Timeout": 5 * 10**9,
+        "StartPeriod": 10 * 10**9,
+        "Retries": 3,
     }
     assert (config["architecture"], config["os"]) == ("amd64", "linux")
     # History: one entry per instruction (ARG excluded), layers only for COPY; RUN recorded, not run.
     history = config["history"]
     assert history[0]["created_by"] == "FROM python:3.12-slim" and history[0]["empty_layer"] is True
     run = [h for h in history if h["created_by"].startswith("RUN")]
-    assert run == [{
-        "created": "1970-01-01T00:00:00Z",
-        "created_by": "RUN /bin/sh -c pip install --no-cache-dir -r requirements.txt # buildkit",
-        "comment": "buildkit.dockerfile.v0; not executed by the gitops-harness docker stand-in",
-        "empty_layer": True,
-    }]
+    assert run == [
+        {
+            "created": "1970-01-01T00:00:00Z",
+            "created_by": "RUN /bin/sh -c pip install --no-cache-dir -r requirements.txt # buildkit",
+            "comment": "buildkit.dockerfile.v0; not executed by the gitops-harness docker stand-in",
+            "empty_layer": True,
+        }
+    ]
     assert len([h for h in history if not h.get("empty_layer")]) == len(config["rootfs"]["diff_ids"]) == 3
-    assert image.manifest_json["annotations"] == {"org.opencontainers.image.base.name": "docker.io/library/python:3.12-slim"}
+    assert image.manifest_json["annotations"] == {
+        "org.opencontainers.image.base.name": "docker.io/library/python:3.12-slim"
+    }
     assert "#5 [1/6] FROM docker.io/library/python:3.12-slim" in output
-    assert f"writing image {image.id} done" in output and "naming to docker.io/library/sample:1 done" in output
+    assert (
+        f"writing image {image.id} done" in output and "naming to docker.io/library/sample:1 done" in output
+    )
 
 
 def test_layers_hold_the_copied_files_with_fixed_metadata(tmp_path: Path) -> None:
@@ -134,7 +152,10 @@ def test_layers_hold_the_copied_files_with_fixed_metadata(tmp_path: Path) -> Non
         assert tar.extractfile("app/app.py").read() == b"print('hello')\n"
     # Digests are of the bytes: layer digest = sha256(gzip blob), diff_id = sha256(tar).
     assert image.manifest_json["layers"][1]["digest"] == "sha256:" + hashlib.sha256(blob).hexdigest()
-    assert image.config_json["rootfs"]["diff_ids"][1] == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    assert (
+        image.config_json["rootfs"]["diff_ids"][1]
+        == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    )
     assert blob[4:8] == b"\0\0\0\0"  # gzip header mtime 0
 
 
@@ -156,11 +177,18 @@ def test_dockerignore_excludes_and_reincludes(tmp_path: Path) -> None:
     (layer,) = layer_members(store, image)
     files = sorted(name for name, m in layer.items() if m.isfile())
     assert files == [
-        "src/.dockerignore", "src/Dockerfile", "src/app.py", "src/requirements.txt", "src/run.sh",
-        "src/static/index.html", "src/tests/fixture.json",
+        "src/.dockerignore",
+        "src/Dockerfile",
+        "src/app.py",
+        "src/requirements.txt",
+        "src/run.sh",
+        "src/static/index.html",
+        "src/tests/fixture.json",
     ]
     assert layer["src/run.sh"].mode == 0o755  # COPY keeps the executable bit
-    assert "manifest" in image.manifest_json["mediaType"] and "annotations" not in image.manifest_json  # scratch
+    assert (
+        "manifest" in image.manifest_json["mediaType"] and "annotations" not in image.manifest_json
+    )  # scratch
 
 
 def test_multi_stage_copy_from_and_target(tmp_path: Path) -> None:
@@ -178,7 +206,10 @@ LABEL debug=true
     context = write_app(tmp_path / "app", dockerfile=dockerfile)
     image, store, output = build_image(context, tmp_path / "home", target="runtime")
     layers = layer_members(store, image)
-    assert [sorted(layer) for layer in layers] == [["srv", "srv/www", "srv/www/index.html"], ["srv", "srv/app.py"]]
+    assert [sorted(layer) for layer in layers] == [
+        ["srv", "srv/www", "srv/www/index.html"],
+        ["srv", "srv/app.py"],
+    ]
     assert "Labels" not in image.config_json["config"]  # the debug stage is not built
     assert "[assets 3/4] COPY static/ ./public/" in output and "debug" not in output
     # A stage FROM an earlier stage inherits its layers and config.
@@ -186,7 +217,9 @@ LABEL debug=true
     assert debug.manifest_json["layers"] == image.manifest_json["layers"]
     assert debug.config_json["config"]["Labels"] == {"debug": "true"}
     # Files only RUN would have made do not exist: say so instead of building a broken image.
-    (context / "Dockerfile").write_text("FROM node:20 AS b\nRUN npm ci\nFROM scratch\nCOPY --from=b /node_modules /app/\n")
+    (context / "Dockerfile").write_text(
+        "FROM node:20 AS b\nRUN npm ci\nFROM scratch\nCOPY --from=b /node_modules /app/\n"
+    )
     with pytest.raises(BuildError, match=r'"/node_modules": not found .*does not execute RUN'):
         build_image(context, tmp_path / "home")
 
@@ -194,7 +227,8 @@ LABEL debug=true
 def test_build_args_override_defaults_and_reach_from(tmp_path: Path) -> None:
     context = write_app(tmp_path / "app")
     image, _, output = build_image(
-        context, tmp_path / "home",
+        context,
+        tmp_path / "home",
         build_args={"PYTHON_VERSION": "3.11", "APP_VERSION": "1.4.2", "NOT_DECLARED": "x"},
         labels={"com.example.commit": "abc123"},
     )
@@ -209,10 +243,22 @@ def test_build_args_override_defaults_and_reach_from(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("dockerfile", "message"),
     [
-        ("FROM python:3.12\nFOO bar\n", "ERROR: failed to solve: dockerfile parse error on line 2: unknown instruction: FOO"),
-        ("# comment\nCOPY app.py /app/\n", "ERROR: failed to solve: dockerfile parse error on line 2: no build stage in current context"),
-        ("FROM python:3.12\nEXPOSE http\n", "ERROR: failed to solve: dockerfile parse error on line 2: invalid containerPort: http"),
-        ("FROM python:3.12\nCOPY app.py\n", "ERROR: failed to solve: dockerfile parse error on line 2: COPY requires at least two arguments"),
+        (
+            "FROM python:3.12\nFOO bar\n",
+            "ERROR: failed to solve: dockerfile parse error on line 2: unknown instruction: FOO",
+        ),
+        (
+            "# comment\nCOPY app.py /app/\n",
+            "ERROR: failed to solve: dockerfile parse error on line 2: no build stage in current context",
+        ),
+        (
+            "FROM python:3.12\nEXPOSE http\n",
+            "ERROR: failed to solve: dockerfile parse error on line 2: invalid containerPort: http",
+        ),
+        (
+            "FROM python:3.12\nCOPY app.py\n",
+            "ERROR: failed to solve: dockerfile parse error on line 2: COPY requires at least two arguments",
+        ),
         ("", "ERROR: failed to solve: failed to parse dockerfile: file with no instructions"),
     ],
 )
@@ -226,7 +272,9 @@ def test_malformed_dockerfiles_fail_like_buildkit(tmp_path: Path, dockerfile: st
 
 
 def test_store_is_a_valid_oci_layout(tmp_path: Path) -> None:
-    image, store, _ = build_image(write_app(tmp_path / "app"), tmp_path / "home", tags=[parse_reference("sample:1")])
+    image, store, _ = build_image(
+        write_app(tmp_path / "app"), tmp_path / "home", tags=[parse_reference("sample:1")]
+    )
     layout = tmp_path / "home" / "oci"
     assert json.loads((layout / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     index = json.loads((layout / "index.json").read_text())
@@ -235,7 +283,10 @@ def test_store_is_a_valid_oci_layout(tmp_path: Path) -> None:
     assert entry["annotations"]["org.opencontainers.image.ref.name"] == "1"
     for descriptor in [image.manifest_json["config"], *image.manifest_json["layers"]]:
         data = (layout / "blobs" / "sha256" / descriptor["digest"].split(":")[1]).read_bytes()
-        assert ("sha256:" + hashlib.sha256(data).hexdigest(), len(data)) == (descriptor["digest"], descriptor["size"])
+        assert ("sha256:" + hashlib.sha256(data).hexdigest(), len(data)) == (
+            descriptor["digest"],
+            descriptor["size"],
+        )
 
 
 # -- the `docker` command on PATH against moto's ECR over HTTP --------------------------------------
@@ -266,15 +317,25 @@ def docker(ecr_endpoint: str, tmp_path: Path):
         }
     )
 
-    def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
+    def run(
+        *args: str, stdin: str | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+        )
 
     run.env = env  # type: ignore[attr-defined]
     return run
 
 
 def ecr_client(endpoint: str):
-    return boto3.client("ecr", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret")
+    return boto3.client(
+        "ecr",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="secret",
+    )
 
 
 def login(docker, ecr) -> None:
@@ -285,7 +346,9 @@ def login(docker, ecr) -> None:
 
 
 def test_docker_on_path_is_the_stand_in(docker) -> None:
-    assert subprocess.run(["sh", "-c", "command -v docker"], capture_output=True, text=True, env=docker.env).stdout.strip() == str(launcher.BIN_DIR / "docker")
+    assert subprocess.run(
+        ["sh", "-c", "command -v docker"], capture_output=True, text=True, env=docker.env
+    ).stdout.strip() == str(launcher.BIN_DIR / "docker")
     result = docker("version")
     assert result.returncode == 0 and "gitops-harness docker stand-in" in result.stdout
 
@@ -297,7 +360,10 @@ def test_login_build_tag_push_inspect(docker, ecr_endpoint: str, tmp_path: Path)
     context = write_app(tmp_path / "app")
 
     refused = docker("login", "-u", "AWS", "--password-stdin", REGISTRY, stdin="wrong-password")
-    assert (refused.returncode, refused.stderr.strip()) == (1, f"Error response from daemon: login attempted to https://{REGISTRY}/v2/ failed with status: 400 Bad Request")
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1,
+        f"Error response from daemon: login attempted to https://{REGISTRY}/v2/ failed with status: 400 Bad Request",
+    )
     docker("build", "-t", "sample:latest", ".", cwd=context)
     docker("tag", "sample:latest", f"{uri}:v1")
     no_login = docker("push", f"{uri}:v1")
@@ -318,7 +384,9 @@ def test_login_build_tag_push_inspect(docker, ecr_endpoint: str, tmp_path: Path)
     digest, size = lines[-1].removeprefix("v1: digest: ").split(" size: ")
 
     # The registry names the image by sha256 of the exact manifest bytes, like a real registry.
-    described = ecr.describe_images(repositoryName="sample-service", imageIds=[{"imageTag": "v1"}])["imageDetails"][0]
+    described = ecr.describe_images(repositoryName="sample-service", imageIds=[{"imageTag": "v1"}])[
+        "imageDetails"
+    ][0]
     assert described["imageDigest"] == digest
     fetched = ecr.batch_get_image(repositoryName="sample-service", imageIds=[{"imageTag": "v1"}])["images"][0]
     assert "sha256:" + hashlib.sha256(fetched["imageManifest"].encode()).hexdigest() == digest
@@ -327,7 +395,9 @@ def test_login_build_tag_push_inspect(docker, ecr_endpoint: str, tmp_path: Path)
     manifest = json.loads(fetched["imageManifest"])
     blobs = [manifest["config"]["digest"], *[la["digest"] for la in manifest["layers"]]]
     availability = ecr.batch_check_layer_availability(repositoryName="sample-service", layerDigests=blobs)
-    assert [la["layerAvailability"] for la in availability["layers"]] == ["AVAILABLE"] * 4 and not availability["failures"]
+    assert [la["layerAvailability"] for la in availability["layers"]] == [
+        "AVAILABLE"
+    ] * 4 and not availability["failures"]
 
     repo_digest = docker("inspect", "--format", "{{index .RepoDigests 0}}", f"{uri}:v1")
     assert repo_digest.stdout.strip() == f"{uri}@{digest}"
@@ -338,7 +408,11 @@ def test_login_build_tag_push_inspect(docker, ecr_endpoint: str, tmp_path: Path)
     assert f"{uri}   v1" in docker("images").stdout
 
     again = docker("push", f"{uri}:v1")  # nothing new: docker reports existing layers and the same digest
-    assert again.returncode == 0 and "Layer already exists" in again.stdout and again.stdout.endswith(f"v1: digest: {digest} size: {size}\n")
+    assert (
+        again.returncode == 0
+        and "Layer already exists" in again.stdout
+        and again.stdout.endswith(f"v1: digest: {digest} size: {size}\n")
+    )
 
 
 def test_immutable_tag_cannot_be_overwritten(docker, ecr_endpoint: str, tmp_path: Path) -> None:
@@ -365,22 +439,33 @@ def test_push_to_missing_repository_is_name_unknown(docker, ecr_endpoint: str, t
     docker("build", "-q", "-t", f"{REGISTRY}/does-not-exist:1", ".", cwd=context)
     result = docker("push", f"{REGISTRY}/does-not-exist:1")
     assert result.returncode == 1
-    assert result.stderr.strip() == f"name unknown: The repository with name 'does-not-exist' does not exist in the registry with id '{ACCOUNT}'"
+    assert (
+        result.stderr.strip()
+        == f"name unknown: The repository with name 'does-not-exist' does not exist in the registry with id '{ACCOUNT}'"
+    )
 
 
 def test_cli_errors_are_one_docker_like_line(docker, tmp_path: Path) -> None:
     unsupported = docker("run", "--rm", "alpine")
-    assert (unsupported.returncode, unsupported.stderr) == (1, "docker: 'run' is not supported by the gitops-harness stand-in\n")
+    assert (unsupported.returncode, unsupported.stderr) == (
+        1,
+        "docker: 'run' is not supported by the gitops-harness stand-in\n",
+    )
     context = write_app(tmp_path / "app", dockerfile="FROM python:3.12\nFOO bar\n")
     bad = docker("build", "-t", "x", ".", cwd=context)
     assert bad.returncode == 1
-    assert bad.stderr.splitlines()[-1] == "ERROR: failed to solve: dockerfile parse error on line 2: unknown instruction: FOO"
+    assert (
+        bad.stderr.splitlines()[-1]
+        == "ERROR: failed to solve: dockerfile parse error on line 2: unknown instruction: FOO"
+    )
     assert "Traceback" not in bad.stderr
     missing = docker("inspect", "-f", "{{.Id}}", "nope:1")
     assert (missing.returncode, missing.stderr) == (1, "Error: No such object: nope:1\n")
     no_digest = docker("build", "-q", "-t", "local:1", str(write_app(tmp_path / "ok")))
     assert no_digest.returncode == 0
     out_of_range = docker("inspect", "--format", "{{index .RepoDigests 0}}", "local:1")
-    assert out_of_range.returncode == 1 and "error calling index: index out of range: 0" in out_of_range.stderr
+    assert (
+        out_of_range.returncode == 1 and "error calling index: index out of range: 0" in out_of_range.stderr
+    )
     bad_flag = docker("build", "--no-such-flag", ".")
     assert bad_flag.returncode == 125

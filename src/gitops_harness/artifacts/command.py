@@ -27,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    parser.add_argument("--junit", type=Path, metavar="FILE",
-                        help="also write a JUnit XML report (for GitLab's artifacts:reports:junit)")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write a JUnit XML report (for GitLab's artifacts:reports:junit)",
+    )
     parser.set_defaults(func=run)
 
 

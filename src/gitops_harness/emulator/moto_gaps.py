@@ -26,7 +26,9 @@ def _delete_application(self: CodeDeployBackend, application_name: str) -> None:
     self.deployment_groups.pop(application_name, None)
 
 
-def _delete_deployment_group(self: CodeDeployBackend, application_name: str, deployment_group_name: str) -> None:
+def _delete_deployment_group(
+    self: CodeDeployBackend, application_name: str, deployment_group_name: str
+) -> None:
     if application_name not in self.applications:
         raise ApplicationDoesNotExistException(
             f"The application {application_name} does not exist with the user or AWS account."

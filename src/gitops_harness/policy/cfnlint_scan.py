@@ -33,16 +33,30 @@ def run_cfn_lint(templates: list[Path]) -> ToolOutcome:
         for match in reported:
             outcome.findings.append(
                 Finding(
-                    file=str(template), location=f"line {match.linenumber}", rule_id=match.rule.id,
-                    severity=SEVERITIES[match.rule.id[:1]], message=match.message, source=TOOL,
+                    file=str(template),
+                    location=f"line {match.linenumber}",
+                    rule_id=match.rule.id,
+                    severity=SEVERITIES[match.rule.id[:1]],
+                    message=match.message,
+                    source=TOOL,
                 )
             )
             outcome.rules.setdefault(
                 match.rule.id,
-                RuleHelp(title=match.rule.shortdesc, help_text=match.rule.description,
-                         help_uri=match.rule.source_url or None),
+                RuleHelp(
+                    title=match.rule.shortdesc,
+                    help_text=match.rule.description,
+                    help_uri=match.rule.source_url or None,
+                ),
             )
         if not reported:
-            outcome.passes.append(CheckPass(source=TOOL, rule_id=ALL_RULES_ID, file=str(template),
-                                            location="template", title="all cfn-lint rules"))
+            outcome.passes.append(
+                CheckPass(
+                    source=TOOL,
+                    rule_id=ALL_RULES_ID,
+                    file=str(template),
+                    location="template",
+                    title="all cfn-lint rules",
+                )
+            )
     return outcome

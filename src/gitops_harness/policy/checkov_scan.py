@@ -27,8 +27,15 @@ OFFLINE_ENV = {
 def checkov_command(executable: Path, templates: list[Path], policies_dir: Path) -> list[str]:
     # Not --quiet: it drops passed and skipped records, which JUnit and the suppression summary need.
     command = [
-        str(executable), "--framework", "cloudformation", "--external-checks-dir", str(policies_dir),
-        "--skip-download", "--output", "json", "--compact",
+        str(executable),
+        "--framework",
+        "cloudformation",
+        "--external-checks-dir",
+        str(policies_dir),
+        "--skip-download",
+        "--output",
+        "json",
+        "--compact",
     ]
     for template in templates:
         command += ["--file", str(template)]
@@ -37,14 +44,18 @@ def checkov_command(executable: Path, templates: list[Path], policies_dir: Path)
 
 def run_checkov(templates: list[Path], policies_dir: Path, timeout: float = 600) -> ToolOutcome:
     if not (policies_dir / "__init__.py").is_file():
-        raise ToolError(f"{policies_dir}: custom checks not found (a package with __init__.py); pass --policies-dir")
+        raise ToolError(
+            f"{policies_dir}: custom checks not found (a package with __init__.py); pass --policies-dir"
+        )
     command = checkov_command(checkov_executable(), templates, policies_dir)
     try:
         proc = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **OFFLINE_ENV}
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolError(f"checkov did not run: {exc}; delete the checkov environment to reinstall it") from exc
+        raise ToolError(
+            f"checkov did not run: {exc}; delete the checkov environment to reinstall it"
+        ) from exc
     # checkov exits 1 when checks fail; anything else without a JSON report is a crash.
     try:
         report = json.loads(proc.stdout)
@@ -99,15 +110,23 @@ def _finding(record: dict[str, Any], cwd: Path) -> Finding:
     if record.get("guideline"):
         message += f" (see {record['guideline']})"
     return Finding(
-        file=_file(record, cwd), location=_location(record), rule_id=record["check_id"],
-        severity=Severity.ERROR, message=message, source=TOOL,
+        file=_file(record, cwd),
+        location=_location(record),
+        rule_id=record["check_id"],
+        severity=Severity.ERROR,
+        message=message,
+        source=TOOL,
     )
 
 
 def _check_pass(record: dict[str, Any], cwd: Path, suppressed_because: str | None) -> CheckPass:
     return CheckPass(
-        source=TOOL, rule_id=record["check_id"], file=_file(record, cwd), location=_location(record),
-        title=record.get("check_name") or "", suppressed_because=suppressed_because,
+        source=TOOL,
+        rule_id=record["check_id"],
+        file=_file(record, cwd),
+        location=_location(record),
+        title=record.get("check_name") or "",
+        suppressed_because=suppressed_because,
     )
 
 

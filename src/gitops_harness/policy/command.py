@@ -32,20 +32,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run cfn-lint and checkov (built-in and custom checks) over CloudFormation templates. "
         "Exit codes: 0 no unsuppressed failure, 1 failures, 2 unreadable input, 3 checkov unavailable.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="templates or directories (default: policy.paths in harness.yaml)")
-    parser.add_argument("--output-dir", type=Path,
-                        help="where junit.xml, results.sarif and gl-sast-report.json go (default: policy.output_dir)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="templates or directories (default: policy.paths in harness.yaml)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        help="where junit.xml, results.sarif and gl-sast-report.json go (default: policy.output_dir)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="stdout format")
-    parser.add_argument("--policies-dir", type=Path,
-                        help="directory of custom checkov checks (default: policy.checks_dir in harness.yaml)")
+    parser.add_argument(
+        "--policies-dir",
+        type=Path,
+        help="directory of custom checkov checks (default: policy.checks_dir in harness.yaml)",
+    )
     parser.add_argument("--config", type=Path, help="harness.yaml to take the defaults from")
     parser.add_argument("--skip-cfn-lint", action="store_true", help="do not run cfn-lint")
     parser.add_argument("--skip-checkov", action="store_true", help="do not run checkov")
     parser.set_defaults(func=run)
 
 
-def run_policy(paths: list[str], policies_dir: Path, *, cfn_lint: bool = True, checkov: bool = True) -> tuple[list[Path], list[ToolOutcome]]:
+def run_policy(
+    paths: list[str], policies_dir: Path, *, cfn_lint: bool = True, checkov: bool = True
+) -> tuple[list[Path], list[ToolOutcome]]:
     templates = discover_templates(paths)
     outcomes = []
     if checkov:
@@ -63,7 +75,9 @@ def write_reports(outcomes: list[ToolOutcome], output_dir: Path, started: dateti
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "junit.xml").write_text(junit_xml(findings, passes), encoding="utf-8")
-        (output_dir / "results.sarif").write_text(json.dumps(sarif_log(findings, rules), indent=2), encoding="utf-8")
+        (output_dir / "results.sarif").write_text(
+            json.dumps(sarif_log(findings, rules), indent=2), encoding="utf-8"
+        )
         sast = gitlab_sast_report(findings, rules, start_time=started, end_time=ended)
         (output_dir / "gl-sast-report.json").write_text(json.dumps(sast, indent=2), encoding="utf-8")
     except OSError as exc:

@@ -28,12 +28,19 @@ def render_summary(outcomes: list[ToolOutcome], templates: list[Path], reports_d
     for outcome in outcomes:
         label = TOOL_LABELS.get(outcome.tool, outcome.tool)
         extra = f", {outcome.warnings} warning(s)" if outcome.warnings else ""
-        lines.append(f"  {label:<13} {outcome.passed:>4} passed {outcome.failed:>4} failed "
-                     f"{outcome.suppressed:>4} suppressed{extra}")
-    findings = sorted((f for o in outcomes for f in o.findings), key=lambda f: (f.severity is not Severity.ERROR, f))
+        lines.append(
+            f"  {label:<13} {outcome.passed:>4} passed {outcome.failed:>4} failed "
+            f"{outcome.suppressed:>4} suppressed{extra}"
+        )
+    findings = sorted(
+        (f for o in outcomes for f in o.findings), key=lambda f: (f.severity is not Severity.ERROR, f)
+    )
     if findings:
         lines.append("failures:" if failed else "warnings:")
-        lines += [failure_line(f) if f.severity is Severity.ERROR else failure_line(f) + " (warning)" for f in findings]
+        lines += [
+            failure_line(f) if f.severity is Severity.ERROR else failure_line(f) + " (warning)"
+            for f in findings
+        ]
     if reports_dir is not None:
         lines.append(f"reports: {reports_dir}/junit.xml, results.sarif, gl-sast-report.json")
     return "\n".join(lines)
@@ -45,7 +52,12 @@ def render_summary_json(outcomes: list[ToolOutcome], templates: list[Path]) -> s
             "passed": not any(o.failed for o in outcomes),
             "templates": [str(t) for t in templates],
             "tools": {
-                o.tool: {"passed": o.passed, "failed": o.failed, "warnings": o.warnings, "suppressed": o.suppressed}
+                o.tool: {
+                    "passed": o.passed,
+                    "failed": o.failed,
+                    "warnings": o.warnings,
+                    "suppressed": o.suppressed,
+                }
                 for o in outcomes
             },
             "findings": [f.to_dict() for o in outcomes for f in sorted(o.findings)],

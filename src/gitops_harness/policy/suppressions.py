@@ -36,8 +36,13 @@ def check_suppressions(templates: list[Path]) -> ToolOutcome:
                     if not isinstance(skip, dict):
                         continue
                     line = line_of(skip) or line_of(resource)
-                    _judge(outcome, template, resource_location(logical_id, line), str(skip.get("id")),
-                           skip.get("comment"))
+                    _judge(
+                        outcome,
+                        template,
+                        resource_location(logical_id, line),
+                        str(skip.get("id")),
+                        skip.get("comment"),
+                    )
         for number, text in enumerate(template.read_text(encoding="utf-8").splitlines(), start=1):
             match = INLINE_SKIP.search(text)
             if match:
@@ -48,11 +53,23 @@ def check_suppressions(templates: list[Path]) -> ToolOutcome:
 def _judge(outcome: ToolOutcome, template: Path, location: str, check_id: str, comment: object) -> None:
     reason = str(comment).strip() if comment is not None else ""
     if reason:
-        outcome.passes.append(CheckPass(source=TOOL, rule_id=RULE_ID, file=str(template),
-                                        location=f"{location} skip {check_id}", title=RULE.title))
+        outcome.passes.append(
+            CheckPass(
+                source=TOOL,
+                rule_id=RULE_ID,
+                file=str(template),
+                location=f"{location} skip {check_id}",
+                title=RULE.title,
+            )
+        )
     else:
         outcome.findings.append(
-            Finding(file=str(template), location=location, rule_id=RULE_ID, severity=Severity.ERROR,
-                    message=f"suppression of {check_id} has no reason; add `comment: <why this is acceptable>`",
-                    source=TOOL)
+            Finding(
+                file=str(template),
+                location=location,
+                rule_id=RULE_ID,
+                severity=Severity.ERROR,
+                message=f"suppression of {check_id} has no reason; add `comment: <why this is acceptable>`",
+                source=TOOL,
+            )
         )

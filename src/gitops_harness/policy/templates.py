@@ -28,7 +28,9 @@ def discover_templates(paths: list[str]) -> list[Path]:
             load_template(candidate)  # InputError with file:line when broken
             found.append(candidate)
     if not found:
-        raise InputError(f"{', '.join(paths)}: no CloudFormation templates found (files with a Resources section)")
+        raise InputError(
+            f"{', '.join(paths)}: no CloudFormation templates found (files with a Resources section)"
+        )
     return sorted(set(found))
 
 
@@ -37,5 +39,6 @@ def _looks_like_template(path: Path) -> bool:
         head = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    return "Resources" in head and ("AWSTemplateFormatVersion" in head or "\nResources:" in head
-                                    or '"Resources"' in head)
+    return "Resources" in head and (
+        "AWSTemplateFormatVersion" in head or "\nResources:" in head or '"Resources"' in head
+    )

@@ -72,7 +72,7 @@ def _empty_repository(ecr: Any, repository: Any) -> None:
     pages = ecr.get_paginator("list_images").paginate(repositoryName=repository.name)
     image_ids = [i for page in pages for i in page["imageIds"]]
     for start in range(0, len(image_ids), 100):
-        ecr.batch_delete_image(repositoryName=repository.name, imageIds=image_ids[start:start + 100])
+        ecr.batch_delete_image(repositoryName=repository.name, imageIds=image_ids[start : start + 100])
 
 
 def _bucket_versioning(s3: Any, bucket: Any, properties: dict[str, Any]) -> None:

@@ -69,8 +69,12 @@ def _walk(root: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     return files, dirs
 
 
-def select_files(root: Path, patterns: tuple[str, ...], excludes: tuple[str, ...] = (),
-                 log: Callable[[str], None] = lambda _: None) -> list[tuple[str, ...]]:
+def select_files(
+    root: Path,
+    patterns: tuple[str, ...],
+    excludes: tuple[str, ...] = (),
+    log: Callable[[str], None] = lambda _: None,
+) -> list[tuple[str, ...]]:
     """Files under root matched by patterns, minus excludes (same syntax), in a stable order."""
     files, dirs = _walk(root)
     chosen: dict[tuple[str, ...], None] = {}
@@ -96,8 +100,15 @@ def select_files(root: Path, patterns: tuple[str, ...], excludes: tuple[str, ...
     return list(chosen)
 
 
-def collect(spec: ArtifactSpec, *, src_dir: Path, out_dir: Path, identifier: str | None, name: str | None,
-            log: Callable[[str], None]) -> ArtifactOutput:
+def collect(
+    spec: ArtifactSpec,
+    *,
+    src_dir: Path,
+    out_dir: Path,
+    identifier: str | None,
+    name: str | None,
+    log: Callable[[str], None],
+) -> ArtifactOutput:
     """Copy the files `spec` selects from src_dir into out_dir and zip them next to it."""
     bases = [src_dir]
     if spec.base_directory:

@@ -155,7 +155,9 @@ def _kind(node: yaml.Node) -> str:
 
 def _scalar(node: yaml.Node, what: str) -> str:
     if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
-        raise BuildspecError(f"Expected {what} to be of string type: found {_kind(node)} instead", _line(node))
+        raise BuildspecError(
+            f"Expected {what} to be of string type: found {_kind(node)} instead", _line(node)
+        )
     # Keep the source text ("0.2", "yes", "8080") instead of YAML 1.1's float/bool reading.
     return str(node.value)
 
@@ -183,18 +185,23 @@ def _env(node: yaml.Node) -> EnvSpec:
     env = _mapping(node, "env")
     shell = _scalar(env["shell"][1], "env.shell") if "shell" in env else "bash"
     if shell in WINDOWS_SHELLS:
-        raise BuildspecError(f"shell {shell!r} is for Windows images; this environment is Linux (bash, /bin/sh)",
-                             _line(env["shell"][1]))
+        raise BuildspecError(
+            f"shell {shell!r} is for Windows images; this environment is Linux (bash, /bin/sh)",
+            _line(env["shell"][1]),
+        )
     if shell not in LINUX_SHELLS:
         raise BuildspecError(f"unsupported shell {shell!r}: use bash or /bin/sh", _line(env["shell"][1]))
     return EnvSpec(
         variables=_string_map(env["variables"][1], "env.variables") if "variables" in env else {},
         parameter_store=_string_map(env["parameter-store"][1], "env.parameter-store")
-        if "parameter-store" in env else {},
+        if "parameter-store" in env
+        else {},
         secrets_manager=_string_map(env["secrets-manager"][1], "env.secrets-manager")
-        if "secrets-manager" in env else {},
+        if "secrets-manager" in env
+        else {},
         exported_variables=_strings(env["exported-variables"][1], "env.exported-variables")
-        if "exported-variables" in env else (),
+        if "exported-variables" in env
+        else (),
         shell=shell,
     )
 
@@ -238,10 +245,15 @@ def _artifact(node: yaml.Node, what: str) -> ArtifactSpec:
     return ArtifactSpec(
         files=_strings(body["files"][1], f"{what}.files"),
         name=_scalar(body["name"][1], f"{what}.name") if "name" in body else None,
-        discard_paths=_bool(body["discard-paths"][1], f"{what}.discard-paths") if "discard-paths" in body else False,
+        discard_paths=_bool(body["discard-paths"][1], f"{what}.discard-paths")
+        if "discard-paths" in body
+        else False,
         base_directory=_scalar(body["base-directory"][1], f"{what}.base-directory")
-        if "base-directory" in body else None,
-        exclude_paths=_strings(body["exclude-paths"][1], f"{what}.exclude-paths") if "exclude-paths" in body else (),
+        if "base-directory" in body
+        else None,
+        exclude_paths=_strings(body["exclude-paths"][1], f"{what}.exclude-paths")
+        if "exclude-paths" in body
+        else (),
     )
 
 
@@ -249,9 +261,10 @@ def _artifacts(node: yaml.Node) -> tuple[ArtifactSpec | None, dict[str, Artifact
     body = _mapping(node, "artifacts")
     secondary: dict[str, ArtifactSpec] = {}
     if "secondary-artifacts" in body:
-        for ident, (_, value) in _mapping(body["secondary-artifacts"][1], "artifacts.secondary-artifacts").items():
+        for ident, (_, value) in _mapping(
+            body["secondary-artifacts"][1], "artifacts.secondary-artifacts"
+        ).items():
             secondary[ident] = _artifact(value, f"artifacts.secondary-artifacts.{ident}")
     # Only secondary artifacts may leave out the primary's files; anything else needs them.
     primary = _artifact(node, "artifacts") if "files" in body or not secondary else None
     return primary, secondary
-

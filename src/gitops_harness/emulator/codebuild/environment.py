@@ -61,7 +61,8 @@ def resolve(
             out.secret_names.add(name)
         else:
             raise EnvResolutionError(
-                "CLIENT_ERROR", f"environment variable {name} has unknown type {kind!r}: "
+                "CLIENT_ERROR",
+                f"environment variable {name} has unknown type {kind!r}: "
                 "use PLAINTEXT, PARAMETER_STORE or SECRETS_MANAGER",
             )
     return out
@@ -79,7 +80,9 @@ def _parameter(name: str, resolver: ParameterResolver | None) -> str:
 def _secret(reference: str, resolver: SecretResolver | None) -> str:
     ref = SecretRef.parse(reference)
     if resolver is None:
-        raise EnvResolutionError("Secrets Manager Error", f"no Secrets Manager available to read {ref.secret_id}")
+        raise EnvResolutionError(
+            "Secrets Manager Error", f"no Secrets Manager available to read {ref.secret_id}"
+        )
     try:
         text = resolver(ref)
     except Exception as exc:
@@ -90,7 +93,8 @@ def _secret(reference: str, resolver: SecretResolver | None) -> str:
         document = json.loads(text)
     except ValueError:
         raise EnvResolutionError(
-            "Secrets Manager Error", f"secret {ref.secret_id} is not JSON, so json-key {ref.json_key} cannot be read"
+            "Secrets Manager Error",
+            f"secret {ref.secret_id} is not JSON, so json-key {ref.json_key} cannot be read",
         ) from None
     if not isinstance(document, dict) or ref.json_key not in document:
         raise EnvResolutionError(

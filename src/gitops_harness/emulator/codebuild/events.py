@@ -49,35 +49,54 @@ def _additional_information(build: dict[str, Any]) -> dict[str, Any]:
         "build-number": build.get("buildNumber"),
         "initiator": build.get("initiator"),
         "build-start-time": _when(build.get("startTime")),
-        "source": {k: v for k, v in {"type": build.get("source", {}).get("type"),
-                                      "location": build.get("source", {}).get("location")}.items() if v},
+        "source": {
+            k: v
+            for k, v in {
+                "type": build.get("source", {}).get("type"),
+                "location": build.get("source", {}).get("location"),
+            }.items()
+            if v
+        },
         "logs": {
             "group-name": build.get("logs", {}).get("groupName"),
             "stream-name": build.get("logs", {}).get("streamName"),
             "deep-link": build.get("logs", {}).get("deepLink"),
         },
         "phases": [
-            {k: v for k, v in {
-                "phase-context": [f"{c['statusCode']}: {c['message']}" for c in p.get("contexts", [])],
-                "start-time": _when(p.get("startTime")),
-                "end-time": _when(p.get("endTime")),
-                "duration-in-seconds": p.get("durationInSeconds"),
-                "phase-type": p["phaseType"],
-                "phase-status": p.get("phaseStatus"),
-            }.items() if v is not None}
+            {
+                k: v
+                for k, v in {
+                    "phase-context": [f"{c['statusCode']}: {c['message']}" for c in p.get("contexts", [])],
+                    "start-time": _when(p.get("startTime")),
+                    "end-time": _when(p.get("endTime")),
+                    "duration-in-seconds": p.get("durationInSeconds"),
+                    "phase-type": p["phaseType"],
+                    "phase-status": p.get("phaseStatus"),
+                }.items()
+                if v is not None
+            }
             for p in build.get("phases", [])
         ],
     }
     artifact = build.get("artifacts") or {}
     if artifact.get("location"):
-        info["artifact"] = {k: v for k, v in {"md5sum": artifact.get("md5sum"), "sha256sum": artifact.get("sha256sum"),
-                                              "location": artifact["location"]}.items() if v}
+        info["artifact"] = {
+            k: v
+            for k, v in {
+                "md5sum": artifact.get("md5sum"),
+                "sha256sum": artifact.get("sha256sum"),
+                "location": artifact["location"],
+            }.items()
+            if v
+        }
     if build.get("sourceVersion"):
         info["source-version"] = build["sourceVersion"]
     return info
 
 
-def _entry(build: dict[str, Any], detail_type: str, detail: dict[str, Any], now: datetime | None) -> dict[str, Any]:
+def _entry(
+    build: dict[str, Any], detail_type: str, detail: dict[str, Any], now: datetime | None
+) -> dict[str, Any]:
     """A PutEvents entry (EventBridge fills in id, account and region from the calling account)."""
     return {
         "Source": SOURCE,

@@ -57,8 +57,9 @@ _LOG_BATCH = 1000  # PutLogEvents takes up to 10,000 events / 1 MB per call
 
 
 class BuildExecution:
-    def __init__(self, record: BuildRecord, runtime: Runtime, lock: threading.RLock, work_root: Path,
-                 tools_dir: Path):
+    def __init__(
+        self, record: BuildRecord, runtime: Runtime, lock: threading.RLock, work_root: Path, tools_dir: Path
+    ):
         self.record = record
         self.runtime = runtime
         self.lock = lock  # the plane's: BatchGetBuilds reads the record under it
@@ -80,7 +81,9 @@ class BuildExecution:
             yield Sleep(QUEUED_SECONDS)
             self._next_phase("PROVISIONING")
             yield Sleep(PROVISIONING_SECONDS)
-            threading.Thread(target=self._run, args=(done,), name=f"codebuild-{self.record.uuid}", daemon=True).start()
+            threading.Thread(
+                target=self._run, args=(done,), name=f"codebuild-{self.record.uuid}", daemon=True
+            ).start()
             yield WaitFor(done)
         finally:
             if not done.is_set():  # the emulator is shutting down: stop the build's processes
@@ -101,11 +104,16 @@ class BuildExecution:
     def _execute(self) -> None:
         record = self.record
         try:
-            credentials = self.runtime.clients.role_credentials(record.service_role, record.account_id,
-                                                                self.session_name)
+            credentials = self.runtime.clients.role_credentials(
+                record.service_role, record.account_id, self.session_name
+            )
         except Exception as exc:
-            self._end_early("PROVISIONING", FAILED, "CLIENT_ERROR",
-                            f"CodeBuild is not authorized to perform: sts:AssumeRole on {record.service_role}: {exc}")
+            self._end_early(
+                "PROVISIONING",
+                FAILED,
+                "CLIENT_ERROR",
+                f"CodeBuild is not authorized to perform: sts:AssumeRole on {record.service_role}: {exc}",
+            )
             return
         if record.cancel.is_set():
             self._end_early("PROVISIONING", STOPPED, "BUILD_STOPPED", "Build was stopped.")
@@ -116,8 +124,9 @@ class BuildExecution:
         try:
             self._open_logs()
             notes: list[str] = []
-            path = tools.build_path(self.tools_dir, privileged=bool(record.environment.get("privilegedMode")),
-                                    log=notes)
+            path = tools.build_path(
+                self.tools_dir, privileged=bool(record.environment.get("privilegedMode")), log=notes
+            )
             try:
                 source_dir = self._download_source(workdir / "input")
             except _SourceError as exc:
@@ -154,14 +163,19 @@ class BuildExecution:
     def _request(self, source_dir: Path) -> BuildRequest:
         record = self.record
         source = record.source
-        extra = [("CODEBUILD_LOG_PATH", record.logs.stream if record.logs else ""),
-                 ("CODEBUILD_KMS_KEY_ID", record.encryption_key or ""),
-                 ("CODEBUILD_SOURCE_REPO_URL", source.get("location", ""))]
+        extra = [
+            ("CODEBUILD_LOG_PATH", record.logs.stream if record.logs else ""),
+            ("CODEBUILD_KMS_KEY_ID", record.encryption_key or ""),
+            ("CODEBUILD_SOURCE_REPO_URL", source.get("location", "")),
+        ]
         variables = [EnvironmentVariable(name, value) for name, value in extra if value]
-        variables += [EnvironmentVariable(v["name"], v["value"], v.get("type", "PLAINTEXT"))
-                      for v in record.environment.get("environmentVariables", [])]
+        variables += [
+            EnvironmentVariable(v["name"], v["value"], v.get("type", "PLAINTEXT"))
+            for v in record.environment.get("environmentVariables", [])
+        ]
         source_version = record.source_version or (
-            f"arn:aws:s3:::{source['location']}" if source.get("type") == "S3" else "")
+            f"arn:aws:s3:::{source['location']}" if source.get("type") == "S3" else ""
+        )
         return BuildRequest(
             source_dir=source_dir,
             build_id=record.id,
@@ -220,7 +234,9 @@ class BuildExecution:
             if self.record.phases[-1].phase_type != phase_type or self.record.phases[-1].end_time is not None:
                 self.record.record_phase(PhaseRecord(phase_type, utc_now()))
         self._end_phase(status if status != "FAULT" else FAILED, code, message)
-        self._on_log(f"[Container] {utc_now():%Y/%m/%d %H:%M:%S.%f} Phase complete: {phase_type} State: {status}")
+        self._on_log(
+            f"[Container] {utc_now():%Y/%m/%d %H:%M:%S.%f} Phase complete: {phase_type} State: {status}"
+        )
         with self.lock:
             self.record.record_phase(PhaseRecord("FINALIZING", utc_now()))
         self._end_phase(SUCCEEDED)
@@ -239,8 +255,13 @@ class BuildExecution:
     # ---- source and artifacts ----------------------------------------------------------------------------
 
     def _s3(self) -> Any:
-        return self.runtime.clients.for_role("s3", self.record.service_role, self.record.region,
-                                             source_account=self.record.account_id, session_name=self.session_name)
+        return self.runtime.clients.for_role(
+            "s3",
+            self.record.service_role,
+            self.record.region,
+            source_account=self.record.account_id,
+            session_name=self.session_name,
+        )
 
     def _download_source(self, target: Path) -> Path:
         record = self.record
@@ -249,8 +270,10 @@ class BuildExecution:
         if kind == "NO_SOURCE":
             return target
         if kind != "S3":
-            raise _SourceError(f"source type {kind} is not supported by the embedded AWS: use S3 or NO_SOURCE "
-                               "(CodePipeline passes its input artifact as an S3 override)")
+            raise _SourceError(
+                f"source type {kind} is not supported by the embedded AWS: use S3 or NO_SOURCE "
+                "(CodePipeline passes its input artifact as an S3 override)"
+            )
         bucket, _, key = record.source.get("location", "").partition("/")
         s3 = self._s3()
         try:
@@ -258,7 +281,7 @@ class BuildExecution:
                 paginator = s3.get_paginator("list_objects_v2")
                 for page in paginator.paginate(Bucket=bucket, Prefix=key):
                     for item in page.get("Contents", []):
-                        relative = item["Key"][len(key):]
+                        relative = item["Key"][len(key) :]
                         if relative and not relative.endswith("/"):
                             path = _safe_join(target, relative)
                             path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,8 +292,9 @@ class BuildExecution:
             body = answer["Body"].read()
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
-            raise _SourceError(f"{error.get('Code')}: {error.get('Message')} for primary source "
-                               f"s3://{bucket}/{key}") from None
+            raise _SourceError(
+                f"{error.get('Code')}: {error.get('Message')} for primary source s3://{bucket}/{key}"
+            ) from None
         if self._source_version_is_s3() and answer.get("VersionId") and answer["VersionId"] != "null":
             with self.lock:
                 record.resolved_source_version = answer["VersionId"]
@@ -298,13 +322,17 @@ class BuildExecution:
             if spec.get("packaging") == "ZIP":
                 data = result.artifact.zip_path.read_bytes()
                 s3.put_object(Bucket=bucket, Key=key, Body=data, **extra)
-                output = {"location": f"arn:aws:s3:::{bucket}/{key}", "sha256sum": hashlib.sha256(data).hexdigest(),
-                          "md5sum": hashlib.md5(data).hexdigest()}  # noqa: S324 - the checksum CodeBuild reports
+                output = {
+                    "location": f"arn:aws:s3:::{bucket}/{key}",
+                    "sha256sum": hashlib.sha256(data).hexdigest(),
+                    "md5sum": hashlib.md5(data).hexdigest(),
+                }  # noqa: S324 - the checksum CodeBuild reports
             else:
                 for name in result.artifact.files:
                     local = result.artifact.directory / PurePosixPath(name)
-                    s3.put_object(Bucket=bucket, Key=f"{key}/{name}" if key else name, Body=local.read_bytes(),
-                                  **extra)
+                    s3.put_object(
+                        Bucket=bucket, Key=f"{key}/{name}" if key else name, Body=local.read_bytes(), **extra
+                    )
                 output = {"location": f"arn:aws:s3:::{bucket}/{key}"}
         except (botocore.exceptions.ClientError, OSError) as exc:
             message = f"Error in UPLOAD_ARTIFACTS phase: {exc}"
@@ -323,14 +351,23 @@ class BuildExecution:
     # ---- secrets -----------------------------------------------------------------------------------------
 
     def _parameter(self, name: str) -> str:
-        ssm = self.runtime.clients.for_role("ssm", self.record.service_role, self.record.region,
-                                            source_account=self.record.account_id, session_name=self.session_name)
+        ssm = self.runtime.clients.for_role(
+            "ssm",
+            self.record.service_role,
+            self.record.region,
+            source_account=self.record.account_id,
+            session_name=self.session_name,
+        )
         return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
 
     def _secret(self, ref: SecretRef) -> str:
-        client = self.runtime.clients.for_role("secretsmanager", self.record.service_role, self.record.region,
-                                               source_account=self.record.account_id,
-                                               session_name=self.session_name)
+        client = self.runtime.clients.for_role(
+            "secretsmanager",
+            self.record.service_role,
+            self.record.region,
+            source_account=self.record.account_id,
+            session_name=self.session_name,
+        )
         kwargs: dict[str, str] = {"SecretId": ref.secret_id}
         if ref.version_stage:
             kwargs["VersionStage"] = ref.version_stage
@@ -341,8 +378,13 @@ class BuildExecution:
     # ---- logs and events ---------------------------------------------------------------------------------
 
     def _logs_client(self) -> Any:
-        return self.runtime.clients.for_role("logs", self.record.service_role, self.record.region,
-                                             source_account=self.record.account_id, session_name=self.session_name)
+        return self.runtime.clients.for_role(
+            "logs",
+            self.record.service_role,
+            self.record.region,
+            source_account=self.record.account_id,
+            session_name=self.session_name,
+        )
 
     def _open_logs(self) -> None:
         target = self.record.logs
@@ -354,8 +396,13 @@ class BuildExecution:
                 client.create_log_group(logGroupName=target.group)
             client.create_log_stream(logGroupName=target.group, logStreamName=target.stream)
         except botocore.exceptions.ClientError as exc:
-            log.warning("build %s: cannot create log stream %s/%s: %s", self.record.id, target.group,
-                        target.stream, exc)
+            log.warning(
+                "build %s: cannot create log stream %s/%s: %s",
+                self.record.id,
+                target.group,
+                target.stream,
+                exc,
+            )
             return
         self._logs_ready = True
 
@@ -370,10 +417,15 @@ class BuildExecution:
             lines, self._log_lines = self._log_lines, []
         client = self._logs_client()
         for start in range(0, len(lines), _LOG_BATCH):
-            batch = [{"timestamp": ts, "message": message} for ts, message in lines[start:start + _LOG_BATCH]]
+            batch = [
+                {"timestamp": ts, "message": message} for ts, message in lines[start : start + _LOG_BATCH]
+            ]
             try:
-                client.put_log_events(logGroupName=self.record.logs.group, logStreamName=self.record.logs.stream,
-                                      logEvents=batch)
+                client.put_log_events(
+                    logGroupName=self.record.logs.group,
+                    logStreamName=self.record.logs.stream,
+                    logEvents=batch,
+                )
             except botocore.exceptions.ClientError as exc:
                 log.warning("build %s: PutLogEvents failed: %s", self.record.id, exc)
 
@@ -424,5 +476,6 @@ def _extract(archive: Path, target: Path) -> None:
                 if mode:
                     path.chmod(mode)
     except zipfile.BadZipFile:
-        raise _SourceError(f"the source {archive.name} is not a zip file: CodeBuild's S3 source is a zip or a folder") from None
-
+        raise _SourceError(
+            f"the source {archive.name} is not a zip file: CodeBuild's S3 source is a zip or a folder"
+        ) from None

@@ -16,7 +16,12 @@ from .artifacts import ArtifactOutput
 
 # Phase and build statuses, as BatchGetBuilds spells them.
 SUCCEEDED, FAILED, FAULT, TIMED_OUT, IN_PROGRESS, STOPPED = (
-    "SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "IN_PROGRESS", "STOPPED",
+    "SUCCEEDED",
+    "FAILED",
+    "FAULT",
+    "TIMED_OUT",
+    "IN_PROGRESS",
+    "STOPPED",
 )
 
 

@@ -44,10 +44,28 @@ from .state import (
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,149}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_SETTINGS = ("description", "source", "secondarySources", "sourceVersion", "secondarySourceVersions", "artifacts",
-             "secondaryArtifacts", "cache", "environment", "serviceRole", "timeoutInMinutes",
-             "queuedTimeoutInMinutes", "encryptionKey", "tags", "vpcConfig", "logsConfig", "fileSystemLocations",
-             "buildBatchConfig", "concurrentBuildLimit", "autoRetryLimit")
+_SETTINGS = (
+    "description",
+    "source",
+    "secondarySources",
+    "sourceVersion",
+    "secondarySourceVersions",
+    "artifacts",
+    "secondaryArtifacts",
+    "cache",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "queuedTimeoutInMinutes",
+    "encryptionKey",
+    "tags",
+    "vpcConfig",
+    "logsConfig",
+    "fileSystemLocations",
+    "buildBatchConfig",
+    "concurrentBuildLimit",
+    "autoRetryLimit",
+)
 _PAGE = 100
 _MAX_PROJECTS = 5000  # CodeBuild's quota of build projects per region
 
@@ -74,13 +92,15 @@ class CodeBuild(ControlPlane):
         name = request["name"]
         if not _NAME.match(name):
             raise self.errors.InvalidInputException(
-                f"Invalid project name: {name}: 2-150 letters, digits, '-' or '_', starting with a letter or digit")
+                f"Invalid project name: {name}: 2-150 letters, digits, '-' or '_', starting with a letter or digit"
+            )
         arn = project_arn(ctx.region, ctx.account_id, name)
         if name in state.projects:
             raise self.errors.ResourceAlreadyExistsException(f"Project already exists: {arn}")
         if len(state.projects) >= _MAX_PROJECTS:
             raise self.errors.AccountLimitExceededException(
-                f"Cannot have more than {_MAX_PROJECTS} projects in an account and region")
+                f"Cannot have more than {_MAX_PROJECTS} projects in an account and region"
+            )
         settings = self._settings(ctx, request, {})
         now = datetime.now(UTC)
         project = ProjectRecord(name, arn, settings, now, now, bool(request.get("badgeEnabled", False)))
@@ -119,8 +139,11 @@ class CodeBuild(ControlPlane):
         order = request.get("sortOrder", "ASCENDING")
         if sort_by not in _enum("ProjectSortByType") or order not in _enum("SortOrderType"):
             raise self.errors.InvalidInputException(f"Invalid sortBy {sort_by!r} or sortOrder {order!r}")
-        key = {"NAME": lambda p: p.name, "CREATED_TIME": lambda p: p.created,
-               "LAST_MODIFIED_TIME": lambda p: p.last_modified}[sort_by]
+        key = {
+            "NAME": lambda p: p.name,
+            "CREATED_TIME": lambda p: p.created,
+            "LAST_MODIFIED_TIME": lambda p: p.last_modified,
+        }[sort_by]
         projects = sorted(self.store[ctx].projects.values(), key=key, reverse=order == "DESCENDING")
         names, token = self._page([p.name for p in projects], request.get("nextToken"))
         return _present({"projects": names, "nextToken": token})
@@ -136,13 +159,15 @@ class CodeBuild(ControlPlane):
             earlier_digest, build_id = state.idempotency[token]
             if earlier_digest != digest:
                 raise self.errors.InvalidInputException(
-                    f"idempotencyToken {token} was used with different parameters")
+                    f"idempotencyToken {token} was used with different parameters"
+                )
             return {"build": state.builds[build_id].to_api()}
         limit = project.settings.get("concurrentBuildLimit")
         running = [b for b in state.builds.values() if b.project_name == project.name and not b.complete]
         if limit and len(running) >= limit:
             raise self.errors.AccountLimitExceededException(
-                f"Cannot have more than {limit} active builds for the project {project.name}")
+                f"Cannot have more than {limit} active builds for the project {project.name}"
+            )
         record = self._new_build(ctx, project, request)
         state.builds[record.id] = record
         if token:
@@ -202,7 +227,8 @@ class CodeBuild(ControlPlane):
         project = self.store[ctx].projects.get(name)
         if project is None:
             raise self.errors.ResourceNotFoundException(
-                f"Project cannot be found: {project_arn(ctx.region, ctx.account_id, name)}")
+                f"Project cannot be found: {project_arn(ctx.region, ctx.account_id, name)}"
+            )
         return project
 
     @staticmethod
@@ -212,8 +238,11 @@ class CodeBuild(ControlPlane):
 
     @staticmethod
     def _build_id_of(id_or_arn: str) -> str:
-        return id_or_arn.split(":build/", 1)[1] if id_or_arn.startswith("arn:") and ":build/" in id_or_arn \
+        return (
+            id_or_arn.split(":build/", 1)[1]
+            if id_or_arn.startswith("arn:") and ":build/" in id_or_arn
             else id_or_arn
+        )
 
     def _page(self, items: list[str], token: str | None) -> tuple[list[str], str | None]:
         start = 0
@@ -228,7 +257,9 @@ class CodeBuild(ControlPlane):
         order = request.get("sortOrder", "DESCENDING")
         if order not in _enum("SortOrderType"):
             raise self.errors.InvalidInputException(f"Invalid sortOrder {order!r}")
-        ordered = list(builds) if order == "ASCENDING" else list(reversed(builds))  # builds are in start order
+        ordered = (
+            list(builds) if order == "ASCENDING" else list(reversed(builds))
+        )  # builds are in start order
         ids, token = self._page([b.id for b in ordered], request.get("nextToken"))
         return _present({"ids": ids, "nextToken": token})
 
@@ -239,8 +270,13 @@ class CodeBuild(ControlPlane):
         settings.setdefault("timeoutInMinutes", DEFAULT_TIMEOUT_MINUTES)
         settings.setdefault("queuedTimeoutInMinutes", DEFAULT_QUEUED_TIMEOUT_MINUTES)
         settings.setdefault("encryptionKey", f"arn:aws:kms:{ctx.region}:{ctx.account_id}:alias/aws/s3")
-        settings.setdefault("logsConfig", {"cloudWatchLogs": {"status": "ENABLED"},
-                                           "s3Logs": {"status": "DISABLED", "encryptionDisabled": False}})
+        settings.setdefault(
+            "logsConfig",
+            {
+                "cloudWatchLogs": {"status": "ENABLED"},
+                "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+            },
+        )
         settings.setdefault("tags", [])
         environment = settings["environment"]
         environment.setdefault("environmentVariables", [])
@@ -254,8 +290,9 @@ class CodeBuild(ControlPlane):
             raise self.errors.InvalidInputException(f"Invalid compute type: {environment['computeType']}")
         self._check_variables(environment["environmentVariables"])
         if not _ROLE_ARN.match(settings["serviceRole"]):
-            raise self.errors.InvalidInputException(f"Invalid service role: {settings['serviceRole']}: "
-                                                    "expected an IAM role ARN")
+            raise self.errors.InvalidInputException(
+                f"Invalid service role: {settings['serviceRole']}: expected an IAM role ARN"
+            )
         self._check_range("timeoutInMinutes", settings["timeoutInMinutes"], 5, 2160)
         self._check_range("queuedTimeoutInMinutes", settings["queuedTimeoutInMinutes"], 5, 480)
         return settings
@@ -269,7 +306,9 @@ class CodeBuild(ControlPlane):
         if kind not in _enum("SourceType"):
             raise self.errors.InvalidInputException(f"Invalid source type: {kind}")
         if kind == "S3" and not source.get("location"):
-            raise self.errors.InvalidInputException("Source location is required for source type S3: <bucket>/<key>")
+            raise self.errors.InvalidInputException(
+                "Source location is required for source type S3: <bucket>/<key>"
+            )
         if kind == "NO_SOURCE" and not source.get("buildspec"):
             raise self.errors.InvalidInputException("A buildspec is required for source type NO_SOURCE")
 
@@ -278,7 +317,9 @@ class CodeBuild(ControlPlane):
         if kind not in _enum("ArtifactsType"):
             raise self.errors.InvalidInputException(f"Invalid artifacts type: {kind}")
         if kind == "S3" and not (artifacts.get("location") and artifacts.get("name")):
-            raise self.errors.InvalidInputException("Artifacts of type S3 need a location (bucket) and a name")
+            raise self.errors.InvalidInputException(
+                "Artifacts of type S3 need a location (bucket) and a name"
+            )
         if artifacts.get("packaging", "NONE") not in _enum("ArtifactPackaging"):
             raise self.errors.InvalidInputException(f"Invalid artifacts packaging: {artifacts['packaging']}")
 
@@ -286,20 +327,26 @@ class CodeBuild(ControlPlane):
         for variable in variables:
             if variable.get("type", "PLAINTEXT") not in _enum("EnvironmentVariableType"):
                 raise self.errors.InvalidInputException(
-                    f"Invalid type {variable['type']} for environment variable {variable['name']}")
+                    f"Invalid type {variable['type']} for environment variable {variable['name']}"
+                )
 
     def _new_build(self, ctx: RequestContext, project: ProjectRecord, request: dict[str, Any]) -> BuildRecord:
         settings = project.settings
-        for key, override in (("secondarySources", "secondarySourcesOverride"),
-                              ("secondaryArtifacts", "secondaryArtifactsOverride")):
+        for key, override in (
+            ("secondarySources", "secondarySourcesOverride"),
+            ("secondaryArtifacts", "secondaryArtifactsOverride"),
+        ):
             if request.get(override, settings.get(key)):
                 # never a silent success: the build would run without them
                 raise self.errors.InvalidInputException(
-                    f"{key} are not supported by the embedded AWS: use one source and one artifact")
+                    f"{key} are not supported by the embedded AWS: use one source and one artifact"
+                )
         source = copy.deepcopy(settings["source"])
         if "sourceTypeOverride" in request:
-            source = {"type": request["sourceTypeOverride"],
-                      **({"buildspec": source["buildspec"]} if source.get("buildspec") else {})}
+            source = {
+                "type": request["sourceTypeOverride"],
+                **({"buildspec": source["buildspec"]} if source.get("buildspec") else {}),
+            }
         if "sourceLocationOverride" in request:
             source["location"] = request["sourceLocationOverride"]
         if "buildspecOverride" in request:
@@ -308,25 +355,33 @@ class CodeBuild(ControlPlane):
         if source["type"] == "CODEPIPELINE":
             raise self.errors.InvalidInputException(
                 "Project source type CODEPIPELINE needs sourceTypeOverride/sourceLocationOverride: "
-                "CodePipeline starts such builds with its input artifact as an S3 source")
+                "CodePipeline starts such builds with its input artifact as an S3 source"
+            )
         if source["type"] not in ("S3", "NO_SOURCE"):
             raise self.errors.InvalidInputException(
-                f"Source type {source['type']} is not supported by the embedded AWS: use S3 or NO_SOURCE")
+                f"Source type {source['type']} is not supported by the embedded AWS: use S3 or NO_SOURCE"
+            )
         artifacts = copy.deepcopy(request.get("artifactsOverride") or settings["artifacts"])
         self._check_artifacts(artifacts)
         if artifacts["type"] == "CODEPIPELINE":
             raise self.errors.InvalidInputException(
-                "Project artifacts type CODEPIPELINE needs artifactsOverride: CodePipeline names the output")
+                "Project artifacts type CODEPIPELINE needs artifactsOverride: CodePipeline names the output"
+            )
         environment = copy.deepcopy(settings["environment"])
-        for key, override in (("image", "imageOverride"), ("computeType", "computeTypeOverride"),
-                              ("type", "environmentTypeOverride"), ("privilegedMode", "privilegedModeOverride")):
+        for key, override in (
+            ("image", "imageOverride"),
+            ("computeType", "computeTypeOverride"),
+            ("type", "environmentTypeOverride"),
+            ("privilegedMode", "privilegedModeOverride"),
+        ):
             if override in request:
                 environment[key] = request[override]
         overrides = request.get("environmentVariablesOverride", [])
         self._check_variables(overrides)
         names = {v["name"] for v in overrides}
         environment["environmentVariables"] = [
-            v for v in environment["environmentVariables"] if v["name"] not in names] + copy.deepcopy(overrides)
+            v for v in environment["environmentVariables"] if v["name"] not in names
+        ] + copy.deepcopy(overrides)
         timeout = request.get("timeoutInMinutesOverride", settings["timeoutInMinutes"])
         self._check_range("timeoutInMinutesOverride", timeout, 5, 2160)
         service_role = request.get("serviceRoleOverride", settings["serviceRole"])
@@ -350,10 +405,14 @@ class CodeBuild(ControlPlane):
             environment=environment,
             service_role=service_role,
             timeout_minutes=timeout,
-            queued_timeout_minutes=request.get("queuedTimeoutInMinutesOverride", settings["queuedTimeoutInMinutes"]),
+            queued_timeout_minutes=request.get(
+                "queuedTimeoutInMinutesOverride", settings["queuedTimeoutInMinutes"]
+            ),
             initiator=_initiator(ctx.caller_arn, ctx.account_id),
             encryption_key=request.get("encryptionKeyOverride", settings.get("encryptionKey")),
-            logs=_log_target(request.get("logsConfigOverride") or settings["logsConfig"], project.name, build_uuid),
+            logs=_log_target(
+                request.get("logsConfigOverride") or settings["logsConfig"], project.name, build_uuid
+            ),
             source_version=request.get("sourceVersion") or settings.get("sourceVersion"),
             project_source_type=settings["source"]["type"],
         )
@@ -369,22 +428,37 @@ class CodeBuild(ControlPlane):
         role = "arn:aws:iam::111111111111:role/shape-codebuild"
         project = {
             "name": "shape-project",
-            "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n"},
+            "source": {
+                "type": "NO_SOURCE",
+                "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n",
+            },
             "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL",
-                            "environmentVariables": [{"name": "STAGE", "value": "shape", "type": "PLAINTEXT"}]},
+            "environment": {
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+                "environmentVariables": [{"name": "STAGE", "value": "shape", "type": "PLAINTEXT"}],
+            },
             "serviceRole": role,
             "tags": [{"key": "team", "value": "harness"}],
         }
         return [
             Sample("CreateProject", project),
-            Sample("UpdateProject", {"name": "shape-project", "description": "updated", "timeoutInMinutes": 10}),
+            Sample(
+                "UpdateProject", {"name": "shape-project", "description": "updated", "timeoutInMinutes": 10}
+            ),
             Sample("BatchGetProjects", {"names": ["shape-project", "missing-project"]}),
             Sample("ListProjects", {"sortBy": "NAME"}),
-            Sample("StartBuild", {"projectName": "shape-project",
-                                  "environmentVariablesOverride": [{"name": "EXTRA", "value": "1"}]}),
-            Sample("BatchGetBuilds", lambda answers: {"ids": [answers["StartBuild"]["build"]["id"], "nope:1"]}),
+            Sample(
+                "StartBuild",
+                {
+                    "projectName": "shape-project",
+                    "environmentVariablesOverride": [{"name": "EXTRA", "value": "1"}],
+                },
+            ),
+            Sample(
+                "BatchGetBuilds", lambda answers: {"ids": [answers["StartBuild"]["build"]["id"], "nope:1"]}
+            ),
             Sample("StopBuild", lambda answers: {"id": answers["StartBuild"]["build"]["id"]}),
             Sample("ListBuildsForProject", {"projectName": "shape-project"}),
             Sample("ListBuilds", {"sortOrder": "ASCENDING"}),

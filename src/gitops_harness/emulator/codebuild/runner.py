@@ -37,8 +37,12 @@ from .model import (
 from .shell import CommandOutcome, ShellSession
 
 Clock = Callable[[], datetime]
-COMMAND_PHASES = (("INSTALL", "install"), ("PRE_BUILD", "pre_build"), ("BUILD", "build"),
-                  ("POST_BUILD", "post_build"))
+COMMAND_PHASES = (
+    ("INSTALL", "install"),
+    ("PRE_BUILD", "pre_build"),
+    ("BUILD", "build"),
+    ("POST_BUILD", "post_build"),
+)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -88,8 +92,13 @@ class _Phases:
 
 
 def _copy(record: PhaseRecord) -> PhaseRecord:
-    return PhaseRecord(record.phase_type, record.start_time, record.phase_status, record.end_time,
-                       [PhaseContext(c.status_code, c.message) for c in record.contexts])
+    return PhaseRecord(
+        record.phase_type,
+        record.start_time,
+        record.phase_status,
+        record.end_time,
+        [PhaseContext(c.status_code, c.message) for c in record.contexts],
+    )
 
 
 def run_build(
@@ -110,15 +119,34 @@ def run_build(
     `env` is the caller's environment: only PATH and AWS_* pass into the build. `timeout_s` is real
     time (the control plane applies its time scale); `clock` only stamps phases and log lines.
     """
-    return _Build(request, workdir, env, on_phase, on_log, cancel or threading.Event(), timeout_s,
-                  resolve_parameter, resolve_secret, clock).run()
+    return _Build(
+        request,
+        workdir,
+        env,
+        on_phase,
+        on_log,
+        cancel or threading.Event(),
+        timeout_s,
+        resolve_parameter,
+        resolve_secret,
+        clock,
+    ).run()
 
 
 class _Build:
-    def __init__(self, request: BuildRequest, workdir: Path, env: dict[str, str],
-                 on_phase: Callable[[PhaseRecord], None], on_log: Callable[[str], None],
-                 cancel: threading.Event, timeout_s: float, resolve_parameter: ParameterResolver | None,
-                 resolve_secret: SecretResolver | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        request: BuildRequest,
+        workdir: Path,
+        env: dict[str, str],
+        on_phase: Callable[[PhaseRecord], None],
+        on_log: Callable[[str], None],
+        cancel: threading.Event,
+        timeout_s: float,
+        resolve_parameter: ParameterResolver | None,
+        resolve_secret: SecretResolver | None,
+        clock: Clock,
+    ) -> None:
         self.request = request
         self.workdir = workdir
         self.src = workdir / "src"
@@ -151,8 +179,16 @@ class _Build:
             self.phases.end(finalizing, SUCCEEDED)
         self.phases.start("COMPLETED")
         status = self.status or (SUCCEEDED if self.succeeding else FAILED)
-        return BuildResult(status, self.phases.records, start, self.clock(), self.exported,
-                           self.result_artifact, self.secondary, self.log.lines)
+        return BuildResult(
+            status,
+            self.phases.records,
+            start,
+            self.clock(),
+            self.exported,
+            self.result_artifact,
+            self.secondary,
+            self.log.lines,
+        )
 
     def _interrupted(self, record: PhaseRecord) -> bool:
         """End `record` as STOPPED / TIMED_OUT if the build was stopped or ran out of time."""
@@ -192,8 +228,13 @@ class _Build:
             self.log.container(f"Skipping buildspec section '{section}': not run by the embedded AWS")
         self.log.container("Processing environment variables")
         try:
-            resolved = resolve(spec.env, self.request.environment_variables, resolve_parameter=self.resolvers[0],
-                               resolve_secret=self.resolvers[1], log=self.log.container)
+            resolved = resolve(
+                spec.env,
+                self.request.environment_variables,
+                resolve_parameter=self.resolvers[0],
+                resolve_secret=self.resolvers[1],
+                log=self.log.container,
+            )
         except EnvResolutionError as exc:
             self._fail(record, exc.status_code, exc.message)
             return None
@@ -225,18 +266,26 @@ class _Build:
         env.update(resolved.variables)
         r = self.request
         env.update(
-            CODEBUILD_SRC_DIR=str(self.src), CODEBUILD_BUILD_ID=r.build_id, CODEBUILD_BUILD_ARN=r.build_arn,
-            CODEBUILD_BUILD_NUMBER=str(r.build_number), CODEBUILD_INITIATOR=r.initiator,
-            CODEBUILD_SOURCE_VERSION=r.source_version, CODEBUILD_RESOLVED_SOURCE_VERSION=r.resolved_source_version,
-            CODEBUILD_BUILD_IMAGE=r.image, CODEBUILD_BUILD_SUCCEEDING="1",
+            CODEBUILD_SRC_DIR=str(self.src),
+            CODEBUILD_BUILD_ID=r.build_id,
+            CODEBUILD_BUILD_ARN=r.build_arn,
+            CODEBUILD_BUILD_NUMBER=str(r.build_number),
+            CODEBUILD_INITIATOR=r.initiator,
+            CODEBUILD_SOURCE_VERSION=r.source_version,
+            CODEBUILD_RESOLVED_SOURCE_VERSION=r.resolved_source_version,
+            CODEBUILD_BUILD_IMAGE=r.image,
+            CODEBUILD_BUILD_SUCCEEDING="1",
             CODEBUILD_START_TIME=str(int(self.phases.records[0].start_time.timestamp() * 1000)),
         )
         return env
 
     def _run_phases(self, spec: Buildspec, resolved: ResolvedEnvironment) -> None:
         self.shell = ShellSession(
-            src_dir=self.src, tmp_dir=self.workdir / "tmp", base_env=self._base_env(resolved),
-            on_output=self.log.output, shell=spec.env.shell,
+            src_dir=self.src,
+            tmp_dir=self.workdir / "tmp",
+            base_env=self._base_env(resolved),
+            on_output=self.log.output,
+            shell=spec.env.shell,
             persist_state=spec.version != "0.1",  # 0.1 ran every command in a fresh shell
         )
         self.shell.start()
@@ -264,10 +313,14 @@ class _Build:
                 if self._interrupted_by(outcome, record):
                     return False
                 if outcome.exit_code != 0:
-                    self.log.container(f"Command did not exit successfully {command} exit status {outcome.exit_code}")
+                    self.log.container(
+                        f"Command did not exit successfully {command} exit status {outcome.exit_code}"
+                    )
                     if error is None:
-                        error = ("COMMAND_EXECUTION_ERROR",
-                                 f"Error while executing command: {command}. Reason: exit status {outcome.exit_code}")
+                        error = (
+                            "COMMAND_EXECUTION_ERROR",
+                            f"Error while executing command: {command}. Reason: exit status {outcome.exit_code}",
+                        )
                     break  # skip the rest of this block; `finally` still runs
         if error is not None:
             self._fail(record, *error)
@@ -278,8 +331,13 @@ class _Build:
     def _command(self, command: str, **kwargs: object) -> CommandOutcome:
         assert self.shell is not None
         self.log.container(f"Running command {command}")
-        return self.shell.run(command, overrides={"CODEBUILD_BUILD_SUCCEEDING": "1" if self.succeeding else "0"},
-                              cancel=self.cancel, deadline=self.deadline, **kwargs)  # type: ignore[arg-type]
+        return self.shell.run(
+            command,
+            overrides={"CODEBUILD_BUILD_SUCCEEDING": "1" if self.succeeding else "0"},
+            cancel=self.cancel,
+            deadline=self.deadline,
+            **kwargs,
+        )  # type: ignore[arg-type]
 
     def _interrupted_by(self, outcome: CommandOutcome, record: PhaseRecord) -> bool:
         if not (outcome.stopped or outcome.timed_out):
@@ -290,8 +348,9 @@ class _Build:
         """Evaluate `command` in the build's final shell state, quietly; None if it failed."""
         assert self.shell is not None
         out = self.workdir / "tmp" / "capture.out"
-        outcome = self.shell.run(command, overrides={}, cancel=self.cancel, deadline=self.deadline,
-                                 capture=out, save_state=False)
+        outcome = self.shell.run(
+            command, overrides={}, cancel=self.cancel, deadline=self.deadline, capture=out, save_state=False
+        )
         return out.read_text(errors="replace") if outcome.exit_code == 0 else None
 
     def _export(self, spec: Buildspec, resolved: ResolvedEnvironment) -> None:
@@ -299,8 +358,9 @@ class _Build:
         names = []
         for name in spec.env.exported_variables:
             if not _NAME.match(name) or name.startswith("AWS_") or name in resolved.secret_names:
-                self.log.container(f"Skipping exported variable {name}: secrets, AWS_* and invalid names "
-                                   "cannot be exported")
+                self.log.container(
+                    f"Skipping exported variable {name}: secrets, AWS_* and invalid names cannot be exported"
+                )
                 continue
             names.append(name)
         if not names or self.cancel.is_set():
@@ -323,8 +383,12 @@ class _Build:
             name = self._artifact_name(art.name)
             try:
                 out = artifact_mod.collect(
-                    art, src_dir=self.src, out_dir=self.workdir / "artifacts" / (identifier or "primary"),
-                    identifier=identifier, name=name, log=self.log.container,
+                    art,
+                    src_dir=self.src,
+                    out_dir=self.workdir / "artifacts" / (identifier or "primary"),
+                    identifier=identifier,
+                    name=name,
+                    log=self.log.container,
                 )
             except artifact_mod.ArtifactError as exc:
                 self._fail(record, exc.status_code, exc.message)

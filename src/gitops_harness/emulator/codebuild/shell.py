@@ -110,8 +110,12 @@ class ShellSession:
         # The anchor owns the process group; it lives until close(), so later commands can join.
         # It is `cat` on a pipe only this process writes to: if the harness dies, EOF ends it.
         self._anchor = subprocess.Popen(
-            ["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            process_group=0, env={"PATH": self._base_env.get("PATH", "/usr/bin:/bin")},
+            ["cat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            process_group=0,
+            env={"PATH": self._base_env.get("PATH", "/usr/bin:/bin")},
         )
         self._rfd, self._wfd = os.pipe()
         self._reader = threading.Thread(target=self._read_loop, name="codebuild-log-reader", daemon=True)
@@ -179,9 +183,14 @@ class ShellSession:
         out = open(capture, "wb") if capture else None  # noqa: SIM115 - closed below
         try:
             proc = subprocess.Popen(
-                [*self._argv, str(self._wrapper)], cwd=self._src, env=env, stdin=subprocess.DEVNULL,
-                stdout=out.fileno() if out else self._wfd, stderr=self._wfd,
-                process_group=self.pgid, close_fds=True,
+                [*self._argv, str(self._wrapper)],
+                cwd=self._src,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out.fileno() if out else self._wfd,
+                stderr=self._wfd,
+                process_group=self.pgid,
+                close_fds=True,
             )
         finally:
             if out:
@@ -190,7 +199,9 @@ class ShellSession:
         self._flush()
         return outcome
 
-    def _wait(self, proc: subprocess.Popen[bytes], cancel: threading.Event, deadline: float) -> CommandOutcome:
+    def _wait(
+        self, proc: subprocess.Popen[bytes], cancel: threading.Event, deadline: float
+    ) -> CommandOutcome:
         pidfd = os.pidfd_open(proc.pid)
         try:
             while True:
@@ -240,14 +251,14 @@ class ShellSession:
                         break
                     if m:
                         self._emit(buf[:m])  # an unterminated last line before the marker
-                    seq = int(buf[m + len(marker):end])
-                    buf = buf[end + 1:]
+                    seq = int(buf[m + len(marker) : end])
+                    buf = buf[end + 1 :]
                     with self._cond:
                         self._seen.add(seq)
                         self._cond.notify_all()
                 elif nl != -1:
                     self._emit(buf[:nl])
-                    buf = buf[nl + 1:]
+                    buf = buf[nl + 1 :]
                 else:
                     if len(buf) > 1 << 20:  # a megabyte without a newline: emit it anyway
                         self._emit(buf)

@@ -67,7 +67,9 @@ class BuildRecord:
     start_time: datetime
     source: dict[str, Any]  # ProjectSource after sourceTypeOverride/sourceLocationOverride/buildspecOverride
     artifacts: dict[str, Any]  # ProjectArtifacts after artifactsOverride
-    environment: dict[str, Any]  # ProjectEnvironment after the overrides (variables: project's then StartBuild's)
+    environment: dict[
+        str, Any
+    ]  # ProjectEnvironment after the overrides (variables: project's then StartBuild's)
     service_role: str
     timeout_minutes: int
     queued_timeout_minutes: int
@@ -153,4 +155,6 @@ class BuildRecord:
 class CodeBuildState:
     projects: dict[str, ProjectRecord] = field(default_factory=dict)
     builds: dict[str, BuildRecord] = field(default_factory=dict)  # by build id, in start order
-    idempotency: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (request digest, build id)
+    idempotency: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # token -> (request digest, build id)

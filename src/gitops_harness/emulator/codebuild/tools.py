@@ -44,7 +44,7 @@ def _docker_wrapper() -> str:
     return (
         "#!/bin/sh\n"
         f"DOCKER_STANDIN_PYTHON={shlex.quote(standin['DOCKER_STANDIN_PYTHON'])} "
-        f"exec {shlex.quote(str(launcher.BIN_DIR / 'docker'))} \"$@\"\n"
+        f'exec {shlex.quote(str(launcher.BIN_DIR / "docker"))} "$@"\n'
     )
 
 

@@ -37,6 +37,7 @@ def branch_pattern(branch: str = "main") -> dict:
         },
     }
 
+
 Publish = Callable[[list[dict[str, Any]]], None]
 
 log = logging.getLogger(__name__)

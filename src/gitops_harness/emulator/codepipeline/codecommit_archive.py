@@ -12,7 +12,9 @@ from gitops_harness.emulator.exceptions import ServiceException
 def read_archive(runtime: Runtime, account_id: str, region: str, repository: str, commit_id: str) -> bytes:
     codecommit = runtime.planes.get("codecommit")
     if codecommit is None:
-        raise ActionFailed(f"Could not archive {repository}@{commit_id}: CodeCommit is not served by this emulator")
+        raise ActionFailed(
+            f"Could not archive {repository}@{commit_id}: CodeCommit is not served by this emulator"
+        )
     try:
         return codecommit.source_archive(account_id, region, repository, commit_id)  # type: ignore[attr-defined]
     except ServiceException as exc:

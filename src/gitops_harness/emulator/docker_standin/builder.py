@@ -51,13 +51,19 @@ def build(request: BuildRequest, store: ImageStore, progress: PlainProgress) -> 
         try:
             text = request.dockerfile.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise BuildError(f"failed to read dockerfile: open {request.dockerfile.name}: no such file or directory") from None
+            raise BuildError(
+                f"failed to read dockerfile: open {request.dockerfile.name}: no such file or directory"
+            ) from None
         v.emit(f"transferring dockerfile: {human_bytes(len(text.encode()))} done")
-        plan = df.evaluate(df.parse(text), request.build_args, request.target, request.labels, request.platform)
+        plan = df.evaluate(
+            df.parse(text), request.build_args, request.target, request.labels, request.platform
+        )
     stages = plan.required_stages()
     for base in sorted({s.base for s in stages if s.base_stage is None and s.base != "scratch"}):
         with progress.vertex(f"[internal] load metadata for {_qualified(base)}") as v:
-            v.emit("not pulled: the gitops-harness stand-in records the base image and adds no layers from it")
+            v.emit(
+                "not pulled: the gitops-harness stand-in records the base image and adds no layers from it"
+            )
     with progress.vertex("[internal] load .dockerignore") as v:
         ignore = IgnoreMatcher.from_context(request.context)
         v.emit(f"transferring context: {human_bytes(_size(request.context / '.dockerignore'))} done")
@@ -77,7 +83,13 @@ def build(request: BuildRequest, store: ImageStore, progress: PlainProgress) -> 
     final = results[plan.target.index]
     with progress.vertex("exporting to image") as v:
         v.emit("exporting layers done")
-        config = image_config(plan.target.config.to_oci(), [la.diff_id for la in final.layers], final.history, epoch, request.platform)
+        config = image_config(
+            plan.target.config.to_oci(),
+            [la.diff_id for la in final.layers],
+            final.history,
+            epoch,
+            request.platform,
+        )
         manifest = image_manifest(config, final.layers, _qualified(final.base) if final.base else None)
         store.put_blob(config.data)
         store.put_blob(manifest.data)
@@ -112,7 +124,11 @@ def _build_stage(
     for step in stage.steps:
         if step.keyword == "ARG":  # BuildKit keeps ARG out of the image history
             continue
-        entry: dict[str, object] = {"created": timestamp(epoch), "created_by": step.created_by, "comment": df.HISTORY_COMMENT}
+        entry: dict[str, object] = {
+            "created": timestamp(epoch),
+            "created_by": step.created_by,
+            "comment": df.HISTORY_COMMENT,
+        }
         if step.keyword == "FROM" and stage.base_stage is None:
             entry["comment"] = f"{df.HISTORY_COMMENT}; {HISTORY_NOTE['FROM']}"
         if step.keyword == "RUN":
@@ -122,10 +138,16 @@ def _build_stage(
             result.history.append(entry)
             continue
         position = numbered.index(step) + 1
-        shown = f"FROM {_qualified(stage.base)}" if step.keyword == "FROM" and stage.base_stage is None else step.display
+        shown = (
+            f"FROM {_qualified(stage.base)}"
+            if step.keyword == "FROM" and stage.base_stage is None
+            else step.display
+        )
         with progress.vertex(f"[{prefix}{position}/{len(numbered)}] {shown}") as v:
             if step.keyword == "RUN":
-                v.emit("not executed: the gitops-harness docker stand-in records RUN in the image history only")
+                v.emit(
+                    "not executed: the gitops-harness docker stand-in records RUN in the image history only"
+                )
             if step.keyword == "WORKDIR":
                 workdir = step.created_by.split(" ", 1)[1]
                 _ensure_dirs(result.tree, clean(workdir))
@@ -146,7 +168,11 @@ def _build_stage(
 
 
 def _source_tree(
-    plan: df.BuildPlan, stage: df.Stage, spec: df.CopySpec, results: dict[int, _StageResult], context: Tree | None
+    plan: df.BuildPlan,
+    stage: df.Stage,
+    spec: df.CopySpec,
+    results: dict[int, _StageResult],
+    context: Tree | None,
 ) -> Tree:
     if spec.from_ref is None:
         assert context is not None
@@ -164,23 +190,35 @@ def _copy_entries(spec: df.CopySpec, source: Tree, stage_tree: Tree, line: int) 
     matches: list[str] = []
     for src in spec.sources:
         if re.match(r"^[a-z][a-z0-9+.-]*://", src) or src.startswith("git@"):
-            raise BuildError(f"ADD {src}: the gitops-harness stand-in has no network; add the file to the build context")
+            raise BuildError(
+                f"ADD {src}: the gitops-harness stand-in has no network; add the file to the build context"
+            )
         found = source.glob(src)
         if not found:
-            note = " (files that RUN would create do not exist: the stand-in does not execute RUN)" if spec.from_ref else ""
-            raise BuildError(f'failed to compute cache key: failed to calculate checksum of ref: "/{clean(src)}": not found{note}')
+            note = (
+                " (files that RUN would create do not exist: the stand-in does not execute RUN)"
+                if spec.from_ref
+                else ""
+            )
+            raise BuildError(
+                f'failed to compute cache key: failed to calculate checksum of ref: "/{clean(src)}": not found{note}'
+            )
         matches.extend(found)
     dest = clean(spec.dest)
     existing = stage_tree.get(dest)
     into_dir = spec.dest_is_dir or (existing is not None and existing.kind == DIR)
     if len(matches) > 1 and not into_dir:
-        raise BuildError(f"dockerfile line {line}: When using {spec.keyword} with more than one source file, the destination must be a directory and end with a /")
+        raise BuildError(
+            f"dockerfile line {line}: When using {spec.keyword} with more than one source file, the destination must be a directory and end with a /"
+        )
     owner = _owner(spec.chown, stage_tree)
     out: dict[str, Entry] = {}
 
     def put(entry: Entry, path: str) -> None:
         mode = spec.chmod if spec.chmod is not None and entry.kind != SYMLINK else entry.mode
-        out[path] = Entry(path, entry.kind, mode, *owner, linkname=entry.linkname, source=entry.source, data=entry.data)
+        out[path] = Entry(
+            path, entry.kind, mode, *owner, linkname=entry.linkname, source=entry.source, data=entry.data
+        )
 
     for match in matches:
         entry = source.get(match)

@@ -37,7 +37,7 @@ def _key_value(pairs: list[str], flag: str) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not key:
-            raise DockerError(f"invalid argument {pair!r} for \"{flag}\" flag", EXIT_USAGE)
+            raise DockerError(f'invalid argument {pair!r} for "{flag}" flag', EXIT_USAGE)
         out[key] = value  # `--build-arg K` without `=` means K="" here (docker would read the env)
     return out
 
@@ -82,7 +82,9 @@ def cmd_build(argv: list[str], store: ImageStore) -> int:
     p.add_argument("context")
     args = p.parse_args(argv)
     if args.context == "-" or "://" in args.context:
-        raise DockerError(f"unable to prepare context: the gitops-harness stand-in builds from a local directory, not {args.context!r}")
+        raise DockerError(
+            f"unable to prepare context: the gitops-harness stand-in builds from a local directory, not {args.context!r}"
+        )
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
     request = builder.BuildRequest(
@@ -166,15 +168,25 @@ def cmd_inspect(argv: list[str], store: ImageStore, noun: str = "object") -> int
 
 
 def cmd_image(argv: list[str], store: ImageStore) -> int:
-    sub = {"inspect": lambda a, s: cmd_inspect(a, s, "image"), "ls": cmd_images, "list": cmd_images,
-           "tag": cmd_tag, "push": cmd_push, "build": cmd_build}
+    sub = {
+        "inspect": lambda a, s: cmd_inspect(a, s, "image"),
+        "ls": cmd_images,
+        "list": cmd_images,
+        "tag": cmd_tag,
+        "push": cmd_push,
+        "build": cmd_build,
+    }
     if not argv or argv[0] not in sub:
-        raise DockerError(f"docker: 'image {argv[0] if argv else ''}' is not supported by the gitops-harness stand-in")
+        raise DockerError(
+            f"docker: 'image {argv[0] if argv else ''}' is not supported by the gitops-harness stand-in"
+        )
     return sub[argv[0]](argv[1:], store)
 
 
 def cmd_version(argv: list[str], store: ImageStore) -> int:
-    print("Client: gitops-harness docker stand-in (daemonless; builds OCI images, pushes to the emulated ECR)")
+    print(
+        "Client: gitops-harness docker stand-in (daemonless; builds OCI images, pushes to the emulated ECR)"
+    )
     print(f" Version:    {STANDIN_VERSION}")
     print(f" Python:     {platform.python_version()}")
     print(f" OS/Arch:    {platform.system().lower()}/{platform.machine()}")
@@ -192,8 +204,15 @@ def cmd_info(argv: list[str], store: ImageStore) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str], ImageStore], int]] = {
-    "login": cmd_login, "build": cmd_build, "tag": cmd_tag, "push": cmd_push, "images": cmd_images,
-    "inspect": cmd_inspect, "image": cmd_image, "version": cmd_version, "info": cmd_info,
+    "login": cmd_login,
+    "build": cmd_build,
+    "tag": cmd_tag,
+    "push": cmd_push,
+    "images": cmd_images,
+    "inspect": cmd_inspect,
+    "image": cmd_image,
+    "version": cmd_version,
+    "info": cmd_info,
 }
 
 

@@ -22,17 +22,55 @@ from gitops_harness.emulator.docker_standin.errors import BuildError, Dockerfile
 from gitops_harness.emulator.docker_standin.shellwords import SubstitutionError, expand, split_words
 
 KNOWN_INSTRUCTIONS = frozenset(
-    ["FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"]
+    [
+        "FROM",
+        "RUN",
+        "CMD",
+        "LABEL",
+        "MAINTAINER",
+        "EXPOSE",
+        "ENV",
+        "ADD",
+        "COPY",
+        "ENTRYPOINT",
+        "VOLUME",
+        "USER",
+        "WORKDIR",
+        "ARG",
+        "ONBUILD",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
+    ]
 )
 # Instructions that become a numbered step in BuildKit's progress output (they change the filesystem).
 PROGRESS_INSTRUCTIONS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 # Docker's predefined proxy args may be passed without a matching ARG and never warn as unused.
 PREDEFINED_ARGS = frozenset(
-    ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"]
+    [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "FTP_PROXY",
+        "ftp_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
 )
 DEFAULT_SHELL = ("/bin/sh", "-c")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 
 
@@ -198,8 +236,12 @@ class _Evaluator:
         os_name, _, arch = platform.partition("/")
         # BuildKit's automatic platform args are in the global scope (usable in FROM).
         self.global_args = {
-            "TARGETPLATFORM": platform, "TARGETOS": os_name, "TARGETARCH": arch,
-            "BUILDPLATFORM": platform, "BUILDOS": os_name, "BUILDARCH": arch,
+            "TARGETPLATFORM": platform,
+            "TARGETOS": os_name,
+            "TARGETARCH": arch,
+            "BUILDPLATFORM": platform,
+            "BUILDOS": os_name,
+            "BUILDARCH": arch,
         }
         self.stages: list[Stage] = []
 
@@ -234,7 +276,9 @@ class _Evaluator:
     def _expand(self, text: str) -> str:
         return expand(text, self._scope())
 
-    def _record(self, ins: Instruction, created_by: str, *, empty: bool = True, copy: CopySpec | None = None) -> None:
+    def _record(
+        self, ins: Instruction, created_by: str, *, empty: bool = True, copy: CopySpec | None = None
+    ) -> None:
         display = f"{ins.keyword} {ins.value}"
         self.stage.steps.append(Step(ins.line, ins.keyword, display, created_by, empty, copy))
 
@@ -271,7 +315,10 @@ class _Evaluator:
         name = words[2].lower() if len(words) == 3 else None
         if name is not None:
             if not _STAGE_NAME.match(name):
-                raise DockerfileParseError(ins.line, f"invalid name for build stage: {words[2]!r}, name can't start with a number or contain symbols")
+                raise DockerfileParseError(
+                    ins.line,
+                    f"invalid name for build stage: {words[2]!r}, name can't start with a number or contain symbols",
+                )
             if any(s.name == name for s in self.stages):
                 raise DockerfileParseError(ins.line, f'duplicate stage name "{name}"')
         index = len(self.stages)
@@ -328,7 +375,9 @@ class _Evaluator:
         raw_words = _raw_words(ins.value)
         for raw in raw_words:
             if "=" not in raw:
-                raise DockerfileParseError(ins.line, f"Syntax error - can't find = in {raw!r}. Must be of the form: name=value")
+                raise DockerfileParseError(
+                    ins.line, f"Syntax error - can't find = in {raw!r}. Must be of the form: name=value"
+                )
             key, _, value = raw.partition("=")
             pairs.append((expand(key, scope), expand(value, scope)))
             scope = {**scope, **({pairs[-1][0]: pairs[-1][1]} if keyword == "ENV" else {})}
@@ -375,11 +424,15 @@ class _Evaluator:
         words = _raw_words(ins.value)
         while words and words[0].startswith("--"):  # --mount/--network/--security: nothing to mount
             words.pop(0)
-        command = ins.value[ins.value.find(words[0]):] if words else ""
+        command = ins.value[ins.value.find(words[0]) :] if words else ""
         if not command:
             raise DockerfileParseError(ins.line, "RUN requires at least one argument")
         exec_form = _exec_form(command)
-        shown = " ".join(exec_form) if exec_form is not None else " ".join([*(self.stage.config.shell or DEFAULT_SHELL), command])
+        shown = (
+            " ".join(exec_form)
+            if exec_form is not None
+            else " ".join([*(self.stage.config.shell or DEFAULT_SHELL), command])
+        )
         self._record(ins, f"RUN {shown} # buildkit")
 
     def _user(self, ins: Instruction) -> None:
@@ -392,7 +445,9 @@ class _Evaluator:
         path = self._expand(ins.value)
         if not path:
             raise DockerfileParseError(ins.line, "WORKDIR requires exactly one argument")
-        self.stage.config.working_dir = posixpath.normpath(posixpath.join(self.stage.config.working_dir or "/", path))
+        self.stage.config.working_dir = posixpath.normpath(
+            posixpath.join(self.stage.config.working_dir or "/", path)
+        )
         self._record(ins, f"WORKDIR {self.stage.config.working_dir}")
 
     def _volume(self, ins: Instruction) -> None:
@@ -412,7 +467,12 @@ class _Evaluator:
     def _healthcheck(self, ins: Instruction) -> None:
         words = _raw_words(ins.value)
         check: dict[str, object] = {}
-        flags = {"--interval": "Interval", "--timeout": "Timeout", "--start-period": "StartPeriod", "--start-interval": "StartInterval"}
+        flags = {
+            "--interval": "Interval",
+            "--timeout": "Timeout",
+            "--start-period": "StartPeriod",
+            "--start-interval": "StartInterval",
+        }
         while words and words[0].startswith("--"):
             flag, _, value = words.pop(0).partition("=")
             if flag in flags:
@@ -426,7 +486,7 @@ class _Evaluator:
         if not words:
             raise DockerfileParseError(ins.line, "HEALTHCHECK requires an argument")
         kind = words[0].upper()
-        rest = ins.value[ins.value.find(words[0]) + len(words[0]):].strip()
+        rest = ins.value[ins.value.find(words[0]) + len(words[0]) :].strip()
         if kind == "NONE":
             if rest:
                 raise DockerfileParseError(ins.line, "HEALTHCHECK NONE takes no arguments")
@@ -454,16 +514,23 @@ class _Evaluator:
         flags: dict[str, str] = {}
         while raw and raw[0].startswith("--"):
             flag, _, value = raw.pop(0)[2:].partition("=")
-            allowed = {"from", "chown", "chmod", "link", "parents", "exclude"} - ({"from"} if ins.keyword == "ADD" else set())
+            allowed = {"from", "chown", "chmod", "link", "parents", "exclude"} - (
+                {"from"} if ins.keyword == "ADD" else set()
+            )
             if ins.keyword == "ADD":
                 allowed |= {"checksum", "keep-git-dir"}
             if flag not in allowed:
                 raise DockerfileParseError(ins.line, f"Unknown flag: {flag}")
             flags[flag] = expand(value, scope)
-        words = [expand(w, scope) for w in exec_form] if exec_form is not None else [expand(w, scope) for w in raw]
+        words = (
+            [expand(w, scope) for w in exec_form]
+            if exec_form is not None
+            else [expand(w, scope) for w in raw]
+        )
         if len(words) < 2:
             raise DockerfileParseError(
-                ins.line, f"{ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined."
+                ins.line,
+                f"{ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.",
             )
         *sources, dest = words
         dest_is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
@@ -472,11 +539,18 @@ class _Evaluator:
         chmod = None
         if "chmod" in flags:
             if not re.fullmatch(r"[0-7]{3,4}", flags["chmod"]):
-                raise DockerfileParseError(ins.line, f"invalid chmod parameter: {flags['chmod']!r} (the stand-in supports octal modes)")
+                raise DockerfileParseError(
+                    ins.line,
+                    f"invalid chmod parameter: {flags['chmod']!r} (the stand-in supports octal modes)",
+                )
             chmod = int(flags["chmod"], 8)
-        spec = CopySpec(ins.keyword, tuple(sources), dest_abs, dest_is_dir, flags.get("from"), flags.get("chown"), chmod)
+        spec = CopySpec(
+            ins.keyword, tuple(sources), dest_abs, dest_is_dir, flags.get("from"), flags.get("chown"), chmod
+        )
         shown_flags = "".join(f"--{k}={v} " for k, v in flags.items() if k != "link")
-        self._record(ins, f"{ins.keyword} {shown_flags}{' '.join(sources)} {dest} # buildkit", empty=False, copy=spec)
+        self._record(
+            ins, f"{ins.keyword} {shown_flags}{' '.join(sources)} {dest} # buildkit", empty=False, copy=spec
+        )
 
 
 def _exec_form(value: str) -> list[str] | None:
@@ -498,7 +572,7 @@ def _strip_flags(value: str) -> str:
     rest = value
     while words and words[0].startswith("--"):
         word = words.pop(0)
-        rest = rest[rest.find(word) + len(word):]
+        rest = rest[rest.find(word) + len(word) :]
     return rest.strip()
 
 

@@ -28,7 +28,7 @@ def client(registry: EcrRegistry):  # -> botocore ECR client
     # Refuse to fall through to the real AWS: the stand-in exists for the emulated ECR only.
     if not (os.environ.get("AWS_ENDPOINT_URL_ECR") or os.environ.get("AWS_ENDPOINT_URL")):
         raise DockerError(
-            f"Error response from daemon: Get \"https://{registry.host}/v2/\": the gitops-harness docker "
+            f'Error response from daemon: Get "https://{registry.host}/v2/": the gitops-harness docker '
             "stand-in needs AWS_ENDPOINT_URL (the emulated ECR) to reach this registry"
         )
     return boto3.client("ecr", region_name=registry.region, config=Config(retries={"max_attempts": 2}))

@@ -17,7 +17,9 @@ from typing import Any
 from gitops_harness.emulator.docker_standin.errors import DockerError
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<num>-?\d+)|(?P<field>\.[\w.]*)|(?P<ident>[A-Za-z_]\w*)|(?P<punct>[()|]))')
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<num>-?\d+)|(?P<field>\.[\w.]*)|(?P<ident>[A-Za-z_]\w*)|(?P<punct>[()|]))'
+)
 
 
 class _Missing:
@@ -65,7 +67,9 @@ def _evaluate(action: str, data: Any, offset: int) -> Any:
     tokens = _tokens(action, offset)
     value, rest = _pipeline(tokens, data, action)
     if rest:
-        raise DockerError(f"template parsing error: template: :1: unexpected {rest[0][1]!r} in {{{{{action}}}}}")
+        raise DockerError(
+            f"template parsing error: template: :1: unexpected {rest[0][1]!r} in {{{{{action}}}}}"
+        )
     return value
 
 
@@ -76,9 +80,13 @@ def _pipeline(tokens: list[tuple[str, str]], data: Any, action: str) -> tuple[An
     return value, tokens
 
 
-def _command(tokens: list[tuple[str, str]], data: Any, action: str, piped: Any) -> tuple[Any, list[tuple[str, str]]]:
+def _command(
+    tokens: list[tuple[str, str]], data: Any, action: str, piped: Any
+) -> tuple[Any, list[tuple[str, str]]]:
     if not tokens:
-        raise DockerError(f"template parsing error: template: :1: missing value for command in {{{{{action}}}}}")
+        raise DockerError(
+            f"template parsing error: template: :1: missing value for command in {{{{{action}}}}}"
+        )
     kind, text = tokens[0]
     if kind == "ident":
         if text not in FUNCTIONS:
@@ -93,9 +101,13 @@ def _command(tokens: list[tuple[str, str]], data: Any, action: str, piped: Any) 
         try:
             return FUNCTIONS[text](*args), tokens
         except (IndexError, KeyError, TypeError, ValueError) as exc:
-            raise DockerError(f'template: :1: executing "" at <{action.strip()}>: error calling {text}: {exc}') from None
+            raise DockerError(
+                f'template: :1: executing "" at <{action.strip()}>: error calling {text}: {exc}'
+            ) from None
     if piped is not None:
-        raise DockerError(f"template: :1: executing \"\" at <{action.strip()}>: can't give argument to non-function {text}")
+        raise DockerError(
+            f'template: :1: executing "" at <{action.strip()}>: can\'t give argument to non-function {text}'
+        )
     return _operand(tokens, data, action)
 
 
@@ -113,7 +125,9 @@ def _operand(tokens: list[tuple[str, str]], data: Any, action: str) -> tuple[Any
     if (kind, text) == ("punct", "("):
         value, rest = _pipeline(rest, data, action)
         if not rest or rest[0] != ("punct", ")"):
-            raise DockerError(f"template parsing error: template: :1: unclosed left paren in {{{{{action}}}}}")
+            raise DockerError(
+                f"template parsing error: template: :1: unclosed left paren in {{{{{action}}}}}"
+            )
         return value, rest[1:]
     if kind == "ident":
         value, rest = _command(tokens, data, action, None)
@@ -127,7 +141,9 @@ def _field(data: Any, chain: str, action: str) -> Any:
         if isinstance(value, dict):
             value = value.get(name, MISSING)
         elif value is None or value is MISSING:
-            raise DockerError(f'template: :1: executing "" at <{chain}>: nil pointer evaluating interface {{}}.{name}')
+            raise DockerError(
+                f'template: :1: executing "" at <{chain}>: nil pointer evaluating interface {{}}.{name}'
+            )
         else:
             raise DockerError(f'template: :1: executing "" at <{chain}>: can\'t evaluate field {name}')
     return value

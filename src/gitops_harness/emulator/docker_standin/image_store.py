@@ -123,7 +123,11 @@ class ImageStore:
         return self._load(manifest.digest)
 
     def tag(self, image: StoredImage, ref: Reference) -> None:
-        descriptor = {"mediaType": MANIFEST_MEDIA_TYPE, "digest": image.manifest_digest, "size": len(image.manifest)}
+        descriptor = {
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "digest": image.manifest_digest,
+            "size": len(image.manifest),
+        }
         with self.locked():
             index = self._index()
             self._point(index, ref, descriptor)
@@ -133,12 +137,20 @@ class ImageStore:
         name = ref.tagged
         manifests = index["manifests"]
         previous = [m for m in manifests if m.get("annotations", {}).get(NAME_ANNOTATION) == name]
-        manifests[:] = [m for m in manifests if m not in previous and not (m["digest"] == descriptor["digest"] and "annotations" not in m)]
+        manifests[:] = [
+            m
+            for m in manifests
+            if m not in previous and not (m["digest"] == descriptor["digest"] and "annotations" not in m)
+        ]
         for old in previous:
             # Like docker, an image that loses its last name stays in the store as <none>:<none>.
-            if old["digest"] != descriptor["digest"] and not any(m["digest"] == old["digest"] for m in manifests):
+            if old["digest"] != descriptor["digest"] and not any(
+                m["digest"] == old["digest"] for m in manifests
+            ):
                 manifests.append({k: v for k, v in old.items() if k != "annotations"})
-        manifests.append({**descriptor, "annotations": {NAME_ANNOTATION: name, TAG_ANNOTATION: ref.tag or "latest"}})
+        manifests.append(
+            {**descriptor, "annotations": {NAME_ANNOTATION: name, TAG_ANNOTATION: ref.tag or "latest"}}
+        )
 
     def entries(self) -> list[tuple[str | None, StoredImage]]:
         """(name or None, image) for every index entry, newest first."""

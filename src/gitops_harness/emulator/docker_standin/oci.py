@@ -74,6 +74,7 @@ def image_manifest(config: Blob, layers: list[Layer], base_name: str | None) -> 
         document["annotations"] = {BASE_NAME_ANNOTATION: base_name}
     return Blob(canonical_json(document), MANIFEST_MEDIA_TYPE)
 
+
 # Why a history entry has no layer behind it, in words a person reading `docker history` understands.
 HISTORY_NOTE = {
     "FROM": "base image recorded, not pulled, by the gitops-harness docker stand-in",

@@ -21,7 +21,9 @@ from gitops_harness.emulator.docker_standin.image_store import ImageStore
 def login(store: ImageStore, host: str, username: str, password: str) -> Path:
     host = host.removeprefix("https://").removeprefix("http://").rstrip("/")
     registry = ecr.registry_for(host)
-    refused = DockerError(f"Error response from daemon: login attempted to https://{host}/v2/ failed with status: 400 Bad Request")
+    refused = DockerError(
+        f"Error response from daemon: login attempted to https://{host}/v2/ failed with status: 400 Bad Request"
+    )
     if username != "AWS":
         raise refused
     client = ecr.client(registry)

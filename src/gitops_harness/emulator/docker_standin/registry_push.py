@@ -41,13 +41,22 @@ def push(store: ImageStore, name: str, out: TextIO) -> str:
     return digest
 
 
-def _upload_blobs(client, registry: EcrRegistry, repo: str, store: ImageStore, image: StoredImage, out: TextIO) -> None:
+def _upload_blobs(
+    client, registry: EcrRegistry, repo: str, store: ImageStore, image: StoredImage, out: TextIO
+) -> None:
     manifest = image.manifest_json
     layers = [d["digest"] for d in manifest["layers"]]
     diff_ids = image.config_json["rootfs"]["diff_ids"]
     wanted = [manifest["config"]["digest"], *layers]
-    answer = ecr.call(client.batch_check_layer_availability, registryId=registry.account, repositoryName=repo, layerDigests=wanted)
-    present = {la["layerDigest"] for la in answer.get("layers", []) if la.get("layerAvailability") == "AVAILABLE"}
+    answer = ecr.call(
+        client.batch_check_layer_availability,
+        registryId=registry.account,
+        repositoryName=repo,
+        layerDigests=wanted,
+    )
+    present = {
+        la["layerDigest"] for la in answer.get("layers", []) if la.get("layerAvailability") == "AVAILABLE"
+    }
     shown = dict(zip(layers, diff_ids, strict=True))
     # docker lists layers top-down and names them by the short form of their diff ID.
     for digest in [*reversed(layers), manifest["config"]["digest"]]:
@@ -69,20 +78,30 @@ def _upload(client, registry: EcrRegistry, repo: str, data: bytes, digest: str) 
     for first in range(0, len(data), part_size):
         chunk = data[first : first + part_size]
         ecr.call(
-            client.upload_layer_part, **ids, uploadId=upload_id,
-            partFirstByte=first, partLastByte=first + len(chunk) - 1, layerPartBlob=chunk,
+            client.upload_layer_part,
+            **ids,
+            uploadId=upload_id,
+            partFirstByte=first,
+            partLastByte=first + len(chunk) - 1,
+            layerPartBlob=chunk,
         )
     done = ecr.call(client.complete_layer_upload, **ids, uploadId=upload_id, layerDigests=[digest])
     if done.get("layerDigest") != digest:
-        raise DockerError(f"digest invalid: the registry computed {done.get('layerDigest')} for blob {digest}")
+        raise DockerError(
+            f"digest invalid: the registry computed {done.get('layerDigest')} for blob {digest}"
+        )
 
 
 def _put_manifest(client, registry: EcrRegistry, repo: str, tag: str, image: StoredImage) -> str:
     manifest = image.manifest.decode("ascii")  # canonical_json is ASCII: the JSON transport keeps every byte
     try:
         ecr.call(
-            client.put_image, registryId=registry.account, repositoryName=repo, imageTag=tag,
-            imageManifest=manifest, imageManifestMediaType=image.manifest_json["mediaType"],
+            client.put_image,
+            registryId=registry.account,
+            repositoryName=repo,
+            imageTag=tag,
+            imageManifest=manifest,
+            imageManifestMediaType=image.manifest_json["mediaType"],
             imageDigest=image.manifest_digest,
         )
     except botocore.exceptions.ClientError as exc:
@@ -90,7 +109,12 @@ def _put_manifest(client, registry: EcrRegistry, repo: str, tag: str, image: Sto
             raise
         # ECR refuses PutImage for a tag that already names this very manifest; docker push treats that
         # as done. The same code for a different image means the tag is taken in an immutable repository.
-        existing = ecr.call(client.describe_images, registryId=registry.account, repositoryName=repo, imageIds=[{"imageTag": tag}])
+        existing = ecr.call(
+            client.describe_images,
+            registryId=registry.account,
+            repositoryName=repo,
+            imageIds=[{"imageTag": tag}],
+        )
         if any(d["imageDigest"] == image.manifest_digest for d in existing.get("imageDetails", [])):
             return image.manifest_digest
         raise _immutable(repo, tag) from None

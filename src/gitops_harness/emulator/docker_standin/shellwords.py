@@ -38,7 +38,9 @@ def _process(text: str, env: Mapping[str, str] | None, split: bool) -> list[str]
         if ch == "'":
             end = text.find("'", i + 1)
             if end < 0:
-                raise SubstitutionError(f"unexpected end of statement while looking for matching single-quote in {text!r}")
+                raise SubstitutionError(
+                    f"unexpected end of statement while looking for matching single-quote in {text!r}"
+                )
             current.append(text[i + 1 : end])
             has_word = True
             i = end + 1
@@ -85,7 +87,9 @@ def _double_quoted(text: str, i: int, env: Mapping[str, str] | None) -> tuple[in
         else:
             out.append(ch)
             i += 1
-    raise SubstitutionError(f"unexpected end of statement while looking for matching double-quote in {text!r}")
+    raise SubstitutionError(
+        f"unexpected end of statement while looking for matching double-quote in {text!r}"
+    )
 
 
 def _variable(text: str, i: int, env: Mapping[str, str]) -> tuple[int, str]:

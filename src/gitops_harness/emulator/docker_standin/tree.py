@@ -109,9 +109,7 @@ class Tree:
         if not any(c in pattern for c in "*?["):
             return [pattern] if self.get(pattern) is not None else []
         depth = pattern.count("/") + 1
-        return sorted(
-            p for p in self.entries if p.count("/") + 1 == depth and _match_components(p, pattern)
-        )
+        return sorted(p for p in self.entries if p.count("/") + 1 == depth and _match_components(p, pattern))
 
     def below(self, directory: str) -> Iterator[Entry]:
         prefix = clean(directory)
@@ -127,6 +125,5 @@ class Tree:
 
 def _match_components(path: str, pattern: str) -> bool:
     return all(
-        fnmatch.fnmatchcase(part, pat)
-        for part, pat in zip(path.split("/"), pattern.split("/"), strict=True)
+        fnmatch.fnmatchcase(part, pat) for part, pat in zip(path.split("/"), pattern.split("/"), strict=True)
     )

@@ -10,7 +10,18 @@ from gitops_harness.emulator.docker_standin.image_store import ImageStore, Store
 from gitops_harness.emulator.docker_standin.progress import human_bytes
 
 # Keys docker always shows in .Config (null when unset), so templates behave as they do against docker.
-_CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels")
+_CONFIG_KEYS = (
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "OnBuild",
+    "Labels",
+)
 
 
 def image_size(store: ImageStore, image: StoredImage) -> int:
@@ -20,7 +31,10 @@ def image_size(store: ImageStore, image: StoredImage) -> int:
 
 def inspect_object(store: ImageStore, image: StoredImage) -> dict[str, object]:
     config = image.config_json
-    runtime = {key: config.get("config", {}).get(key, "" if key in ("User", "WorkingDir") else None) for key in _CONFIG_KEYS}
+    runtime = {
+        key: config.get("config", {}).get(key, "" if key in ("User", "WorkingDir") else None)
+        for key in _CONFIG_KEYS
+    }
     runtime.update({k: v for k, v in config.get("config", {}).items() if k not in runtime})
     return {
         "Id": image.id,
@@ -55,12 +69,16 @@ def images_table(store: ImageStore, repository: str | None, quiet: bool) -> list
             seen_ids.add(image.id)
             continue
         created = _ago(image.config_json.get("created", ""))
-        rows.append((repo, tag, image.id.removeprefix("sha256:")[:12], created, human_bytes(image_size(store, image))))
+        rows.append(
+            (repo, tag, image.id.removeprefix("sha256:")[:12], created, human_bytes(image_size(store, image)))
+        )
     if quiet:
         return rows  # type: ignore[return-value]
     header = ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
-    return ["   ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    return [
+        "   ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    ]
 
 
 def _ago(created: str) -> str:
@@ -69,7 +87,20 @@ def _ago(created: str) -> str:
     except ValueError:
         return "N/A"
     seconds = max(0, int(time.time() - then))
-    for unit, size in (("years", 365 * 86400), ("months", 30 * 86400), ("weeks", 7 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+    for unit, size in (
+        ("years", 365 * 86400),
+        ("months", 30 * 86400),
+        ("weeks", 7 * 86400),
+        ("days", 86400),
+        ("hours", 3600),
+        ("minutes", 60),
+    ):
         if seconds >= 2 * size:
             return f"{seconds // size} {unit} ago"
-    return "About a minute ago" if seconds >= 60 else "Less than a second ago" if seconds < 1 else f"{seconds} seconds ago"
+    return (
+        "About a minute ago"
+        if seconds >= 60
+        else "Less than a second ago"
+        if seconds < 1
+        else f"{seconds} seconds ago"
+    )

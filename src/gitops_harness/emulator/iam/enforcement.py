@@ -334,8 +334,10 @@ def _delete_objects(call: _Call) -> Verdict | None:
         if refused is not None:
             owner, denial = refused
             same = owner == call.principal.account
-            return Verdict("DeleteObjects",
-                           _s3_access_denied(denial.message(call.principal) if same else "Access Denied"))
+            return Verdict(
+                "DeleteObjects",
+                _s3_access_denied(denial.message(call.principal) if same else "Access Denied"),
+            )
     for key in keys:
         _defer_moto_bucket_policy_check(f"arn:aws:s3:::{bucket_name}/{key}")
     return Verdict("DeleteObjects")

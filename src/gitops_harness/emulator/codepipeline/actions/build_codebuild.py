@@ -53,7 +53,9 @@ def start_build_request(ctx: ActionContext) -> dict[str, Any]:
     }
     # The primary source's revision (a commit id for CodeCommit): a CODEPIPELINE project's build
     # reports it as CODEBUILD_RESOLVED_SOURCE_VERSION, which buildspecs use to tag images.
-    revision = next((r.get("revisionId") for r in ctx.execution.artifact_revisions if r.get("name") == primary), None)
+    revision = next(
+        (r.get("revisionId") for r in ctx.execution.artifact_revisions if r.get("name") == primary), None
+    )
     if revision:
         request["sourceVersion"] = revision
     secondary = [name for name in inputs if name != primary]
