@@ -11,11 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import queue
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +21,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+
+from gitops_harness.chat_receiver import ChatReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTIFIER_DIR = ROOT / "fixtures" / "chat-notifier"
@@ -40,66 +39,10 @@ def load_event(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- fixtures
 
 
-class Receiver:
-    """Incoming-webhook stand-in. A request is queued before it is answered, so once the
-    (synchronous) handler returns, everything it posted is already in `requests`."""
-
-    def __init__(self) -> None:
-        self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.responses: queue.Queue[tuple[int, dict[str, str], bytes]] = queue.Queue()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.requests.put(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "json": json.loads(body),
-                    }
-                )
-                try:
-                    status, headers, text = receiver.responses.get_nowait()
-                except queue.Empty:
-                    status, headers, text = 200, {}, b"ok"
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{SECRET_TOKEN}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def script(self, *responses: tuple[int, dict[str, str], bytes]) -> None:
-        for response in responses:
-            self.responses.put(response)
-
-    def received(self) -> list[dict[str, Any]]:
-        out = []
-        while True:
-            try:
-                out.append(self.requests.get_nowait())
-            except queue.Empty:
-                return out
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    recv = Receiver()
-    recv.thread.start()
-    yield recv
-    recv.server.shutdown()
-    recv.server.server_close()
-    recv.thread.join(timeout=5)
+def receiver() -> Iterator[ChatReceiver]:
+    with ChatReceiver(path=f"/hooks/{SECRET_TOKEN}") as recv:
+        yield recv
 
 
 @pytest.fixture
@@ -131,7 +74,7 @@ def notifier(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 @pytest.fixture
-def webhook(notifier: ModuleType, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Receiver:
+def webhook(notifier: ModuleType, receiver: ChatReceiver, monkeypatch: pytest.MonkeyPatch) -> ChatReceiver:
     monkeypatch.setenv("WEBHOOK_URL", receiver.url)
     return receiver
 
@@ -159,13 +102,15 @@ def assert_webhook_shape(payload: dict[str, Any]) -> str:
     return payload["text"]
 
 
-def post_one(notifier: ModuleType, webhook: Receiver, event_file: str) -> str:
+def post_one(notifier: ModuleType, webhook: ChatReceiver, event_file: str) -> str:
+    before = len(webhook.posts())
     result = notifier.handler(load_event(event_file), None)
     assert result == {"posted": 1, "skipped": 0}
-    (request,) = webhook.received()
-    assert request["path"] == f"/hooks/{SECRET_TOKEN}"
-    assert request["content_type"].startswith("application/json")
-    return assert_webhook_shape(request["json"])
+    *_, request = webhook.posts()
+    assert len(webhook.posts()) == before + 1
+    assert request.path == f"/hooks/{SECRET_TOKEN}"
+    assert request.headers["Content-Type"].startswith("application/json")
+    return assert_webhook_shape(request.json)
 
 
 # --------------------------------------------------------------------------- message kinds
@@ -233,10 +178,10 @@ def test_custom_data_cannot_inject_mentions(notifier, webhook) -> None:
     message["approval"]["customData"] = "<!channel> ship it & <https://evil.example|click>"
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
     notifier.handler(event, None)
-    (request,) = webhook.received()
-    dumped = json.dumps(request["json"])
+    (request,) = webhook.posts()
+    dumped = json.dumps(request.json)
     assert "<!channel>" not in dumped and "<https://evil.example" not in dumped
-    assert "&lt;!channel&gt; ship it &amp;" in request["json"]["text"]
+    assert "&lt;!channel&gt; ship it &amp;" in request.json["text"]
 
 
 @pytest.mark.parametrize(
@@ -267,7 +212,7 @@ def test_unknown_message_posts_nothing_and_logs_one_line(notifier, webhook, capl
     caplog.set_level(logging.INFO, logger="chat_notifier")
     result = notifier.handler(event, None)
     assert result["posted"] == 0 and result["skipped"] == 1
-    assert webhook.received() == []
+    assert webhook.posts() == []
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
     assert len(skipped) == 1 and "\n" not in skipped[0]
     assert reason in skipped[0]
@@ -284,7 +229,7 @@ def test_known_kind_with_broken_shape_is_skipped_not_crashed(notifier, webhook, 
         {"Records": [{"Sns": {"MessageId": "m-3", "Message": json.dumps(broken)}}]}, None
     )
     assert result == {"posted": 0, "skipped": 1}
-    assert webhook.received() == []
+    assert webhook.posts() == []
     assert any("could not format message: AttributeError" in r.getMessage() for r in caplog.records)
 
 
@@ -292,25 +237,26 @@ def test_known_kind_with_broken_shape_is_skipped_not_crashed(notifier, webhook, 
 
 
 def test_500_then_200_is_retried_once_with_the_same_body(notifier, webhook) -> None:
-    webhook.script((500, {}, b"oops"))
+    webhook.fail(500, answer="oops")
     notifier.handler(load_event("sns-codebuild-build-failed.json"), None)
-    first, second = webhook.received()
-    assert first["json"] == second["json"]
+    first, second = webhook.posts()
+    assert first.json == second.json
     assert notifier.test_sleeps == [notifier.RETRY_BACKOFF_SECONDS]
 
 
 def test_two_500s_fail_the_sns_invocation_so_lambda_retries(notifier, webhook) -> None:
-    webhook.script((502, {}, b"bad gateway"), (503, {}, b"unavailable"))
+    webhook.fail(502, answer="bad gateway")
+    webhook.fail(503, answer="unavailable")
     with pytest.raises(notifier.WebhookError, match="HTTP 503"):
         notifier.handler(load_event("sns-codebuild-build-failed.json"), None)
-    assert len(webhook.received()) == 2
+    assert len(webhook.posts()) == 2
 
 
 def test_4xx_is_not_retried(notifier, webhook) -> None:
-    webhook.script((400, {}, b"invalid_payload"))
+    webhook.fail(400, answer="invalid_payload")
     with pytest.raises(notifier.WebhookError, match="HTTP 400 invalid_payload"):
         notifier.handler(load_event("sns-codebuild-build-failed.json"), None)
-    assert len(webhook.received()) == 1
+    assert len(webhook.posts()) == 1
     assert notifier.test_sleeps == []
 
 
@@ -318,9 +264,9 @@ def test_4xx_is_not_retried(notifier, webhook) -> None:
     ("retry_after", "expected"), [("2", 2.0), ("120", 5.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0)]
 )
 def test_429_honours_retry_after_up_to_the_cap(notifier, webhook, retry_after, expected) -> None:
-    webhook.script((429, {"Retry-After": retry_after}, b"rate_limited"))
+    webhook.fail(429, retry_after=retry_after)
     notifier.handler(load_event("sns-codebuild-build-succeeded.json"), None)
-    assert len(webhook.received()) == 2
+    assert len(webhook.posts()) == 2
     assert notifier.test_sleeps == [expected]
     assert notifier.RETRY_AFTER_CAP_SECONDS == 5.0
 
@@ -351,9 +297,9 @@ def test_webhook_url_from_secrets_manager_is_fetched_once(notifier, receiver, mo
         # Once per container: with the secret gone, the cached URL still serves the next message.
         sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         notifier.handler(load_event("sns-codedeploy-deployment-failure.json"), None)
-    first, second = receiver.received()
-    assert first["json"]["text"].startswith("Build finished")
-    assert second["json"]["text"].startswith("Deployment FAILED")
+    first, second = receiver.posts()
+    assert first.json["text"].startswith("Build finished")
+    assert second.json["text"].startswith("Deployment FAILED")
 
 
 def test_secret_that_is_not_a_url_is_rejected_without_echoing_it(notifier, monkeypatch) -> None:
@@ -376,9 +322,8 @@ def test_webhook_url_never_appears_in_logs_or_errors(notifier, receiver, monkeyp
             "ARN"
         ]
         monkeypatch.setenv("WEBHOOK_SECRET_ARN", arn)
-        receiver.script(
-            (500, {}, f"echo {receiver.url}".encode()), (500, {}, f"path /hooks/{SECRET_TOKEN}".encode())
-        )
+        receiver.fail(500, answer=f"echo {receiver.url}")
+        receiver.fail(500, answer=f"path /hooks/{SECRET_TOKEN}")
         with pytest.raises(notifier.WebhookError) as err:
             notifier.handler(load_event("sns-codebuild-build-failed.json"), None)
         errors.append(str(err.value))
@@ -442,8 +387,8 @@ def test_hook_posts_traffic_shift_and_reports_succeeded(notifier, webhook) -> No
         event = hook_event(deployment_id)
         result = notifier.handler(event, None)
     assert result == {"posted": True, "hookStatus": "Succeeded"}
-    (request,) = webhook.received()
-    text = assert_webhook_shape(request["json"])
+    (request,) = webhook.posts()
+    text = assert_webhook_shape(request.json)
     assert text.startswith("Traffic shift complete: gitops-sample-app")
     assert f"Deployment: {deployment_id}" in text
     assert "Deployment group: gitops-sample-app-bluegreen" in text
@@ -461,8 +406,8 @@ def test_hook_still_posts_when_get_deployment_fails(notifier, webhook) -> None:
         calls = record_hook_status(notifier)
         result = notifier.handler(load_event("codedeploy-hook-after-allow-traffic.json"), None)
     assert result["hookStatus"] == "Succeeded" and result["posted"] is True
-    (request,) = webhook.received()
-    assert request["json"]["text"].startswith("Traffic shift complete: d-7KQ2Z9X1A")
+    (request,) = webhook.posts()
+    assert request.json["text"].startswith("Traffic shift complete: d-7KQ2Z9X1A")
     assert [c["status"] for c in calls] == ["Succeeded"]
 
 
@@ -500,7 +445,7 @@ def test_hook_reports_status_even_when_formatting_raises(
         result = notifier.handler(hook_event(deployment_id), None)
     assert result == {"posted": False, "hookStatus": expected}
     assert [c["status"] for c in calls] == [expected]
-    assert webhook.received() == []
+    assert webhook.posts() == []
 
 
 # --------------------------------------------------------------------------- AWS endpoint
