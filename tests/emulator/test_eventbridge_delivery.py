@@ -501,6 +501,36 @@ def test_deliveries_endpoint_lists_failed_invocations(aws, rules):
     assert entry["outcome"] == "failed" and entry["account"] == A and "needs a RoleArn" in entry["detail"]
 
 
+def test_failed_and_delivered_invocations_show_as_the_rules_aws_events_metrics(aws, rules, b_allows_a):
+    """On AWS a refused delivery is visible only as the rule's FailedInvocations metric."""
+    from datetime import UTC, datetime, timedelta
+
+    denied_rule, allowed_rule = _unique("ebd-denied"), _unique("ebd-allowed")
+    repo_c, repo_a = _repo_arn(C, _unique("repo")), _repo_arn(A, _unique("repo"))
+    rules.put(C, denied_rule, {**DESIGN_PATTERN, "resources": [repo_c]}, [{"Id": "b", "Arn": _bus(B)}])
+    rules.put(A, allowed_rule, {**DESIGN_PATTERN, "resources": [repo_a]}, [{"Id": "b", "Arn": _bus(B)}])
+    _put(aws, C, repo_c)
+    _put(aws, A, repo_a)
+    for rule in (denied_rule, allowed_rule):
+        aws.aws.event_delivery.wait_for(lambda r, rule=rule: r["rule"].endswith(f"/{rule}"), DEADLINE)
+
+    def total(account: str, rule: str, metric: str) -> float:
+        now = datetime.now(UTC)
+        points = aws.client("cloudwatch", account=account).get_metric_statistics(
+            Namespace="AWS/Events",
+            MetricName=metric,
+            Dimensions=[{"Name": "RuleName", "Value": rule}],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert (total(C, denied_rule, "Invocations"), total(C, denied_rule, "FailedInvocations")) == (1, 1)
+    assert (total(A, allowed_rule, "Invocations"), total(A, allowed_rule, "FailedInvocations")) == (1, 0)
+
+
 # ---- latency -------------------------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gitops_harness.emulator import service_metrics
 from gitops_harness.emulator.eventbridge.policy import (
     EVENTS_SERVICE,
     Decision,
@@ -373,7 +374,7 @@ class EventDelivery:
         self._record(item, "delivered", detail)
 
     def _failed(self, item: _Item, reason: str) -> None:
-        # AWS counts these as the rule's FailedInvocations; here they are logged and kept in deliveries()
+        # AWS counts these as the rule's FailedInvocations (published by _record); the reason is logged here
         log.warning(
             "EventBridge FailedInvocation: rule %s target %s event %s: %s",
             item.rule.arn,
@@ -395,9 +396,30 @@ class EventDelivery:
             "detail": detail,
             "ms": round((time.monotonic() - item.accepted) * 1000, 1),
         }
+        self._publish_metrics(item, outcome)  # first: whoever waits on the record may read the metric
         with self._cond:
             self._records.append(entry)
             self._cond.notify_all()
+
+    @staticmethod
+    def _publish_metrics(item: _Item, outcome: str) -> None:
+        """AWS/Events Invocations and FailedInvocations of the rule: how a refused cross-account delivery
+        shows on AWS too (no API reports it otherwise)."""
+        rule = item.rule
+        bus = getattr(rule, "event_bus_name", "default") or "default"
+        dimensions = (
+            {"RuleName": rule.name} if bus == "default" else {"EventBusName": bus, "RuleName": rule.name}
+        )
+        try:
+            service_metrics.publish(
+                rule.account_id, rule.region_name, "AWS/Events", "Invocations", 1, dimensions
+            )
+            if outcome == "failed":
+                service_metrics.publish(
+                    rule.account_id, rule.region_name, "AWS/Events", "FailedInvocations", 1, dimensions
+                )
+        except Exception:  # metrics are an observation; a delivery is never failed by them
+            log.exception("could not publish AWS/Events metrics for %s", rule.arn)
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self._cond:
