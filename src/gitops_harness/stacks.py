@@ -224,9 +224,14 @@ def upload_chat_notifier(target: Target, config: HarnessConfig) -> tuple[str, st
 
 
 def pipeline_specs(
-    target: Target, config: HarnessConfig, code: tuple[str, str] | None = None
+    target: Target,
+    config: HarnessConfig,
+    code: tuple[str, str] | None = None,
+    bodies: Mapping[str, str] | None = None,
 ) -> list[StackSpec]:
-    """The management stack, then the pipeline stack, with the harness's parameters over the config's."""
+    """The management stack, then the pipeline stack, with the harness's parameters over the config's;
+    ``bodies`` replaces a stack's template file with a template body (template_variants)."""
+    bodies = bodies or {}
     bucket, key = code or (code_bucket_name(config), "chat-notifier.zip")
     extra = config.templates.parameters
     management = {
@@ -246,17 +251,29 @@ def pipeline_specs(
             "management",
             f"{config.project}-management",
             "management",
-            config.templates.management,
+            bodies.get("management", config.templates.management),
             management,
         ),
-        StackSpec("pipeline", f"{config.project}-pipeline", "pipeline", config.templates.pipeline, pipeline),
+        StackSpec(
+            "pipeline",
+            f"{config.project}-pipeline",
+            "pipeline",
+            bodies.get("pipeline", config.templates.pipeline),
+            pipeline,
+        ),
     ]
 
 
-def deploy(target: Target, config: HarnessConfig, *, timeout: float = DEFAULT_TIMEOUT) -> Deployment:
+def deploy(
+    target: Target,
+    config: HarnessConfig,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    bodies: Mapping[str, str] | None = None,
+) -> Deployment:
     """Upload the chat notifier, create the management then the pipeline stack, read their outputs."""
     bucket, key = upload_chat_notifier(target, config)
-    deployed = deploy_stacks(target, pipeline_specs(target, config, (bucket, key)), timeout=timeout)
+    deployed = deploy_stacks(target, pipeline_specs(target, config, (bucket, key), bodies), timeout=timeout)
     return Deployment({s.spec.key: s for s in deployed}, bucket, key)
 
 

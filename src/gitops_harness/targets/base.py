@@ -16,6 +16,7 @@ Capabilities (strings):
   manual-approval      CodePipeline approval actions (PutApprovalResult)
   bluegreen            CodeDeploy ECS blue/green deployments observable with GetDeploymentTarget
   chat                 notification rules (CodeStar Notifications) for build/deploy messages
+  disposable-accounts  any 12-digit account id is an empty account to deploy into (with_accounts)
   embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
 Adding a target: subclass Target, implement start/stop, ``credentials`` and ``_discover_capabilities``.
@@ -23,6 +24,7 @@ Adding a target: subclass Target, implement start/stop, ``credentials`` and ``_d
 
 from __future__ import annotations
 
+import copy
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -107,6 +109,17 @@ class Target(ABC):
             return self._session.client(
                 service, region_name=region or self.region, config=_CLIENT_CONFIG, **kwargs
             )
+
+    def with_accounts(self, accounts: Accounts) -> Target:
+        """This running target acting for another pair of accounts, for suites that must not share the
+        configured ones (a target with ``disposable-accounts``). A view: stop the original, not this."""
+        if "disposable-accounts" not in self.capabilities:
+            raise RuntimeError(
+                f"target {self.name} cannot deploy into accounts other than the configured ones"
+            )
+        view = copy.copy(self)
+        view.accounts = accounts
+        return view
 
     def env(self, account: str = "pipeline") -> dict[str, str]:
         """Environment variables that point the AWS CLI and SDKs at this target as ``account``."""

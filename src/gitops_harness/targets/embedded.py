@@ -109,7 +109,7 @@ class EmbeddedTarget(Target):
 
     def _discover_capabilities(self) -> frozenset[str]:
         assert self.aws is not None
-        found = {"embedded"}
+        found = {"embedded", "disposable-accounts"}  # a 12-digit access key names a new account
         operations = {plane.signing_name(): set(plane.implemented_operations()) for plane in self.aws.planes}
         for capability, needs in PLANE_OPERATIONS.items():
             if all(set(ops) <= operations.get(service, set()) for service, ops in needs.items()):

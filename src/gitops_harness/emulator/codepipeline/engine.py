@@ -18,6 +18,8 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from gitops_harness.emulator.codepipeline import events
 from gitops_harness.emulator.codepipeline.actions import ACTION_RUNNERS, ActionContext, ActionFailed
 from gitops_harness.emulator.codepipeline.model import ActionRun, Execution, Pipeline, StageRun, now
@@ -360,11 +362,19 @@ class Engine:
         region = (action or {}).get("region") or pipeline.region
         role = (action or {}).get("roleArn")
         clients = self.runtime.clients
-        if role and role != pipeline_role:
-            return clients.for_role(
-                service, role, region, source_role=pipeline_role, session_name="codepipeline"
-            )
-        return clients.for_role(service, pipeline_role, region, session_name="codepipeline")
+        try:
+            if role and role != pipeline_role:
+                return clients.for_role(
+                    service, role, region, source_role=pipeline_role, session_name="codepipeline"
+                )
+            return clients.for_role(service, pipeline_role, region, session_name="codepipeline")
+        except ClientError as exc:  # the action cannot act at all: it fails, naming the role and why
+            error = exc.response.get("Error", {})
+            raise ActionFailed(
+                f"CodePipeline is not authorized to perform AssumeRole on role {role or pipeline_role}: "
+                f"{error.get('Code')}: {error.get('Message')}",
+                "PermissionError",
+            ) from None
 
     def _emit(self, pipeline: Pipeline, detail_type: str, detail: dict[str, Any]) -> None:
         self.publisher.publish(pipeline.account_id, pipeline.region, pipeline.arn, detail_type, detail)
