@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, moto_gaps
+from gitops_harness.emulator import cloudformation, lambda_runtime, moto_gaps
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -76,6 +76,7 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
+        self.lambda_executor: lambda_runtime.LambdaExecutor | None = None
         self._cloudformation_installed = False
 
     @property
@@ -115,6 +116,13 @@ class EmbeddedAWS:
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
             moto_gaps.install()
+            # Lambda functions run as local processes (never in Docker), acting through this emulator
+            self.lambda_executor = lambda_runtime.LambdaExecutor(
+                lambda: self.endpoint_url,
+                self.state_dir / "lambda",  # type: ignore[operator]
+                self.clients,
+            )
+            lambda_runtime.install(self.lambda_executor)
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -167,6 +175,10 @@ class EmbeddedAWS:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self.lambda_executor is not None:
+            lambda_runtime.uninstall(self.lambda_executor)
+            self.lambda_executor.close()
+            self.lambda_executor = None
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
