@@ -337,3 +337,97 @@ def test_the_chat_notifier_posts_a_build_notification_published_to_its_topic(
     )
     assert post["text"].startswith("Build finished: ")
     assert "succeeded" in post["text"]
+
+
+def test_code_from_s3_and_a_layer_on_sys_path(aws: RunningEmulator) -> None:
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="function-code-646464")
+    s3.put_object(
+        Bucket="function-code-646464",
+        Key="fn.zip",
+        Body=zipped(
+            {"handler.py": "import greeting\ndef handler(e, c):\n    return greeting.hello(e['who'])\n"}
+        ),
+    )
+    lam = aws.client("lambda", account=ACCOUNT)
+    layer = lam.publish_layer_version(
+        LayerName="greeting",
+        Content={"ZipFile": zipped({"python/greeting.py": "def hello(who):\n    return 'hello ' + who\n"})},
+        CompatibleRuntimes=["python3.12"],
+    )["LayerVersionArn"]
+    lam.create_function(
+        FunctionName="from-s3",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        Handler="handler.handler",
+        Code={"S3Bucket": "function-code-646464", "S3Key": "fn.zip"},
+        Layers=[layer],
+    )
+    answer, result = invoke(aws, "from-s3", {"who": "layer"})
+    assert "FunctionError" not in answer
+    assert result == "hello layer"
+
+
+def test_a_published_version_runs_its_own_code(aws: RunningEmulator) -> None:
+    lam = aws.client("lambda", account=ACCOUNT)
+    create_function(aws, "versioned", "def handler(e, c):\n    return ['one', c.function_version]\n")
+    version_arn = lam.publish_version(FunctionName="versioned")["FunctionArn"]
+    lam.update_function_code(
+        FunctionName="versioned", ZipFile=zipped({"handler.py": "def handler(e, c):\n    return 'two'\n"})
+    )
+    # a qualified ARN: moto 5.2.5 reads Invoke's Qualifier from the wrong (lower-case) query parameter
+    answer, result = invoke(aws, version_arn)
+    assert result == ["one", "1"] and answer["ExecutedVersion"] == "1"
+    assert invoke(aws, "versioned")[1] == "two"
+
+
+def test_container_image_functions_are_refused_with_the_reason(aws: RunningEmulator) -> None:
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="image-function",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        PackageType="Image",
+        Code={"ImageUri": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/fn:latest"},
+    )
+    with pytest.raises(ClientError) as raised:
+        invoke(aws, "image-function")
+    assert raised.value.response["Error"]["Code"] == "InvalidRuntimeException"
+    assert "container image" in raised.value.response["Error"]["Message"]
+
+
+def test_moto_never_reaches_docker(aws: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.utilities.docker_utilities import DockerModel
+
+    def no_docker(self: Any) -> Any:
+        raise AssertionError("moto's Lambda reached for a Docker client")
+
+    monkeypatch.setattr(DockerModel, "docker_client", property(no_docker))
+    create_function(aws, "no-docker", "def handler(e, c):\n    return 'local'\n")
+    assert invoke(aws, "no-docker")[1] == "local"
+
+
+def test_the_newest_running_emulator_runs_functions_and_the_patch_comes_out_with_the_last() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    before = LambdaFunction.invoke
+    source = "import os\ndef handler(e, c):\n    return os.environ['AWS_ENDPOINT_URL']\n"
+    with running_emulator() as first:
+        first.client("iam", account="656565656565").create_role(
+            RoleName="function-role", AssumeRolePolicyDocument=json.dumps(TRUST)
+        )
+        first.client("lambda", account="656565656565").create_function(
+            FunctionName="where",
+            Runtime="python3.12",
+            Role="arn:aws:iam::656565656565:role/function-role",
+            Handler="handler.handler",
+            Code={"ZipFile": zipped({"handler.py": source})},
+        )
+
+        def endpoint_seen(through: RunningEmulator) -> str:
+            answer = through.client("lambda", account="656565656565").invoke(FunctionName="where")
+            return json.loads(answer["Payload"].read())
+
+        with running_emulator() as second:
+            # moto's functions are shared: whichever door the call comes through, the newest emulator runs it
+            assert endpoint_seen(first) == second.endpoint_url
+        assert endpoint_seen(first) == first.endpoint_url
+    assert LambdaFunction.invoke is before
