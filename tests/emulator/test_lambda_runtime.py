@@ -431,3 +431,45 @@ def test_the_newest_running_emulator_runs_functions_and_the_patch_comes_out_with
             assert endpoint_seen(first) == second.endpoint_url
         assert endpoint_seen(first) == first.endpoint_url
     assert LambdaFunction.invoke is before
+
+
+def test_a_failing_asynchronous_invocation_is_retried_twice_with_its_request_id() -> None:
+    account = "666666666666"
+    # one AWS minute before the first retry and two before the second: 0.3 s and 0.6 s at this scale
+    with running_emulator(time_scale=0.005) as scaled:
+        scaled.client("iam", account=account).create_role(
+            RoleName="function-role", AssumeRolePolicyDocument=json.dumps(TRUST)
+        )
+        attempts = scaled.client("sqs", account=account).create_queue(QueueName="attempts")["QueueUrl"]
+        source = f"""
+import boto3
+def handler(event, context):
+    boto3.client("sqs").send_message(QueueUrl="{attempts}", MessageBody=context.aws_request_id)
+    raise RuntimeError("chat is down")
+"""
+        scaled.client("lambda", account=account).create_function(
+            FunctionName="flaky",
+            Runtime="python3.12",
+            Role=f"arn:aws:iam::{account}:role/function-role",
+            Handler="handler.handler",
+            Code={"ZipFile": zipped({"handler.py": source})},
+        )
+        answer = scaled.client("lambda", account=account).invoke(FunctionName="flaky", InvocationType="Event")
+        assert answer["StatusCode"] == 202
+        sqs = scaled.client("sqs", account=account)
+        seen: list[str] = []
+
+        def three_attempts() -> list[str]:
+            for message in sqs.receive_message(QueueUrl=attempts, WaitTimeSeconds=1).get("Messages", []):
+                seen.append(message["Body"])
+                sqs.delete_message(QueueUrl=attempts, ReceiptHandle=message["ReceiptHandle"])
+            return seen
+
+        wait_until(
+            three_attempts,
+            timeout=20,
+            describe_expected="three attempts of the failing function",
+            accept=lambda bodies: len(bodies) >= 3,
+            interval=0,
+        )
+        assert len(set(seen)) == 1  # one request id across the retries

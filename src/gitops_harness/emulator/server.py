@@ -121,6 +121,7 @@ class EmbeddedAWS:
                 lambda: self.endpoint_url,
                 self.state_dir / "lambda",  # type: ignore[operator]
                 self.clients,
+                self.scheduler,
             )
             lambda_runtime.install(self.lambda_executor)
             # CloudFormation's resource models call the APIs through this emulator's front door.

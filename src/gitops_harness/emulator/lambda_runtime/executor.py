@@ -7,6 +7,9 @@ are the function's log. The function's Timeout (real seconds, not time-scaled) k
 
 Concurrency: at most `max_parallel` executions of one function at a time (others wait their turn, in
 order); Event invocations run on this executor's own worker threads, never on the request's thread.
+An asynchronous invocation that fails is retried as Lambda does (MaximumRetryAttempts, default 2; one
+AWS minute before the first retry, two before the second), the waits on the emulator's scheduler, so
+they follow its time scale.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.lambda_runtime.code_cache import CodeCache, CodeError
 from gitops_harness.emulator.lambda_runtime.environment import RoleSession, function_environment
 from gitops_harness.emulator.lambda_runtime.invocation_log import InvocationLog, log_stream_name
+from gitops_harness.emulator.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _MAX_LOG_BYTES = 1024 * 1024  # per invocation; the rest is dropped with a note
+_RETRY_DELAYS = (60.0, 120.0)  # AWS seconds before the first and the second retry of an async invocation
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class FunctionSpec:
     code_sha256: str
     code: bytes = field(repr=False)
     layers: tuple[LayerCode, ...] = ()
+    maximum_retry_attempts: int = 2  # asynchronous invocations (PutFunctionEventInvokeConfig)
 
     @property
     def log_group(self) -> str:
@@ -96,6 +102,7 @@ class LambdaExecutor:
         endpoint_url: Callable[[], str],
         cache_root: Path,
         clients: RoleClients,
+        scheduler: Scheduler,
         *,
         python: str = sys.executable,
         max_parallel: int = 4,
@@ -104,6 +111,7 @@ class LambdaExecutor:
         self._endpoint_url = endpoint_url
         self._cache = CodeCache(cache_root)
         self._clients = clients
+        self._scheduler = scheduler
         self._python = python
         self._max_parallel = max_parallel
         self._lock = threading.Lock()
@@ -136,18 +144,16 @@ class LambdaExecutor:
                 "InvalidParameterValueException", f"Function {spec.name} has no Handler configured"
             )
 
-    def invoke(self, spec: FunctionSpec, event: bytes) -> InvocationResult:
+    def invoke(self, spec: FunctionSpec, event: bytes, request_id: str | None = None) -> InvocationResult:
         """Run the function once and wait for it (RequestResponse)."""
         self.check(spec)
         prepared = self._prepare(spec)
         with self._slot(spec):
-            return self._run(spec, event, *prepared)
+            return self._run(spec, event, request_id or str(uuid.uuid4()), *prepared)
 
     def invoke_async(self, spec: FunctionSpec, event: bytes) -> None:
         """Queue one run (Event invocation, or an asynchronous source such as SNS); returns at once."""
-        if self._closed:
-            raise UnrunnableFunction("ServiceException", "the embedded AWS is stopping", 500)
-        self._events.submit(self._run_in_background, spec, event)
+        self._submit(spec, event, 1, str(uuid.uuid4()))
 
     def close(self) -> None:
         """Drop queued Event invocations and kill running functions (the emulator is stopping)."""
@@ -160,9 +166,15 @@ class LambdaExecutor:
 
     # ------------------------------------------------------------------ internals
 
-    def _run_in_background(self, spec: FunctionSpec, event: bytes) -> None:
+    def _submit(self, spec: FunctionSpec, event: bytes, attempt: int, request_id: str) -> None:
+        if self._closed:
+            raise UnrunnableFunction("ServiceException", "the embedded AWS is stopping", 500)
+        self._events.submit(self._run_in_background, spec, event, attempt, request_id)
+
+    def _run_in_background(self, spec: FunctionSpec, event: bytes, attempt: int, request_id: str) -> None:
         try:
-            result = self.invoke(spec, event)
+            # a retry keeps the request id, as on AWS
+            result = self.invoke(spec, event, request_id)
         except UnrunnableFunction as exc:
             logger.warning("asynchronous invocation of %s not run: %s", spec.name, exc.message)
             refusal = InvocationLog(str(uuid.uuid4()), spec.version)
@@ -172,8 +184,25 @@ class LambdaExecutor:
             logger.exception("asynchronous invocation of %s failed", spec.name)
         else:
             if result.function_error:
-                # Lambda would retry an asynchronous invocation twice; the embedded AWS does not
-                logger.info("asynchronous invocation of %s failed: %s", spec.name, result.payload[:500])
+                retries_left = min(spec.maximum_retry_attempts, len(_RETRY_DELAYS)) - attempt + 1
+                logger.info(
+                    "asynchronous invocation of %s failed (attempt %d, %d retries left): %s",
+                    spec.name,
+                    attempt,
+                    max(retries_left, 0),
+                    result.payload[:500],
+                )
+                if retries_left > 0 and not self._closed:
+                    with contextlib.suppress(RuntimeError):  # the scheduler is shutting down
+                        self._scheduler.spawn(
+                            self._submit,
+                            spec,
+                            event,
+                            attempt + 1,
+                            request_id,
+                            name=f"lambda-retry-{spec.name}",
+                            delay=_RETRY_DELAYS[attempt - 1],
+                        )
 
     def _slot(self, spec: FunctionSpec) -> threading.BoundedSemaphore:
         key = (spec.account, spec.region, spec.name)
@@ -207,11 +236,11 @@ class LambdaExecutor:
         self,
         spec: FunctionSpec,
         event: bytes,
+        request_id: str,
         code_dir: Path,
         layer_dirs: list[Path],
         credentials: RoleSession,
     ) -> InvocationResult:
-        request_id = str(uuid.uuid4())
         stream = log_stream_name(spec.version)
         log = InvocationLog(request_id, spec.version)
         sys_path = [str(code_dir)]

@@ -149,7 +149,15 @@ def function_spec(function: Any) -> FunctionSpec:
         code_sha256=getattr(function, "code_digest", "") or hashlib.sha256(code).hexdigest(),
         code=code,
         layers=tuple(layers),
+        maximum_retry_attempts=_maximum_retry_attempts(function),
     )
+
+
+def _maximum_retry_attempts(function: Any) -> int:
+    for config in getattr(function, "event_invoke_config", None) or []:
+        if "MaximumRetryAttempts" in config.config:
+            return int(config.config["MaximumRetryAttempts"])
+    return 2
 
 
 def _header(headers: Any, name: str) -> str | None:
