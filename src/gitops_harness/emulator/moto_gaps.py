@@ -3,15 +3,12 @@
 
 - CodeDeploy DeleteApplication / DeleteDeploymentGroup: CloudFormation deletes the reference
   pipeline stack's CodeDeploy resources through them. moto 5.2.5 has neither.
-- Lambda invocation without a Docker engine: moto runs functions in Docker; without one it prints
-  to stdout and logs an error per invocation (an SNS subscription invokes the chat notifier on every
-  notification). Here the invocation fails at once with one clear reason, logged once.
+
+Lambda invocation is not here: emulator/lambda_runtime runs functions without Docker.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any
 
 from moto.codedeploy.exceptions import ApplicationDoesNotExistException
@@ -48,29 +45,8 @@ def _delete_deployment_group_response(self: Any) -> ActionResult:
     return ActionResult({"hooksNotCleanedUp": []})
 
 
-logger = logging.getLogger(__name__)
-_NO_DOCKER = "Lambda functions are not run by the embedded AWS without a Docker engine"
-_lambda_refusal_logged = False
-
-
-def _refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, str]:
-    global _lambda_refusal_logged
-    if not _lambda_refusal_logged:
-        _lambda_refusal_logged = True
-        logger.warning("%s: invocations of %s (and any other function) fail", _NO_DOCKER, self.function_name)
-    self.logs_backend.ensure_log_group(self.logs_group_name)  # as moto does before it runs a function
-    self.save_logs(_NO_DOCKER)
-    return _NO_DOCKER, True, ""
-
-
-def _docker_available() -> bool:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    return not host.startswith("unix://") or os.path.exists(host.removeprefix("unix://"))
-
-
 def install() -> None:
-    """Idempotent; adds operations moto does not define (never replaces one it has), and replaces
-    Lambda invocation only where moto could not run it anyway."""
+    """Idempotent; adds operations moto does not define (never replaces one it has)."""
     for cls, name, function in (
         (CodeDeployBackend, "delete_application", _delete_application),
         (CodeDeployBackend, "delete_deployment_group", _delete_deployment_group),
@@ -79,7 +55,3 @@ def install() -> None:
     ):
         if not hasattr(cls, name):
             setattr(cls, name, function)
-    if not _docker_available():
-        from moto.awslambda.models import LambdaFunction
-
-        LambdaFunction._invoke_lambda = _refuse_invocation  # type: ignore[method-assign]

@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, moto_gaps
+from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane, lambda_runtime, moto_gaps
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -76,7 +76,10 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
+        self.lambda_executor: lambda_runtime.LambdaExecutor | None = None
         self._cloudformation_installed = False
+        self.task_sets: ecs_tasks.TaskSetController | None = None
+        self.data_plane: elb_dataplane.DataPlane | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -115,6 +118,19 @@ class EmbeddedAWS:
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
             moto_gaps.install()
+            # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
+            self.data_plane = elb_dataplane.DataPlane(self.clients, self.time_scale)
+            elb_dataplane.install(self.data_plane)
+            self.front_door.listener_directory = self.data_plane.listeners
+            self.task_sets = ecs_tasks.install(self.state_dir / "ecs", self.clients, self.time_scale)  # type: ignore[operator]
+            # Lambda functions run as local processes (never in Docker), acting through this emulator
+            self.lambda_executor = lambda_runtime.LambdaExecutor(
+                lambda: self.endpoint_url,
+                self.state_dir / "lambda",  # type: ignore[operator]
+                self.clients,
+                self.scheduler,
+            )
+            lambda_runtime.install(self.lambda_executor)
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -161,12 +177,24 @@ class EmbeddedAWS:
 
     def stop(self) -> None:
         """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
+        # Tasks first (they deregister from target groups), then the data plane, whose last metrics
+        # still go through the front door.
+        if self.task_sets is not None:  # tasks first: they deregister from target groups
+            ecs_tasks.uninstall(self.task_sets)
+            self.task_sets = None
+        if self.data_plane is not None:
+            elb_dataplane.uninstall(self.data_plane)
+            self.data_plane = None
         if self._server is not None:
             if self._thread is not None and self._thread.is_alive():
                 self._server.shutdown()  # blocks until serve_forever returns, so only when it runs
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self.lambda_executor is not None:
+            lambda_runtime.uninstall(self.lambda_executor)
+            self.lambda_executor.close()
+            self.lambda_executor = None
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
@@ -180,6 +208,13 @@ class EmbeddedAWS:
         self._server = None
         self._thread = None
         self.scheduler = None
+
+    def listener_url(self, listener_arn: str) -> str:
+        """The local URL of a load balancer listener (its ALB data plane server)."""
+        url = self.data_plane.url(listener_arn) if self.data_plane is not None else None
+        if url is None:
+            raise ToolError(f"no listener {listener_arn} in the embedded AWS (see /_emulator/listeners)")
+        return url
 
     def __enter__(self) -> EmbeddedAWS:
         return self.start()
