@@ -28,8 +28,7 @@ from gitops_harness.deployments import (
 )
 from gitops_harness.pipeline import PendingApproval, PipelineUnderTest
 from gitops_harness.report import TimelineEntry
-from gitops_harness.traffic import TrafficProbe, TrafficSummary
-from gitops_harness.waiting import wait_until
+from gitops_harness.traffic import TrafficProbe, TrafficSummary, wait_until_serving
 
 PROBE_RATE = 20.0  # requests per second on each listener
 # Wall seconds allowed on top of the config's scaled waits (task start, health checks, polling).
@@ -185,19 +184,6 @@ def service_task_sets(target: Any, cluster: str, service: str) -> list[dict[str,
     return described.get("taskSets", [])
 
 
-def first_answer(probe: TrafficProbe, timeout: float) -> str | None:
-    """The version the first successful answer through ``probe`` reported (what blue serves)."""
-    sample = wait_until(
-        lambda: next((s for s in probe.samples() if not s.failed), None),
-        timeout=timeout,
-        interval=0.05,
-        max_interval=0.5,
-        describe_expected=f"a successful answer through {probe.url}",
-        describe_seen=lambda _: probe.summary().describe(),
-    )
-    return sample.version
-
-
 def follow_release(
     pipeline: PipelineUnderTest,
     approval: PendingApproval,
@@ -212,10 +198,13 @@ def follow_release(
     wait_minutes = termination_wait_minutes(
         codedeploy, stacks.codedeploy_application, stacks.deployment_group
     )
-    prod = TrafficProbe(target.listener_url(stacks.production_listener_arn), rate=PROBE_RATE, max_seconds=900)
-    test = TrafficProbe(target.listener_url(stacks.test_listener_arn), rate=PROBE_RATE, max_seconds=900)
+    prod_url = target.listener_url(stacks.production_listener_arn)
+    test_url = target.listener_url(stacks.test_listener_arn)
+    blue_version = wait_until_serving(prod_url, timeout=start_timeout).version
+    wait_until_serving(test_url, timeout=start_timeout)
+    prod = TrafficProbe(prod_url, rate=PROBE_RATE, max_seconds=900)
+    test = TrafficProbe(test_url, rate=PROBE_RATE, max_seconds=900)
     with prod, test:
-        blue_version = first_answer(prod, timeout=start_timeout)
         approved = time.monotonic()
         pipeline.answer(approval, "Approved", "approved by gitops-harness (blue/green)")
         deployment = pipeline.wait_for_deployment(approval.execution_id, timeout=start_timeout)

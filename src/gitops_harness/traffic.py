@@ -257,3 +257,17 @@ class TrafficProbe:
             describe_expected=f"{count} request(s) through {self.url}",
             describe_seen=lambda _: self.summary().describe(),
         )
+
+
+def wait_until_serving(url: str, timeout: float, rate: float = 20.0) -> Sample:
+    """The first successful answer from ``url``: a listener whose targets are still being health
+    checked answers 503 first, which is not what a probe started afterwards should count."""
+    with TrafficProbe(url, rate=rate, max_seconds=timeout) as probe:
+        return wait_until(
+            lambda: next((s for s in probe.samples() if not s.failed), None),
+            timeout=timeout,
+            interval=0.05,
+            max_interval=0.5,
+            describe_expected=f"a successful answer through {url}",
+            describe_seen=lambda _: probe.summary().describe(),
+        )

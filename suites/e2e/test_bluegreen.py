@@ -20,9 +20,9 @@ from conftest import BUILD_DEADLINE, TRIGGER_DEADLINE
 from gitops_harness.deployments import BlueGreenDeployment, settle_deployment_group
 from gitops_harness.faults import HookFunction, deploy_directly, primary_task_definition, register_variant
 from gitops_harness.listeners import forward_weights
-from gitops_harness.release import CLAIMS, PROBE_RATE, ReleaseRun, first_answer, follow_release
+from gitops_harness.release import CLAIMS, PROBE_RATE, ReleaseRun, follow_release
 from gitops_harness.targets import require_suite
-from gitops_harness.traffic import TrafficProbe, TrafficSummary
+from gitops_harness.traffic import TrafficProbe, TrafficSummary, wait_until_serving
 
 pytestmark = [pytest.mark.suite("pipeline"), pytest.mark.suite("bluegreen")]
 
@@ -153,8 +153,8 @@ def fault(pipeline, release) -> Iterator[FaultScene]:
         codedeploy, stacks.codedeploy_application, stacks.deployment_group, SETTLE_DEADLINE
     )
     scene = FaultScene(pipeline, release)
+    assert wait_until_serving(scene.probe.url, timeout=30).version == scene.blue_version
     with scene.probe:
-        assert first_answer(scene.probe, timeout=30) == scene.blue_version
         yield scene
     settle_deployment_group(
         codedeploy, stacks.codedeploy_application, stacks.deployment_group, SETTLE_DEADLINE

@@ -125,6 +125,8 @@ class EmbeddedTarget(Target):
             found.add("codecommit-git")
         if self._listeners() is not None:
             found.add("alb-traffic")
+        if getattr(self.aws, "lambda_executor", None) is not None:
+            found.add("lambda-invoke")
         return frozenset(found)
 
     def listener_url(self, listener_arn: str) -> str:
