@@ -1,0 +1,341 @@
+"""An ECS blue/green environment in moto (VPC, ALB with prod and test listeners, two target groups, a
+CODE_DEPLOY service, the CodeDeploy service role) and the shape-test requests for every CodeDeploy operation.
+
+`ecs_environment` is also what the CodeDeploy tests build on. The shape samples run against this plane
+alone; callables create the environment first and wait (with deadlines) for the deployment to reach the
+states the next operation needs (a hook pending, Ready).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gitops_harness.emulator.controlplane import Sample
+
+if TYPE_CHECKING:
+    from gitops_harness.emulator.codedeploy.plane import CodeDeploy
+
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "{service}"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _trust(service: str) -> str:
+    return json.dumps(_TRUST).replace("{service}", service)
+
+
+@dataclass
+class EcsEnvironment:
+    cluster: str
+    service: str
+    role_arn: str
+    blue_tg: str  # names
+    green_tg: str
+    blue_tg_arn: str
+    green_tg_arn: str
+    prod_listener: str
+    test_listener: str
+    task_definition: str  # ARN
+    container: str = "web"
+    port: int = 80
+
+    def group_request(self, application: str, group: str, **overrides: Any) -> dict[str, Any]:
+        """CreateDeploymentGroup parameters for this environment."""
+        request: dict[str, Any] = {
+            "applicationName": application,
+            "deploymentGroupName": group,
+            "serviceRoleArn": self.role_arn,
+            "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
+            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            "blueGreenDeploymentConfiguration": {
+                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
+                "terminateBlueInstancesOnDeploymentSuccess": {
+                    "action": "TERMINATE",
+                    "terminationWaitTimeInMinutes": 0,
+                },
+            },
+            "ecsServices": [{"clusterName": self.cluster, "serviceName": self.service}],
+            "loadBalancerInfo": {
+                "targetGroupPairInfoList": [
+                    {
+                        "targetGroups": [{"name": self.blue_tg}, {"name": self.green_tg}],
+                        "prodTrafficRoute": {"listenerArns": [self.prod_listener]},
+                        "testTrafficRoute": {"listenerArns": [self.test_listener]},
+                    }
+                ]
+            },
+        }
+        request.update(overrides)
+        return request
+
+    def appspec(
+        self, hooks: list[dict[str, str]] | None = None, task_definition: str | None = None, **lb: Any
+    ) -> str:
+        """AppSpec content as CodeDeployToECS sends it (YAML, the task definition filled in)."""
+        info = {"ContainerName": self.container, "ContainerPort": self.port, **lb}
+        document: dict[str, Any] = {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "TargetService": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {
+                            "TaskDefinition": task_definition or self.task_definition,
+                            "LoadBalancerInfo": info,
+                        },
+                    }
+                }
+            ],
+        }
+        if hooks:
+            document["Hooks"] = hooks
+        return json.dumps(document)  # JSON is YAML; CodeDeploy takes both
+
+
+def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnvironment:
+    """Create the resources a CodeDeploy ECS blue/green group needs, with `client(service)` of one account."""
+    ec2, elb, ecs, iam = client("ec2"), client("elbv2"), client("ecs"), client("iam")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName=f"{name}-sg", Description="alb", VpcId=vpc)["GroupId"]
+    alb = elb.create_load_balancer(Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[group])[
+        "LoadBalancers"
+    ][0]
+    target_groups = [
+        elb.create_target_group(Name=f"{name}-{color}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
+            "TargetGroups"
+        ][0]
+        for color in ("blue", "green")
+    ]
+    forward = [{"Type": "forward", "TargetGroupArn": target_groups[0]["TargetGroupArn"]}]
+    listeners = [
+        elb.create_listener(
+            LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=port, DefaultActions=forward
+        )["Listeners"][0]["ListenerArn"]
+        for port in (80, 8080)
+    ]
+    role = iam.create_role(
+        RoleName=f"{name}-codedeploy", AssumeRolePolicyDocument=_trust("codedeploy.amazonaws.com")
+    )
+    cluster = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterName"]
+    # moto places EC2 tasks only on registered container instances
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])
+    ecs.register_container_instance(
+        cluster=cluster,
+        instanceIdentityDocument=json.dumps({"instanceId": instance["Instances"][0]["InstanceId"]}),
+    )
+    taskdef = ecs.register_task_definition(
+        # bridge mode on EC2: moto's task placement crashes for awsvpc (ENI without private_dns_name) and for
+        # containers without their own memory, and places no EC2 task without container instances
+        family=f"{name}-app",
+        networkMode="bridge",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "public.ecr.aws/nginx/nginx:latest",
+                "memory": 512,
+                "portMappings": [{"containerPort": 80}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    service = ecs.create_service(
+        cluster=cluster,
+        serviceName=f"{name}-service",
+        taskDefinition=taskdef,
+        desiredCount=1,
+        launchType="EC2",
+        deploymentController={"type": "CODE_DEPLOY"},
+        loadBalancers=[
+            {
+                "targetGroupArn": target_groups[0]["TargetGroupArn"],
+                "containerName": "web",
+                "containerPort": 80,
+            }
+        ],
+    )["service"]["serviceName"]
+    return EcsEnvironment(
+        cluster=cluster,
+        service=service,
+        role_arn=role["Role"]["Arn"],
+        blue_tg=target_groups[0]["TargetGroupName"],
+        green_tg=target_groups[1]["TargetGroupName"],
+        blue_tg_arn=target_groups[0]["TargetGroupArn"],
+        green_tg_arn=target_groups[1]["TargetGroupArn"],
+        prod_listener=listeners[0],
+        test_listener=listeners[1],
+        task_definition=taskdef,
+    )
+
+
+def hook_function(client: Callable[[str], Any], name: str) -> str:
+    """A Lambda function for an AppSpec hook (the tests answer for it with PutLifecycleEventHookExecutionStatus)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("hook.py", "def handler(event, context):\n    return event\n")
+    role = client("iam").create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com")
+    )
+    client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="hook.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    return name
+
+
+def _until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def shape_samples(plane: CodeDeploy) -> list[Sample]:
+    app, group = "shape-app", "shape-group"
+    env: dict[str, EcsEnvironment] = {}
+
+    def client(service: str) -> Any:
+        return plane.runtime.clients.for_account(service, ACCOUNT, REGION)
+
+    def create_group(_: dict[str, Any]) -> dict[str, Any]:
+        env["ecs"] = ecs_environment(client)
+        hook_function(client, "shape-hook")
+        return env["ecs"].group_request(
+            app,
+            group,
+            blueGreenDeploymentConfiguration={
+                "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60},
+                "terminateBlueInstancesOnDeploymentSuccess": {
+                    "action": "TERMINATE",
+                    "terminationWaitTimeInMinutes": 60,
+                },
+            },
+            tags=[{"Key": "team", "Value": "shape"}],
+        )
+
+    def deployment_id(answers: dict[str, Any]) -> str:
+        return answers["CreateDeployment"]["deploymentId"]
+
+    def pending_hook(answers: dict[str, Any]) -> dict[str, Any]:
+        identifier = deployment_id(answers)
+
+        def hook() -> str | None:
+            with plane.lock:
+                deployment = plane.store.get(ACCOUNT, REGION).deployments[identifier]
+                return next(
+                    (h.execution_id for h in deployment.hooks.values() if h.status == "Pending"), None
+                )
+
+        return {
+            "deploymentId": identifier,
+            "lifecycleEventHookExecutionId": _until(hook, "the BeforeInstall hook"),
+            "status": "Succeeded",
+        }
+
+    def when_ready(answers: dict[str, Any]) -> dict[str, Any]:
+        identifier = deployment_id(answers)
+        deployments = plane.store.get(ACCOUNT, REGION).deployments
+        _until(lambda: deployments[identifier].status == "Ready", "the Ready state")
+        return {"deploymentId": identifier, "deploymentWaitType": "READY_WAIT"}
+
+    def target(answers: dict[str, Any]) -> str:
+        return answers["ListDeploymentTargets"]["targetIds"][0]
+
+    group_arn = f"arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup:{app}/{group}"
+    return [
+        Sample("CreateApplication", {"applicationName": app, "computePlatform": "ECS"}),
+        Sample("CreateApplication", {"applicationName": "shape-doomed", "computePlatform": "ECS"}),
+        Sample("GetApplication", {"applicationName": app}),
+        Sample("BatchGetApplications", {"applicationNames": [app]}),
+        Sample("ListApplications"),
+        Sample("UpdateApplication", {"applicationName": "shape-doomed", "newApplicationName": "shape-gone"}),
+        Sample("DeleteApplication", {"applicationName": "shape-gone"}),
+        Sample(
+            "CreateDeploymentConfig",
+            {
+                "deploymentConfigName": "shape-canary",
+                "computePlatform": "ECS",
+                "trafficRoutingConfig": {
+                    "type": "TimeBasedCanary",
+                    "timeBasedCanary": {"canaryPercentage": 20, "canaryInterval": 2},
+                },
+            },
+        ),
+        Sample("GetDeploymentConfig", {"deploymentConfigName": "shape-canary"}),
+        Sample("ListDeploymentConfigs"),
+        Sample(
+            "CreateDeploymentConfig",
+            {
+                "deploymentConfigName": "shape-doomed",
+                "computePlatform": "ECS",
+                "trafficRoutingConfig": {"type": "AllAtOnce"},
+            },
+        ),
+        Sample("DeleteDeploymentConfig", {"deploymentConfigName": "shape-doomed"}),
+        Sample("CreateDeploymentGroup", create_group),
+        Sample("GetDeploymentGroup", {"applicationName": app, "deploymentGroupName": group}),
+        Sample("BatchGetDeploymentGroups", {"applicationName": app, "deploymentGroupNames": [group, "nope"]}),
+        Sample("ListDeploymentGroups", {"applicationName": app}),
+        Sample(
+            "UpdateDeploymentGroup",
+            {
+                "applicationName": app,
+                "currentDeploymentGroupName": group,
+                "deploymentConfigName": "shape-canary",
+            },
+        ),
+        Sample("TagResource", {"ResourceArn": group_arn, "Tags": [{"Key": "stage", "Value": "dev"}]}),
+        Sample("UntagResource", {"ResourceArn": group_arn, "TagKeys": ["team"]}),
+        Sample("ListTagsForResource", {"ResourceArn": group_arn}),
+        Sample(
+            "CreateDeployment",
+            lambda _: {
+                "applicationName": app,
+                "deploymentGroupName": group,
+                "revision": {
+                    "revisionType": "AppSpecContent",
+                    "appSpecContent": {
+                        "content": env["ecs"].appspec(hooks=[{"BeforeInstall": "shape-hook"}])
+                    },
+                },
+            },
+        ),
+        Sample("PutLifecycleEventHookExecutionStatus", pending_hook),
+        Sample("ContinueDeployment", when_ready),
+        Sample("GetDeployment", lambda answers: {"deploymentId": deployment_id(answers)}),
+        Sample("BatchGetDeployments", lambda answers: {"deploymentIds": [deployment_id(answers)]}),
+        Sample("ListDeployments", {"applicationName": app, "deploymentGroupName": group}),
+        Sample("ListDeploymentTargets", lambda answers: {"deploymentId": deployment_id(answers)}),
+        Sample(
+            "GetDeploymentTarget",
+            lambda answers: {"deploymentId": deployment_id(answers), "targetId": target(answers)},
+        ),
+        Sample(
+            "BatchGetDeploymentTargets",
+            lambda answers: {"deploymentId": deployment_id(answers), "targetIds": [target(answers)]},
+        ),
+        Sample(
+            "StopDeployment",
+            lambda answers: {"deploymentId": deployment_id(answers), "autoRollbackEnabled": True},
+        ),
+        Sample("DeleteDeploymentGroup", {"applicationName": app, "deploymentGroupName": group}),
+    ]
