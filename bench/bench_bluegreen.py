@@ -68,6 +68,7 @@ def main() -> int:
                     f"overhead {walls[-1] - waits[-1]:.2f} s ({run.routing.name})",
                     flush=True,
                 )
+                print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in run.breakdown().items()), flush=True)
         finally:
             pipeline.stop_running_executions("bench over")
             pipeline.close()

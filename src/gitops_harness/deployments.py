@@ -312,7 +312,7 @@ class BlueGreenDeployment:
             reached,
             timeout=timeout,
             interval=interval,
-            max_interval=1.0,
+            max_interval=0.25,  # GetDeployment is cheap; the end should be seen promptly
             describe_expected=f"deployment {self.id} in {' or '.join(sorted(wanted))}",
             describe_seen=lambda _: self.describe(),
         )

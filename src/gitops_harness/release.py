@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gitops_harness.deployments import (
@@ -66,6 +66,8 @@ class ReleaseRun:
     service_task_sets: list[dict[str, Any]]
     execution_status: str
     seconds_approve_to_succeeded: float
+    approved_at: datetime  # wall clock (UTC) when PutApprovalResult was sent
+    finished_at: datetime  # wall clock (UTC) when the harness saw the deployment end
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     @property
@@ -74,6 +76,25 @@ class ReleaseRun:
         and the termination wait, scaled."""
         intervals = self.routing.interval_minutes * (len(self.routing.steps) - 1)
         return (intervals + self.termination_wait_minutes) * 60 * self.time_scale
+
+    def breakdown(self) -> dict[str, float]:
+        """Where approve -> Succeeded went, in wall seconds, from CodeDeploy's own timestamps: the
+        pipeline reaching CreateDeployment, each lifecycle event, the termination wait, and the
+        harness noticing the end."""
+        parts: dict[str, float] = {}
+        created = self.info.get("createTime")
+        if created:
+            parts["approve -> CreateDeployment"] = (created - self.approved_at).total_seconds()
+        for event in self.final_target.lifecycle_events if self.final_target else ():
+            if event.start and event.end:
+                parts[event.name] = (event.end - event.start).total_seconds()
+        last = self.final_target.event("AfterAllowTraffic") if self.final_target else None
+        complete = self.info.get("completeTime")
+        if last and last.end and complete:
+            parts["termination wait"] = (complete - last.end).total_seconds()
+        if complete:
+            parts["harness sees the end"] = (self.finished_at - complete).total_seconds()
+        return parts
 
     def problems(self) -> dict[str, list[str]]:
         return {
@@ -205,7 +226,7 @@ def follow_release(
     prod = TrafficProbe(prod_url, rate=PROBE_RATE, max_seconds=900)
     test = TrafficProbe(test_url, rate=PROBE_RATE, max_seconds=900)
     with prod, test:
-        approved = time.monotonic()
+        approved, approved_at = time.monotonic(), datetime.now(UTC)
         pipeline.answer(approval, "Approved", "approved by gitops-harness (blue/green)")
         deployment = pipeline.wait_for_deployment(approval.execution_id, timeout=start_timeout)
         routing = deployment.routing()
@@ -214,7 +235,7 @@ def follow_release(
                 (routing.interval_minutes * (len(routing.steps) - 1) + wait_minutes) * 60 * target.time_scale
             )
             info = deployment.wait_until_finished(timeout=scaled + DEPLOYMENT_MARGIN)
-            finished = time.monotonic()
+            finished, finished_at = time.monotonic(), datetime.now(UTC)
         execution = pipeline.wait_until_finished(approval.execution_id, timeout=start_timeout)
     return ReleaseRun(
         execution_id=approval.execution_id,
@@ -234,5 +255,7 @@ def follow_release(
         service_task_sets=service_task_sets(target, stacks.cluster_name, stacks.service_name),
         execution_status=execution["status"],
         seconds_approve_to_succeeded=finished - approved,
+        approved_at=approved_at,
+        finished_at=finished_at,
         timeline=recorder.timeline(),
     )

@@ -23,6 +23,7 @@ from gitops_harness.listeners import forward_weights
 from gitops_harness.release import CLAIMS, PROBE_RATE, ReleaseRun, follow_release
 from gitops_harness.targets import require_suite
 from gitops_harness.traffic import TrafficProbe, TrafficSummary, wait_until_serving
+from gitops_harness.waiting import WaitTimeout
 
 pytestmark = [pytest.mark.suite("pipeline"), pytest.mark.suite("bluegreen")]
 
@@ -113,11 +114,46 @@ class FaultScene:
         self.blue_version = release.green_version
         self.blue_task_definition = primary_task_definition(self.target, self.stacks)
         self.elbv2 = self.target.client("elbv2", "pipeline")
-        self.prod_before = forward_weights(self.elbv2, self.stacks.production_listener_arn)
+        self.prod_before = self.prod_weights()
         self.green_versions: tuple[str, ...] = ()
         self.deadline = 3600 * self.target.time_scale + FAULT_MARGIN
         self.probe = TrafficProbe(
             self.target.listener_url(self.stacks.production_listener_arn), rate=PROBE_RATE, max_seconds=600
+        )
+
+    def prod_weights(self) -> dict[str, float]:
+        """Target groups prod forwards to (a weight-0 leftover of the rollback counts as none)."""
+        return {
+            tg: w for tg, w in forward_weights(self.elbv2, self.stacks.production_listener_arn).items() if w
+        }
+
+    def describe(self) -> str:
+        """Where prod stands: its weights, each target group's target health, the service's task sets."""
+        groups = self.elbv2.describe_target_groups(
+            Names=list(forward_weights(self.elbv2, self.stacks.production_listener_arn))
+        )["TargetGroups"]
+        health = {
+            g["TargetGroupName"]: [
+                d["TargetHealth"]["State"]
+                for d in self.elbv2.describe_target_health(TargetGroupArn=g["TargetGroupArn"])[
+                    "TargetHealthDescriptions"
+                ]
+            ]
+            for g in groups
+        }
+        sets = [
+            f"{t['id']} {t['status']} {t['taskDefinition'].rsplit('/', 1)[-1]} running={t.get('runningCount')}"
+            for t in self._task_sets()
+        ]
+        return f"prod weights {self.prod_weights()}; target health {health}; task sets {sets}"
+
+    def _task_sets(self) -> list[dict]:
+        return (
+            self.target.client("ecs", "pipeline")
+            .describe_services(cluster=self.stacks.cluster_name, services=[self.stacks.service_name])[
+                "services"
+            ][0]
+            .get("taskSets", [])
         )
 
     def green(self, **variant: object) -> str:
@@ -130,18 +166,18 @@ class FaultScene:
         rollback = deployment.rollback_deployment()
         assert rollback is not None, f"no rollbackInfo: {deployment.describe()}"
         rollback.wait_until_finished(timeout=self.deadline)
-        assert forward_weights(self.elbv2, self.stacks.production_listener_arn) == self.prod_before
-        task_sets = self.target.client("ecs", "pipeline").describe_services(
-            cluster=self.stacks.cluster_name, services=[self.stacks.service_name]
-        )["services"][0]["taskSets"]
-        assert [t["taskDefinition"] for t in task_sets] == [self.blue_task_definition]
+        assert self.prod_weights() == self.prod_before, self.describe()
+        assert [t["taskDefinition"] for t in self._task_sets()] == [self.blue_task_definition], (
+            self.describe()
+        )
         settled = len(self.probe.samples())
         self.probe.wait_for_requests(settled + int(PROBE_RATE), timeout=30)  # a second of traffic after
         summary = self.probe.stop()
-        assert summary.errors == (), summary.describe()
-        assert summary.final_version == self.blue_version, summary.describe()
-        assert set(summary.versions) <= {self.blue_version, *self.green_versions}, summary.describe()
-        assert summary.versions_after(summary.samples[settled].offset) == {self.blue_version}
+        where = f"{summary.describe()}; {self.describe()}"
+        assert summary.errors == (), where
+        assert summary.final_version == self.blue_version, where
+        assert set(summary.versions) <= {self.blue_version, *self.green_versions}, where
+        assert summary.versions_after(summary.samples[settled].offset) == {self.blue_version}, where
         return summary
 
 
@@ -154,7 +190,11 @@ def fault(pipeline, release) -> Iterator[FaultScene]:
         codedeploy, stacks.codedeploy_application, stacks.deployment_group, SETTLE_DEADLINE
     )
     scene = FaultScene(pipeline, release)
-    assert wait_until_serving(scene.probe.url, timeout=30).version == scene.blue_version
+    try:
+        serving = wait_until_serving(scene.probe.url, timeout=30)
+    except WaitTimeout as exc:
+        raise AssertionError(f"prod does not serve before the fault: {exc}; {scene.describe()}") from None
+    assert serving.version == scene.blue_version, scene.describe()
     with scene.probe:
         yield scene
     settle_deployment_group(
