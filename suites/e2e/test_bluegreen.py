@@ -145,7 +145,21 @@ class FaultScene:
             f"{t['id']} {t['status']} {t['taskDefinition'].rsplit('/', 1)[-1]} running={t.get('runningCount')}"
             for t in self._task_sets()
         ]
-        return f"prod weights {self.prod_weights()}; target health {health}; task sets {sets}"
+        return (
+            f"prod weights {self.prod_weights()}; target health {health}; task sets {sets}; "
+            f"stopped tasks {self._stopped_tasks()}"
+        )
+
+    def _stopped_tasks(self) -> list[str]:
+        """Why the service's tasks stopped (ECS keeps stopped tasks for a while): task definition and reason."""
+        ecs = self.target.client("ecs", "pipeline")
+        arns = ecs.list_tasks(
+            cluster=self.stacks.cluster_name, serviceName=self.stacks.service_name, desiredStatus="STOPPED"
+        )["taskArns"]
+        if not arns:
+            return []
+        tasks = ecs.describe_tasks(cluster=self.stacks.cluster_name, tasks=arns[:10])["tasks"]
+        return [f"{t['taskDefinitionArn'].rsplit('/', 1)[-1]}: {t.get('stoppedReason', '?')}" for t in tasks]
 
     def _task_sets(self) -> list[dict]:
         return (
