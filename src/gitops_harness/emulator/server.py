@@ -17,12 +17,13 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, lambda_runtime, moto_gaps
+from gitops_harness.emulator import cloudformation, lambda_runtime
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
 from gitops_harness.emulator.identity import credential_scope
+from gitops_harness.emulator.moto_patches import MotoPatchSession
 from gitops_harness.emulator.registry import load_control_planes
 from gitops_harness.emulator.scheduler import Clock, Scheduler
 from gitops_harness.errors import ToolError
@@ -77,7 +78,7 @@ class EmbeddedAWS:
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
         self.lambda_executor: lambda_runtime.LambdaExecutor | None = None
-        self._cloudformation_installed = False
+        self.moto_patches = MotoPatchSession()  # the groups of moto patches this emulator holds
 
     @property
     def endpoint_url(self) -> str:
@@ -115,7 +116,6 @@ class EmbeddedAWS:
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
-            moto_gaps.install()
             # Lambda functions run as local processes (never in Docker), acting through this emulator
             self.lambda_executor = lambda_runtime.LambdaExecutor(
                 lambda: self.endpoint_url,
@@ -123,7 +123,8 @@ class EmbeddedAWS:
                 self.clients,
                 self.scheduler,
             )
-            lambda_runtime.install(self.lambda_executor)
+            lambda_runtime.register(self.lambda_executor)
+            self.moto_patches.ensure("core")
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -153,17 +154,12 @@ class EmbeddedAWS:
         return self
 
     def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
-        install_lock = threading.Lock()
-
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
-            if not self._cloudformation_installed:
+            if not self.moto_patches.holds("cloudformation"):
                 request = Request(environ)  # headers and query only: the body stays for the app
                 scope = credential_scope(request.headers, request.args)
                 if scope is not None and scope.service == "cloudformation":
-                    with install_lock:
-                        if not self._cloudformation_installed:
-                            cloudformation.install()
-                            self._cloudformation_installed = True
+                    self.moto_patches.ensure("cloudformation")
             return app(environ, start_response)
 
         return serve
@@ -177,15 +173,13 @@ class EmbeddedAWS:
         if self._thread is not None:
             self._thread.join(10)
         if self.lambda_executor is not None:
-            lambda_runtime.uninstall(self.lambda_executor)
+            lambda_runtime.unregister(self.lambda_executor)
             self.lambda_executor.close()
             self.lambda_executor = None
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
-        if self._cloudformation_installed:
-            cloudformation.uninstall()
-            self._cloudformation_installed = False
+        self.moto_patches.close()  # the last emulator to stop leaves moto as it found it
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:
