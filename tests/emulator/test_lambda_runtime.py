@@ -7,6 +7,7 @@ CloudWatch Logs. The functions' side effects (SQS messages, webhook posts) are w
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import queue
@@ -473,3 +474,100 @@ def handler(event, context):
             interval=0,
         )
         assert len(set(seen)) == 1  # one request id across the retries
+
+
+def test_a_function_bundling_its_own_boto3_imports_its_copy(aws: RunningEmulator) -> None:
+    # Lambda puts the function's code before the runtime's packages on sys.path
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="own-boto3",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        Handler="handler.handler",
+        Code={
+            "ZipFile": zipped(
+                {
+                    "boto3/__init__.py": "__version__ = 'bundled'\n",
+                    "handler.py": "import boto3\ndef handler(e, c):\n    return boto3.__version__\n",
+                }
+            )
+        },
+    )
+    assert invoke(aws, "own-boto3")[1] == "bundled"
+
+
+# --------------------------------------------------------------------------- both ways of starting a process
+
+
+def _spec(name: str, source: str, *, timeout: float = 3, variables: dict[str, str] | None = None) -> Any:
+    from gitops_harness.emulator.lambda_runtime.executor import FunctionSpec
+
+    code = zipped({"handler.py": source})
+    return FunctionSpec(
+        account=ACCOUNT,
+        region="us-east-1",
+        name=name,
+        invoked_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}",
+        version="$LATEST",
+        runtime="python3.12",
+        handler="handler.handler",
+        role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        timeout=timeout,
+        memory_size=128,
+        variables=variables or {},
+        package_type="Zip",
+        code_sha256=hashlib.sha256(code).hexdigest(),
+        code=code,
+    )
+
+
+@pytest.fixture(params=[True, False], ids=["forked", "spawned"])
+def executor(request: pytest.FixtureRequest, aws: RunningEmulator, tmp_path: Path) -> Iterator[Any]:
+    from gitops_harness.emulator.lambda_runtime import LambdaExecutor
+
+    running = LambdaExecutor(
+        lambda: aws.endpoint_url, tmp_path, aws.aws.clients, aws.aws.scheduler, use_fork_server=request.param
+    )
+    yield running
+    running.close()
+
+
+def test_both_process_kinds_run_the_handler_with_its_environment(executor: Any) -> None:
+    source = "import os, boto3\ndef handler(e, c):\n    return [e, os.environ['COLOUR'], boto3.__name__]\n"
+    result = executor.invoke(_spec("kinds-env", source, variables={"COLOUR": "green"}), b'{"n": 1}')
+    assert result.function_error is None
+    assert json.loads(result.payload) == [{"n": 1}, "green", "boto3"]
+
+
+def test_both_process_kinds_kill_what_the_function_started_at_its_timeout(
+    executor: Any, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "background.pid"
+    source = f"""
+import subprocess, socket
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "600"])
+    open({str(pid_file)!r}, "w").write(str(child.pid))
+    a, b = socket.socketpair()
+    a.recv(1)
+"""
+    result = executor.invoke(_spec("kinds-timeout", source, timeout=1), b"{}")
+    assert result.function_error == "Unhandled"
+    assert "Task timed out after 1." in json.loads(result.payload)["errorMessage"]
+    background = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{background}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state == "Z"  # killed, waiting for init to reap it
+
+    wait_until(gone, timeout=5, describe_expected=f"the function's background process {background} killed")
+
+
+def test_both_process_kinds_report_a_runtime_exit(executor: Any) -> None:
+    result = executor.invoke(_spec("kinds-exit", "import sys\ndef handler(e, c):\n    sys.exit(3)\n"), b"{}")
+    assert result.function_error == "Unhandled"
+    error = json.loads(result.payload)
+    assert error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith("Runtime exited with error: exit status 3")
