@@ -1,6 +1,7 @@
 """Lambda invocations on the embedded AWS (emulator/lambda_runtime), medians of repeated Invoke calls,
 with a baseline measured in the same run: the bare interpreter starting as the executor starts it.
 
+- first: the first invocation in a fresh emulator (the fork server starts and imports boto3);
 - cold: a function invoked for the first time (its zip unpacked, then one process);
 - warm: the same function again (code already unpacked; still one fresh process per invocation);
 - each for a handler that only returns, and for one that imports boto3 and calls STS with its role.
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from typing import Any
 
 from gitops_harness.emulator.testing import running_emulator
 from timing import report
@@ -47,6 +49,29 @@ def _timed(call: object) -> float:
     return time.perf_counter() - start
 
 
+def _prepared(aws: Any) -> Any:
+    iam = aws.client("iam", account=ACCOUNT)
+    if not any(role["RoleName"] == "bench" for role in iam.list_roles()["Roles"]):
+        iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST))
+    return aws.client("lambda", account=ACCOUNT)
+
+
+def _create(lam: Any, name: str, source: str) -> None:
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/bench",
+        Handler="handler.handler",
+        Code={"ZipFile": _zip(source)},
+    )
+
+
+def _invoke(lam: Any, name: str) -> None:
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    if answer.get("FunctionError"):
+        sys.exit(f"{name} failed: {answer['Payload'].read()[:500]!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -55,30 +80,25 @@ def main() -> int:
         _timed(lambda: subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True))
         for _ in range(runs)
     ]
+    first = []
+    for run in range(runs):
+        with running_emulator() as aws:
+            lam = _prepared(aws)
+            _create(lam, f"bench-first-{run}", HANDLERS["boto3-sts"])
+            first.append(_timed(lambda run=run, lam=lam: _invoke(lam, f"bench-first-{run}")))
+    report("Invoke boto3-sts, first in an emulator", first, "interpreter start", baseline)
     with running_emulator() as aws:
-        aws.client("iam", account=ACCOUNT).create_role(
-            RoleName="bench", AssumeRolePolicyDocument=json.dumps(TRUST)
-        )
-        lam = aws.client("lambda", account=ACCOUNT)
-
-        def invoke(name: str) -> None:
-            answer = lam.invoke(FunctionName=name, Payload=b"{}")
-            if answer.get("FunctionError"):
-                sys.exit(f"{name} failed: {answer['Payload'].read()[:500]!r}")
-
+        lam = _prepared(aws)
+        # the fork server starts with the first invocation: not part of the cold and warm figures
+        _create(lam, "bench-warmup", HANDLERS["returns"])
+        _invoke(lam, "bench-warmup")
         for label, source in HANDLERS.items():
             cold, warm = [], []
             for run in range(runs):
                 name = f"bench-{label}-{run}"
-                lam.create_function(
-                    FunctionName=name,
-                    Runtime="python3.12",
-                    Role=f"arn:aws:iam::{ACCOUNT}:role/bench",
-                    Handler="handler.handler",
-                    Code={"ZipFile": _zip(source)},
-                )
-                cold.append(_timed(lambda name=name: invoke(name)))
-                warm.append(_timed(lambda name=name: invoke(name)))
+                _create(lam, name, source)
+                cold.append(_timed(lambda name=name: _invoke(lam, name)))
+                warm.append(_timed(lambda name=name: _invoke(lam, name)))
             report(f"Invoke {label}, cold", cold, "interpreter start", baseline)
             report(f"Invoke {label}, warm", warm, "interpreter start", baseline)
     return 0
