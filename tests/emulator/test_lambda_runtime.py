@@ -571,3 +571,26 @@ def test_both_process_kinds_report_a_runtime_exit(executor: Any) -> None:
     error = json.loads(result.payload)
     assert error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Runtime exited with error: exit status 3")
+
+
+def test_a_payload_that_is_not_json_is_refused_before_anything_runs(aws: RunningEmulator) -> None:
+    create_function(aws, "strict-json", "def handler(e, c):\n    return e\n")
+    with pytest.raises(ClientError) as raised:
+        aws.client("lambda", account=ACCOUNT).invoke(FunctionName="strict-json", Payload=b"{not json")
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert raised.value.response["Error"]["Message"].startswith("Could not parse request body into json")
+
+
+def test_a_handler_in_a_folder_of_the_zip(aws: RunningEmulator) -> None:
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="nested-handler",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        Handler="app/main.entry",
+        Code={
+            "ZipFile": zipped(
+                {"app/__init__.py": "", "app/main.py": "def entry(e, c):\n    return 'nested'\n"}
+            )
+        },
+    )
+    assert invoke(aws, "nested-handler")[1] == "nested"

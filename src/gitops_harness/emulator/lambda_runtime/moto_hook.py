@@ -17,10 +17,13 @@ from __future__ import annotations
 import base64
 import contextvars
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from moto.awslambda.exceptions import LambdaClientError
 
 from gitops_harness.emulator.lambda_runtime.executor import (
     FunctionSpec,
@@ -79,13 +82,18 @@ def sending_sns_message(original: Any) -> Any:
 
 def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> bytes:
     """moto's LambdaFunction.invoke, answered by the executor (headers as moto's Invoke response sends them)."""
-    from moto.awslambda.exceptions import LambdaClientError
-
     invocation_type = _header(request_headers, "X-Amz-Invocation-Type")
     if invocation_type is None:
         invocation_type = "Event" if _asynchronous_source.get() else "RequestResponse"
     event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     asynchronous_source = _asynchronous_source.get()
+    if event.strip():
+        try:
+            json.loads(event)
+        except ValueError as exc:  # Lambda refuses it before any function runs
+            raise LambdaClientError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+            ) from None
     try:
         executor = _current_executor()
         spec = function_spec(self)
