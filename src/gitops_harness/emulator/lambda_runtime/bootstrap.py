@@ -183,9 +183,12 @@ def serve(socket_path: str, runtime_packages: str) -> int:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)  # SIGCHLD wakes the select below
     children: dict = {}
+    parent = os.getppid()
     print("ready", flush=True)
     while True:
-        readable, _, _ = select.select([listener, wake_r], [], [])
+        readable, _, _ = select.select([listener, wake_r], [], [], 1.0)
+        if os.getppid() != parent:
+            return 0  # the emulator is gone without stopping us: do not linger
         if wake_r in readable:
             try:
                 while os.read(wake_r, 4096):
