@@ -594,3 +594,34 @@ def test_a_handler_in_a_folder_of_the_zip(aws: RunningEmulator) -> None:
         },
     )
     assert invoke(aws, "nested-handler")[1] == "nested"
+
+
+def test_a_role_lambda_may_not_assume_fails_the_invocation_with_the_reason(aws: RunningEmulator) -> None:
+    # a role only another account may assume (the emulator lets the platform stand in for any Service
+    # principal, so a role trusting another service would be assumed)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    aws.client("iam", account=ACCOUNT).create_role(
+        RoleName="others-only", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="wrong-role",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/others-only",
+        Handler="handler.handler",
+        Code={"ZipFile": zipped({"handler.py": "def handler(e, c):\n    return 1\n"})},
+    )
+    with pytest.raises(ClientError) as raised:
+        invoke(aws, "wrong-role")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValueException"
+    assert "The role defined for the function cannot be assumed by Lambda" in error["Message"]
+    assert f"arn:aws:iam::{ACCOUNT}:role/others-only" in error["Message"]
