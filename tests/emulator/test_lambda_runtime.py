@@ -625,3 +625,25 @@ def test_a_role_lambda_may_not_assume_fails_the_invocation_with_the_reason(aws: 
     assert error["Code"] == "InvalidParameterValueException"
     assert "The role defined for the function cannot be assumed by Lambda" in error["Message"]
     assert f"arn:aws:iam::{ACCOUNT}:role/others-only" in error["Message"]
+
+
+def test_an_sns_subscriber_that_cannot_run_does_not_fail_the_publish(aws: RunningEmulator) -> None:
+    function_arn = create_function(
+        aws, "node-subscriber", "exports.handler = async () => 1;", runtime="nodejs20.x"
+    )["FunctionArn"]
+    sns = aws.client("sns", account=ACCOUNT)
+    topic = sns.create_topic(Name="node-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+    assert sns.publish(TopicArn=topic, Message="hello")["MessageId"]
+
+    logs = aws.client("logs", account=ACCOUNT)
+
+    def logged() -> list[str]:
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/node-subscriber")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [event["message"] for event in events]
+
+    lines = wait_until(logged, timeout=10, describe_expected="the refusal in /aws/lambda/node-subscriber")
+    assert any("InvalidRuntimeException" in line and "nodejs20.x" in line for line in lines)
