@@ -16,6 +16,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -550,9 +551,10 @@ def handler(event, context):
     a, b = socket.socketpair()
     a.recv(1)
 """
-    result = executor.invoke(_spec("kinds-timeout", source, timeout=1), b"{}")
+    # 2 s: time enough, even on a loaded machine, to start the background process before the timeout
+    result = executor.invoke(_spec("kinds-timeout", source, timeout=2), b"{}")
     assert result.function_error == "Unhandled"
-    assert "Task timed out after 1." in json.loads(result.payload)["errorMessage"]
+    assert "Task timed out after 2." in json.loads(result.payload)["errorMessage"]
     background = int(pid_file.read_text())
 
     def gone() -> bool:
@@ -647,3 +649,22 @@ def test_an_sns_subscriber_that_cannot_run_does_not_fail_the_publish(aws: Runnin
 
     lines = wait_until(logged, timeout=10, describe_expected="the refusal in /aws/lambda/node-subscriber")
     assert any("InvalidRuntimeException" in line and "nodejs20.x" in line for line in lines)
+
+
+def test_parallel_invocations_of_one_function_each_answer_and_log(aws: RunningEmulator) -> None:
+    create_function(aws, "parallel", "def handler(e, c):\n    print('job', e['n'])\n    return e['n']\n")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda n: invoke(aws, "parallel", {"n": n})[1], range(4)))
+    assert results == [0, 1, 2, 3]
+    logs = aws.client("logs", account=ACCOUNT)
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/parallel")["logStreams"]
+    assert len(streams) == 4
+    printed = {
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(
+            logGroupName="/aws/lambda/parallel", logStreamName=stream["logStreamName"]
+        )["events"]
+        if event["message"].startswith("job ")
+    }
+    assert printed == {"job 0", "job 1", "job 2", "job 3"}

@@ -273,8 +273,6 @@ class LambdaExecutor:
         )
         with tempfile.TemporaryDirectory(prefix="lambda-invocation-") as scratch:
             result_path = Path(scratch) / "result.json"
-            started = time.monotonic()
-            deadline_ms = int((time.time() + spec.timeout) * 1000)
             child_spec = {
                 "handler": spec.handler,
                 "sys_path": sys_path,
@@ -286,13 +284,12 @@ class LambdaExecutor:
                 "aws_request_id": request_id,
                 "log_group_name": spec.log_group,
                 "log_stream_name": stream,
-                "deadline_ms": deadline_ms,
+                "deadline_ms": 0,  # set when the process starts
             }
             log.start()
-            timed_out, return_code = self._execute(
+            timed_out, return_code, elapsed = self._execute(
                 child_spec, env, code_dir, layer_dirs, event, spec.timeout, log
             )
-            elapsed = time.monotonic() - started
             outcome = _read_outcome(result_path)
         if timed_out:
             error: dict[str, Any] | None = {
@@ -338,13 +335,18 @@ class LambdaExecutor:
         event: bytes,
         timeout: float,
         log: InvocationLog,
-    ) -> tuple[bool, int]:
+    ) -> tuple[bool, int, float]:
+        """Run one process to its end or its timeout: (timed out, exit code, seconds since it started)."""
         if self._closed:
             raise UnrunnableFunction("ServiceException", "the embedded AWS is stopping", 500)
         stdin_read, stdin_write = os.pipe()
         output_read, output_write = os.pipe()
         try:
-            process = self._start(child_spec, env, code_dir, layer_dirs, stdin_read, output_write)
+            forks = self._ready_fork_server(code_dir, layer_dirs)
+            # the timeout counts from here: a fork server starting first is not the function's time
+            started = time.monotonic()
+            child_spec["deadline_ms"] = int((time.time() + timeout) * 1000)
+            process = self._start(child_spec, env, code_dir, stdin_read, output_write, forks)
         except BaseException:
             for fd in (stdin_write, output_read):
                 os.close(fd)
@@ -366,6 +368,7 @@ class LambdaExecutor:
                 timed_out = False
             except TimeoutError:
                 timed_out = True
+                ended = time.monotonic()
                 process.kill()
                 try:
                     return_code = process.wait(10)
@@ -376,22 +379,34 @@ class LambdaExecutor:
             process.kill()  # whatever the function started in the background goes with it
             with self._lock:
                 self._running.discard(process)
-        return timed_out, return_code
+        return timed_out, return_code, (ended if timed_out else time.monotonic()) - started
+
+    def _ready_fork_server(self, code_dir: Path, layer_dirs: list[Path]) -> ForkServer | None:
+        """The running fork server for this function, or None when it gets a process of its own: a
+        function that bundles its own boto3 (or another runtime package) must import its copy, not the
+        server's preloaded one."""
+        if not self._use_fork_server or _bundles_runtime_packages([code_dir, *layer_dirs]):
+            return None
+        forks = self._fork_server()
+        try:
+            forks.ensure_running()
+        except ForkServerError as exc:
+            logger.warning("%s; starting the function as a process of its own", exc)
+            return None
+        return forks
 
     def _start(
         self,
         child_spec: dict[str, Any],
         env: dict[str, str],
         code_dir: Path,
-        layer_dirs: list[Path],
         stdin_fd: int,
         output_fd: int,
+        forks: ForkServer | None,
     ) -> FunctionProcess:
-        # A function that bundles its own boto3 (or another runtime package) must import its copy, not
-        # the fork server's preloaded one: it gets a process of its own.
-        if self._use_fork_server and not _bundles_runtime_packages([code_dir, *layer_dirs]):
+        if forks is not None:
             try:
-                return self._fork_server().fork(child_spec, env, code_dir, stdin_fd, output_fd)
+                return forks.fork(child_spec, env, code_dir, stdin_fd, output_fd)
             except ForkServerError as exc:
                 logger.warning("%s; starting the function as a process of its own", exc)
         # -I: no PYTHON* variables, no user site; -S: no site-packages (the harness is installed there)

@@ -87,6 +87,10 @@ class ForkServer:
         forked.pid = int(line.split()[1])
         return forked
 
+    def ensure_running(self) -> None:
+        """Start the server if it is not running (the first invocation waits for boto3's import)."""
+        self._running()
+
     def close(self) -> None:
         with self._lock:
             self._stop_locked()
