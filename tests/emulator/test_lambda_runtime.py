@@ -521,12 +521,18 @@ def _spec(name: str, source: str, *, timeout: float = 3, variables: dict[str, st
     )
 
 
-@pytest.fixture(params=[True, False], ids=["forked", "spawned"])
-def executor(request: pytest.FixtureRequest, aws: RunningEmulator, tmp_path: Path) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=[True, False], ids=["forked", "spawned"])
+def executor(
+    request: pytest.FixtureRequest, aws: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     from gitops_harness.emulator.lambda_runtime import LambdaExecutor
 
     running = LambdaExecutor(
-        lambda: aws.endpoint_url, tmp_path, aws.aws.clients, aws.aws.scheduler, use_fork_server=request.param
+        lambda: aws.endpoint_url,
+        tmp_path_factory.mktemp("lambda"),
+        aws.aws.clients,
+        aws.aws.scheduler,
+        use_fork_server=request.param,
     )
     yield running
     running.close()
