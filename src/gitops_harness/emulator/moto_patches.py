@@ -157,6 +157,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                 ),
                 PatchSpec(
                     "moto.awslambda.models:LambdaBackend",
+                    "create_function",
+                    _lambda("preparing_runtime_on_create"),
+                    why="start the Lambda fork server when a function is created, not at its first invocation",
+                ),
+                PatchSpec(
+                    "moto.awslambda.models:LambdaBackend",
                     "send_sns_message",
                     _lambda("sending_sns_message"),
                     why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",

@@ -160,6 +160,21 @@ class LambdaExecutor:
         """Queue one run (Event invocation, or an asynchronous source such as SNS); returns at once."""
         self._submit(spec, event, 1, str(uuid.uuid4()))
 
+    def prepare_runtime(self, spec: FunctionSpec) -> None:
+        """Start the fork server in the background for a python3.x function that was just created, so its
+        first invocation does not wait for boto3's import."""
+        if self._closed or not self._use_fork_server or not (spec.runtime or "").startswith("python3."):
+            return
+        forks = self._fork_server()
+
+        def start() -> None:
+            try:
+                forks.ensure_running()
+            except ForkServerError as exc:
+                logger.warning("%s", exc)
+
+        threading.Thread(target=start, name="lambda-fork-server-start", daemon=True).start()
+
     def close(self) -> None:
         """Drop queued Event invocations and kill running functions (the emulator is stopping)."""
         self._closed = True

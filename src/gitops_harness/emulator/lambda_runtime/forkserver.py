@@ -61,6 +61,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._closed = False
 
     def fork(
         self, spec: dict[str, Any], env: dict[str, str], cwd: Path, stdin_fd: int, output_fd: int
@@ -93,10 +94,13 @@ class ForkServer:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._stop_locked()
 
     def _running(self) -> str:
         with self._lock:
+            if self._closed:
+                raise ForkServerError("the Lambda fork server is closed (the emulator is stopping)")
             if self._process is not None and self._process.poll() is None and self._socket_dir is not None:
                 return str(Path(self._socket_dir.name) / "fork.sock")
             self._stop_locked()

@@ -62,6 +62,20 @@ def _current_executor() -> LambdaExecutor:
         return _executors[-1]
 
 
+def preparing_runtime_on_create(original: Any) -> Any:
+    """moto_patches replacement for LambdaBackend.create_function: moto's, then the runtime warms up."""
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        function = original(self, spec)
+        with _lock:
+            executor = _executors[-1] if _executors else None
+        if executor is not None:
+            executor.prepare_runtime(function_spec(function))
+        return function
+
+    return create_function
+
+
 def invoke_replacement(_original: Any) -> Any:
     """moto_patches replacement for LambdaFunction.invoke (moto's original is never called)."""
     return _invoke
