@@ -261,6 +261,7 @@ def _run_forked(request: dict, fds: list, signal) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # its own process group, which the executor kills on timeout
+        sys.argv = sys.argv[:1]  # the function sees the bootstrap's name only, not the server's arguments
         stdin_fd, output_fd = fds
         os.dup2(stdin_fd, 0)
         os.dup2(output_fd, 1)
