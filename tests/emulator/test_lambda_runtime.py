@@ -7,6 +7,7 @@ CloudWatch Logs. The functions' side effects (SQS messages, webhook posts) are w
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import queue
@@ -15,6 +16,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -473,3 +475,202 @@ def handler(event, context):
             interval=0,
         )
         assert len(set(seen)) == 1  # one request id across the retries
+
+
+def test_a_function_bundling_its_own_boto3_imports_its_copy(aws: RunningEmulator) -> None:
+    # Lambda puts the function's code before the runtime's packages on sys.path
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="own-boto3",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        Handler="handler.handler",
+        Code={
+            "ZipFile": zipped(
+                {
+                    "boto3/__init__.py": "__version__ = 'bundled'\n",
+                    "handler.py": "import boto3\ndef handler(e, c):\n    return boto3.__version__\n",
+                }
+            )
+        },
+    )
+    assert invoke(aws, "own-boto3")[1] == "bundled"
+
+
+# --------------------------------------------------------------------------- both ways of starting a process
+
+
+def _spec(name: str, source: str, *, timeout: float = 3, variables: dict[str, str] | None = None) -> Any:
+    from gitops_harness.emulator.lambda_runtime.executor import FunctionSpec
+
+    code = zipped({"handler.py": source})
+    return FunctionSpec(
+        account=ACCOUNT,
+        region="us-east-1",
+        name=name,
+        invoked_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}",
+        version="$LATEST",
+        runtime="python3.12",
+        handler="handler.handler",
+        role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        timeout=timeout,
+        memory_size=128,
+        variables=variables or {},
+        package_type="Zip",
+        code_sha256=hashlib.sha256(code).hexdigest(),
+        code=code,
+    )
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["forked", "spawned"])
+def executor(
+    request: pytest.FixtureRequest, aws: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    from gitops_harness.emulator.lambda_runtime import LambdaExecutor
+
+    running = LambdaExecutor(
+        lambda: aws.endpoint_url,
+        tmp_path_factory.mktemp("lambda"),
+        aws.aws.clients,
+        aws.aws.scheduler,
+        use_fork_server=request.param,
+    )
+    yield running
+    running.close()
+
+
+def test_both_process_kinds_run_the_handler_with_its_environment(executor: Any) -> None:
+    source = "import os, boto3\ndef handler(e, c):\n    return [e, os.environ['COLOUR'], boto3.__name__]\n"
+    result = executor.invoke(_spec("kinds-env", source, variables={"COLOUR": "green"}), b'{"n": 1}')
+    assert result.function_error is None
+    assert json.loads(result.payload) == [{"n": 1}, "green", "boto3"]
+
+
+def test_both_process_kinds_kill_what_the_function_started_at_its_timeout(
+    executor: Any, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "background.pid"
+    source = f"""
+import subprocess, socket
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "600"])
+    open({str(pid_file)!r}, "w").write(str(child.pid))
+    a, b = socket.socketpair()
+    a.recv(1)
+"""
+    # 2 s: time enough, even on a loaded machine, to start the background process before the timeout
+    result = executor.invoke(_spec("kinds-timeout", source, timeout=2), b"{}")
+    assert result.function_error == "Unhandled"
+    assert "Task timed out after 2." in json.loads(result.payload)["errorMessage"]
+    background = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{background}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state == "Z"  # killed, waiting for init to reap it
+
+    wait_until(gone, timeout=5, describe_expected=f"the function's background process {background} killed")
+
+
+def test_both_process_kinds_report_a_runtime_exit(executor: Any) -> None:
+    result = executor.invoke(_spec("kinds-exit", "import sys\ndef handler(e, c):\n    sys.exit(3)\n"), b"{}")
+    assert result.function_error == "Unhandled"
+    error = json.loads(result.payload)
+    assert error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith("Runtime exited with error: exit status 3")
+
+
+def test_a_payload_that_is_not_json_is_refused_before_anything_runs(aws: RunningEmulator) -> None:
+    create_function(aws, "strict-json", "def handler(e, c):\n    return e\n")
+    with pytest.raises(ClientError) as raised:
+        aws.client("lambda", account=ACCOUNT).invoke(FunctionName="strict-json", Payload=b"{not json")
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert raised.value.response["Error"]["Message"].startswith("Could not parse request body into json")
+
+
+def test_a_handler_in_a_folder_of_the_zip(aws: RunningEmulator) -> None:
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="nested-handler",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/function-role",
+        Handler="app/main.entry",
+        Code={
+            "ZipFile": zipped(
+                {"app/__init__.py": "", "app/main.py": "def entry(e, c):\n    return 'nested'\n"}
+            )
+        },
+    )
+    assert invoke(aws, "nested-handler")[1] == "nested"
+
+
+def test_a_role_lambda_may_not_assume_fails_the_invocation_with_the_reason(aws: RunningEmulator) -> None:
+    # a role only another account may assume (the emulator lets the platform stand in for any Service
+    # principal, so a role trusting another service would be assumed)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    aws.client("iam", account=ACCOUNT).create_role(
+        RoleName="others-only", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    aws.client("lambda", account=ACCOUNT).create_function(
+        FunctionName="wrong-role",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/others-only",
+        Handler="handler.handler",
+        Code={"ZipFile": zipped({"handler.py": "def handler(e, c):\n    return 1\n"})},
+    )
+    with pytest.raises(ClientError) as raised:
+        invoke(aws, "wrong-role")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValueException"
+    assert "The role defined for the function cannot be assumed by Lambda" in error["Message"]
+    assert f"arn:aws:iam::{ACCOUNT}:role/others-only" in error["Message"]
+
+
+def test_an_sns_subscriber_that_cannot_run_does_not_fail_the_publish(aws: RunningEmulator) -> None:
+    function_arn = create_function(
+        aws, "node-subscriber", "exports.handler = async () => 1;", runtime="nodejs20.x"
+    )["FunctionArn"]
+    sns = aws.client("sns", account=ACCOUNT)
+    topic = sns.create_topic(Name="node-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+    assert sns.publish(TopicArn=topic, Message="hello")["MessageId"]
+
+    logs = aws.client("logs", account=ACCOUNT)
+
+    def logged() -> list[str]:
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/node-subscriber")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [event["message"] for event in events]
+
+    lines = wait_until(logged, timeout=10, describe_expected="the refusal in /aws/lambda/node-subscriber")
+    assert any("InvalidRuntimeException" in line and "nodejs20.x" in line for line in lines)
+
+
+def test_parallel_invocations_of_one_function_each_answer_and_log(aws: RunningEmulator) -> None:
+    create_function(aws, "parallel", "def handler(e, c):\n    print('job', e['n'])\n    return e['n']\n")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda n: invoke(aws, "parallel", {"n": n})[1], range(4)))
+    assert results == [0, 1, 2, 3]
+    logs = aws.client("logs", account=ACCOUNT)
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/parallel")["logStreams"]
+    assert len(streams) == 4
+    printed = {
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(
+            logGroupName="/aws/lambda/parallel", logStreamName=stream["logStreamName"]
+        )["events"]
+        if event["message"].startswith("job ")
+    }
+    assert printed == {"job 0", "job 1", "job 2", "job 3"}

@@ -4,7 +4,9 @@
 - CodeDeploy DeleteApplication / DeleteDeploymentGroup: CloudFormation deletes the reference
   pipeline stack's CodeDeploy resources through them. moto 5.2.5 has neither.
 
-Lambda invocation is not here: emulator/lambda_runtime runs functions without Docker.
+The functions are installed into moto by `emulator/moto_patches.py` (group "core") while an emulator
+runs, and removed by the last one that stops. Lambda invocation is not here: emulator/lambda_runtime runs
+functions without Docker.
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ from typing import Any
 
 from moto.codedeploy.exceptions import ApplicationDoesNotExistException
 from moto.codedeploy.models import CodeDeployBackend
-from moto.codedeploy.responses import CodeDeployResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 
-def _delete_application(self: CodeDeployBackend, application_name: str) -> None:
+def delete_application(self: CodeDeployBackend, application_name: str) -> None:
     # AWS answers success for an application that does not exist; its groups go with it.
     self.applications.pop(application_name, None)
     self.deployment_groups.pop(application_name, None)
 
 
-def _delete_deployment_group(
+def delete_deployment_group(
     self: CodeDeployBackend, application_name: str, deployment_group_name: str
 ) -> None:
     if application_name not in self.applications:
@@ -33,25 +34,13 @@ def _delete_deployment_group(
     self.deployment_groups.get(application_name, {}).pop(deployment_group_name, None)
 
 
-def _delete_application_response(self: Any) -> EmptyResult:
+def delete_application_response(self: Any) -> EmptyResult:
     self.codedeploy_backend.delete_application(self._get_param("applicationName"))
     return EmptyResult()
 
 
-def _delete_deployment_group_response(self: Any) -> ActionResult:
+def delete_deployment_group_response(self: Any) -> ActionResult:
     self.codedeploy_backend.delete_deployment_group(
         self._get_param("applicationName"), self._get_param("deploymentGroupName")
     )
     return ActionResult({"hooksNotCleanedUp": []})
-
-
-def install() -> None:
-    """Idempotent; adds operations moto does not define (never replaces one it has)."""
-    for cls, name, function in (
-        (CodeDeployBackend, "delete_application", _delete_application),
-        (CodeDeployBackend, "delete_deployment_group", _delete_deployment_group),
-        (CodeDeployResponse, "delete_application", _delete_application_response),
-        (CodeDeployResponse, "delete_deployment_group", _delete_deployment_group_response),
-    ):
-        if not hasattr(cls, name):
-            setattr(cls, name, function)

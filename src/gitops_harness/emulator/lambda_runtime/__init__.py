@@ -6,6 +6,6 @@ moto_hook.py is the one install/uninstall pair that puts the executor behind mot
 """
 
 from gitops_harness.emulator.lambda_runtime.executor import LambdaExecutor
-from gitops_harness.emulator.lambda_runtime.moto_hook import install, uninstall
+from gitops_harness.emulator.lambda_runtime.moto_hook import register, unregister
 
-__all__ = ["LambdaExecutor", "install", "uninstall"]
+__all__ = ["LambdaExecutor", "register", "unregister"]

@@ -1,12 +1,20 @@
-"""The child side of one Lambda invocation: `python -I -S -u bootstrap.py '<spec json>'`.
+"""The child side of Lambda invocations, standard library only (it must not import the harness).
 
-Runs in a fresh interpreter with only the standard library (it must not import the harness). It puts
-the function's code and layers on sys.path, imports the handler as Lambda's Python runtime does, builds
-the context object, reads the event from stdin, calls the handler and writes the outcome as JSON to the
-result file named in the spec: a channel apart from stdout/stderr, which are the function's logs.
-Error shapes and texts follow Lambda's Python runtime (awslambdaric).
+`python -I -S -u bootstrap.py '<spec json>'` runs one invocation: it puts the function's code and layers
+on sys.path, imports the handler as Lambda's Python runtime does, builds the context object, reads the
+event from stdin, calls the handler and writes the outcome as JSON to the result file named in the spec:
+a channel apart from stdout/stderr, which are the function's logs. Error shapes and texts follow
+Lambda's Python runtime (awslambdaric).
+
+`python -I -S -u bootstrap.py --serve <socket> <runtime packages dir>` is the fork server: it imports
+boto3 once, then forks one child per invocation request (a new session: the executor kills its process
+group on timeout), so a function does not pay boto3's import (0.3-0.6 s here) on every invocation.
+A request on the Unix socket: the fds [stdin, stdout+stderr] with an 8-digit length, then that many
+bytes of JSON {spec, env, cwd}. The server answers "pid <n>\n", and "exit <code>\n" when the child ends
+(a negative code is the signal that ended it).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -112,8 +120,7 @@ def _log_error(error: dict) -> None:
     print("\n".join(lines), flush=True)
 
 
-def main() -> int:
-    spec = json.loads(sys.argv[1])
+def run(spec: dict) -> int:
     started = time.monotonic()
     request_id = spec["aws_request_id"]
     for path in reversed(spec["sys_path"]):
@@ -153,5 +160,132 @@ def main() -> int:
     return 0
 
 
+_PRELOADED = ("boto3", "botocore.session", "botocore.client", "botocore.endpoint", "urllib3")
+
+
+def serve(socket_path: str, runtime_packages: str) -> int:
+    import importlib
+    import select
+    import signal
+    import socket
+
+    sys.path.append(runtime_packages)
+    for name in _PRELOADED:
+        # missing on the host: functions bring their own (or fail as they would on Lambda)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(64)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)  # SIGCHLD wakes the select below
+    children: dict = {}
+    parent = os.getppid()
+    print("ready", flush=True)
+    while True:
+        readable, _, _ = select.select([listener, wake_r], [], [], 1.0)
+        if os.getppid() != parent:
+            return 0  # the emulator is gone without stopping us: do not linger
+        if wake_r in readable:
+            try:
+                while os.read(wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        _reap(children)
+        if listener not in readable:
+            continue
+        connection, _ = listener.accept()
+        try:
+            request, fds = _receive_request(connection, socket)
+        except (OSError, ValueError) as exc:
+            print(f"bad request: {exc}", file=sys.stderr, flush=True)
+            connection.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            for other in children.values():
+                other.close()
+            connection.close()
+            os.close(wake_r)
+            os.close(wake_w)
+            _run_forked(request, fds, signal)
+        for fd in fds:
+            os.close(fd)
+        children[pid] = connection
+        with contextlib.suppress(OSError):
+            connection.sendall(f"pid {pid}\n".encode())
+
+
+def _receive_request(connection, socket) -> tuple:
+    header, fds, _, _ = socket.recv_fds(connection, 8, 2)
+    while len(header) < 8:
+        more = connection.recv(8 - len(header))
+        if not more:
+            raise ValueError("connection closed in the header")
+        header += more
+    if len(fds) != 2:
+        raise ValueError(f"expected 2 file descriptors, got {len(fds)}")
+    size = int(header)
+    body = b""
+    while len(body) < size:
+        more = connection.recv(size - len(body))
+        if not more:
+            raise ValueError("connection closed in the body")
+        body += more
+    return json.loads(body), fds
+
+
+def _reap(children: dict) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = children.pop(pid, None)
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+            connection.close()
+
+
+def _run_forked(request: dict, fds: list, signal) -> None:
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()  # its own process group, which the executor kills on timeout
+        sys.argv = sys.argv[:1]  # the function sees the bootstrap's name only, not the server's arguments
+        stdin_fd, output_fd = fds
+        os.dup2(stdin_fd, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(stdin_fd)
+        os.close(output_fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        time.tzset()
+        code = run(request["spec"])
+    except SystemExit as exc:  # sys.exit() in the function ends the runtime, as on Lambda
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1] == "--serve":
+        sys.exit(serve(sys.argv[2], sys.argv[3]))
+    sys.exit(run(json.loads(sys.argv[1])))

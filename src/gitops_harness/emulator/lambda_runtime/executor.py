@@ -1,6 +1,7 @@
 """Runs Lambda functions (python3.x, zip packages) as local processes of the host's Python interpreter.
 
-One invocation = one fresh process (`python -I -S -u bootstrap.py`) in its own process group, with the
+One invocation = one fresh process (forked from a server that has imported boto3 already, or
+`python -I -S -u bootstrap.py` when the function bundles its own boto3) in its own process group, with the
 function's environment (emulator/lambda_runtime/environment.py), its unpacked code as working directory
 and first on sys.path, the event on stdin, and the outcome in a result file. stdout and stderr, merged,
 are the function's log. The function's Timeout (real seconds, not time-scaled) kills the process group.
@@ -30,11 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from gitops_harness.emulator.clients import RoleClients
-from gitops_harness.emulator.lambda_runtime.code_cache import CodeCache, CodeError
+from gitops_harness.emulator.lambda_runtime.code_cache import RUNTIME_PACKAGES, CodeCache, CodeError
 from gitops_harness.emulator.lambda_runtime.environment import RoleSession, function_environment
+from gitops_harness.emulator.lambda_runtime.forkserver import ForkServer, ForkServerError
 from gitops_harness.emulator.lambda_runtime.invocation_log import InvocationLog, log_stream_name
 from gitops_harness.emulator.scheduler import Scheduler
 
@@ -107,6 +109,7 @@ class LambdaExecutor:
         python: str = sys.executable,
         max_parallel: int = 4,
         event_workers: int = 4,
+        use_fork_server: bool = True,
     ):
         self._endpoint_url = endpoint_url
         self._cache = CodeCache(cache_root)
@@ -116,7 +119,9 @@ class LambdaExecutor:
         self._max_parallel = max_parallel
         self._lock = threading.Lock()
         self._slots: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
-        self._running: set[subprocess.Popen[bytes]] = set()
+        self._running: set[FunctionProcess] = set()
+        self._use_fork_server = use_fork_server
+        self._forks: ForkServer | None = None
         self._events = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="lambda-event")
         self._closed = False
 
@@ -155,6 +160,21 @@ class LambdaExecutor:
         """Queue one run (Event invocation, or an asynchronous source such as SNS); returns at once."""
         self._submit(spec, event, 1, str(uuid.uuid4()))
 
+    def prepare_runtime(self, spec: FunctionSpec) -> None:
+        """Start the fork server in the background for a python3.x function that was just created, so its
+        first invocation does not wait for boto3's import."""
+        if self._closed or not self._use_fork_server or not (spec.runtime or "").startswith("python3."):
+            return
+        forks = self._fork_server()
+
+        def start() -> None:
+            try:
+                forks.ensure_running()
+            except ForkServerError as exc:
+                logger.warning("%s", exc)
+
+        threading.Thread(target=start, name="lambda-fork-server-start", daemon=True).start()
+
     def close(self) -> None:
         """Drop queued Event invocations and kill running functions (the emulator is stopping)."""
         self._closed = True
@@ -162,7 +182,11 @@ class LambdaExecutor:
         with self._lock:
             running = list(self._running)
         for process in running:
-            _kill_group(process)
+            process.kill()
+        with self._lock:
+            forks, self._forks = self._forks, None
+        if forks is not None:
+            forks.close()
 
     # ------------------------------------------------------------------ internals
 
@@ -264,8 +288,6 @@ class LambdaExecutor:
         )
         with tempfile.TemporaryDirectory(prefix="lambda-invocation-") as scratch:
             result_path = Path(scratch) / "result.json"
-            started = time.monotonic()
-            deadline_ms = int((time.time() + spec.timeout) * 1000)
             child_spec = {
                 "handler": spec.handler,
                 "sys_path": sys_path,
@@ -277,11 +299,12 @@ class LambdaExecutor:
                 "aws_request_id": request_id,
                 "log_group_name": spec.log_group,
                 "log_stream_name": stream,
-                "deadline_ms": deadline_ms,
+                "deadline_ms": 0,  # set when the process starts
             }
             log.start()
-            timed_out, return_code = self._execute(child_spec, env, code_dir, event, spec.timeout, log)
-            elapsed = time.monotonic() - started
+            timed_out, return_code, elapsed = self._execute(
+                child_spec, env, code_dir, layer_dirs, event, spec.timeout, log
+            )
             outcome = _read_outcome(result_path)
         if timed_out:
             error: dict[str, Any] | None = {
@@ -323,46 +346,144 @@ class LambdaExecutor:
         child_spec: dict[str, Any],
         env: dict[str, str],
         code_dir: Path,
+        layer_dirs: list[Path],
         event: bytes,
         timeout: float,
         log: InvocationLog,
-    ) -> tuple[bool, int]:
+    ) -> tuple[bool, int, float]:
+        """Run one process to its end or its timeout: (timed out, exit code, seconds since it started)."""
         if self._closed:
             raise UnrunnableFunction("ServiceException", "the embedded AWS is stopping", 500)
-        # -I: no PYTHON* variables, no user site; -S: no site-packages (the harness is installed there)
-        process = subprocess.Popen(
-            [self._python, "-I", "-S", "-u", str(BOOTSTRAP), json.dumps(child_spec)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=code_dir,
-            env=env,
-            start_new_session=True,  # its own process group: a timeout kills what the function started
-        )
+        stdin_read, stdin_write = os.pipe()
+        output_read, output_write = os.pipe()
+        try:
+            forks = self._ready_fork_server(code_dir, layer_dirs)
+            # the timeout counts from here: a fork server starting first is not the function's time
+            started = time.monotonic()
+            child_spec["deadline_ms"] = int((time.time() + timeout) * 1000)
+            process = self._start(child_spec, env, code_dir, stdin_read, output_write, forks)
+        except BaseException:
+            for fd in (stdin_write, output_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(stdin_read)
+            os.close(output_write)
         with self._lock:
             self._running.add(process)
-        reader = threading.Thread(target=_collect_output, args=(process.stdout, log), daemon=True)
+        reader = threading.Thread(
+            target=_collect_output, args=(os.fdopen(output_read, "rb"), log), daemon=True
+        )
         reader.start()
         try:
+            with contextlib.suppress(OSError), os.fdopen(stdin_write, "wb") as stdin:
+                stdin.write(event)  # OSError: the function exited before reading it; its exit says why
             try:
-                assert process.stdin is not None
-                process.stdin.write(event)
-                process.stdin.close()
-            except OSError:
-                pass  # the function exited before reading its event; its exit status says why
-            try:
-                process.wait(timeout=timeout)
+                return_code = process.wait(timeout)
                 timed_out = False
-            except subprocess.TimeoutExpired:
+            except TimeoutError:
                 timed_out = True
-                _kill_group(process)
-                process.wait()
+                ended = time.monotonic()
+                process.kill()
+                try:
+                    return_code = process.wait(10)
+                except TimeoutError:
+                    return_code = -signal.SIGKILL
             reader.join(timeout=2)  # a process the function left behind may still hold the pipe
         finally:
-            _kill_group(process)  # whatever the function started in the background goes with it
+            process.kill()  # whatever the function started in the background goes with it
             with self._lock:
                 self._running.discard(process)
-        return timed_out, process.returncode
+        return timed_out, return_code, (ended if timed_out else time.monotonic()) - started
+
+    def _ready_fork_server(self, code_dir: Path, layer_dirs: list[Path]) -> ForkServer | None:
+        """The running fork server for this function, or None when it gets a process of its own: a
+        function that bundles its own boto3 (or another runtime package) must import its copy, not the
+        server's preloaded one."""
+        if not self._use_fork_server or _bundles_runtime_packages([code_dir, *layer_dirs]):
+            return None
+        forks = self._fork_server()
+        try:
+            forks.ensure_running()
+        except ForkServerError as exc:
+            logger.warning("%s; starting the function as a process of its own", exc)
+            return None
+        return forks
+
+    def _start(
+        self,
+        child_spec: dict[str, Any],
+        env: dict[str, str],
+        code_dir: Path,
+        stdin_fd: int,
+        output_fd: int,
+        forks: ForkServer | None,
+    ) -> FunctionProcess:
+        if forks is not None:
+            try:
+                return forks.fork(child_spec, env, code_dir, stdin_fd, output_fd)
+            except ForkServerError as exc:
+                logger.warning("%s; starting the function as a process of its own", exc)
+        # -I: no PYTHON* variables, no user site; -S: no site-packages (the harness is installed there)
+        return SpawnedProcess(
+            subprocess.Popen(
+                [self._python, "-I", "-S", "-u", str(BOOTSTRAP), json.dumps(child_spec)],
+                stdin=stdin_fd,
+                stdout=output_fd,
+                stderr=output_fd,
+                cwd=code_dir,
+                env=env,
+                start_new_session=True,  # its own process group: a timeout kills what the function started
+            )
+        )
+
+    def _fork_server(self) -> ForkServer:
+        with self._lock:
+            if self._forks is None:
+                self._forks = ForkServer(
+                    self._python,
+                    BOOTSTRAP,
+                    self._cache.runtime_packages(),
+                    self._cache.root / "fork-server.log",
+                )
+            return self._forks
+
+
+class FunctionProcess(Protocol):
+    pid: int
+
+    def wait(self, timeout: float | None) -> int:
+        """The exit code (negative: the ending signal); TimeoutError if still running after `timeout`."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL to the process group."""
+        ...
+
+
+class SpawnedProcess:
+    def __init__(self, process: subprocess.Popen[bytes]):
+        self._process = process
+        self.pid = process.pid
+
+    def wait(self, timeout: float | None) -> int:
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"process {self.pid} still running") from None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+def _bundles_runtime_packages(folders: list[Path]) -> bool:
+    for folder in folders:
+        for root in (folder, folder / "python"):
+            for name in RUNTIME_PACKAGES:
+                if (root / name).exists() or (root / f"{name}.py").exists():
+                    return True
+    return False
 
 
 def _collect_output(stream: IO[bytes] | None, log: InvocationLog) -> None:
@@ -385,11 +506,6 @@ def _read_outcome(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _minor() -> str:

@@ -15,6 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+# moto's Logs backend is not thread-safe: two first invocations creating the group at once would lose one
+_STORE_LOCK = threading.Lock()
+
 
 def log_stream_name(version: str, now: datetime | None = None) -> str:
     day = (now or datetime.now(UTC)).strftime("%Y/%m/%d")
@@ -61,16 +64,17 @@ class InvocationLog:
     def store(self, account: str, region: str, group: str, stream: str) -> None:
         from moto.logs.models import logs_backends
 
-        backend = logs_backends[account][region]
-        backend.ensure_log_group(group)
-        backend.ensure_log_stream(group, stream)
         with self._lock:
             events = [
                 {"timestamp": at, "message": text}
                 for at, text in sorted(self.lines, key=lambda line: line[0])
             ]
-        if events:
-            backend.put_log_events(group, stream, events)
+        with _STORE_LOCK:
+            backend = logs_backends[account][region]
+            backend.ensure_log_group(group)
+            backend.ensure_log_stream(group, stream)
+            if events:
+                backend.put_log_events(group, stream, events)
 
 
 def _now_ms() -> int:

@@ -1,4 +1,5 @@
-"""Where moto's Lambda meets the executor: one install/uninstall pair patching moto 5.2.5.
+"""Where moto's Lambda meets the executor: the replacements emulator/moto_patches.py installs (group
+"core", with every emulator), and the registry of executors they run functions with.
 
 - `LambdaFunction.invoke` (every invocation path of moto: the Invoke API, SNS, EventBridge, S3
   notifications...) runs the function with the executor instead of moto's Docker container, ALWAYS:
@@ -7,9 +8,8 @@
   asynchronous, as SNS invokes Lambda on AWS (a publish never waits for the function).
 
 moto's state is module-global, so every EmbeddedAWS in the process shares these functions. Each
-emulator installs its own executor (its endpoint, state folder and role clients); an invocation uses
-the most recently installed executor that is still installed. The patches go in with the first
-executor and come out with the last.
+emulator registers its own executor (its endpoint, state folder and role clients) when it starts and
+unregisters it when it stops; an invocation uses the most recently registered executor still registered.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 import contextvars
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
-from unittest import mock
+
+from moto.awslambda.exceptions import LambdaClientError
 
 from gitops_harness.emulator.lambda_runtime.executor import (
     FunctionSpec,
@@ -33,37 +35,22 @@ from gitops_harness.emulator.lambda_runtime.executor import (
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _executors: list[LambdaExecutor] = []
-_patches: list[Any] = []
 _asynchronous_source: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "lambda_async_source", default=False
 )
 
 
-def install(executor: LambdaExecutor) -> None:
-    from moto.awslambda.models import LambdaBackend, LambdaFunction
-
-    with _lock:
-        if executor in _executors:
-            return
-        _executors.append(executor)
-        if len(_executors) == 1:
-            for target, name, replacement in (
-                (LambdaFunction, "invoke", _invoke),
-                (LambdaBackend, "send_sns_message", _sending_sns_message(LambdaBackend.send_sns_message)),
-            ):
-                patcher = mock.patch.object(target, name, replacement)
-                patcher.start()
-                _patches.append(patcher)
-
-
-def uninstall(executor: LambdaExecutor) -> None:
+def register(executor: LambdaExecutor) -> None:
+    """From now on (until unregistered or another registers), functions run with `executor`."""
     with _lock:
         if executor not in _executors:
-            return
-        _executors.remove(executor)
-        if not _executors:
-            while _patches:
-                _patches.pop().stop()
+            _executors.append(executor)
+
+
+def unregister(executor: LambdaExecutor) -> None:
+    with _lock:
+        if executor in _executors:
+            _executors.remove(executor)
 
 
 def _current_executor() -> LambdaExecutor:
@@ -75,7 +62,28 @@ def _current_executor() -> LambdaExecutor:
         return _executors[-1]
 
 
-def _sending_sns_message(original: Any) -> Any:
+def preparing_runtime_on_create(original: Any) -> Any:
+    """moto_patches replacement for LambdaBackend.create_function: moto's, then the runtime warms up."""
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        function = original(self, spec)
+        with _lock:
+            executor = _executors[-1] if _executors else None
+        if executor is not None:
+            executor.prepare_runtime(function_spec(function))
+        return function
+
+    return create_function
+
+
+def invoke_replacement(_original: Any) -> Any:
+    """moto_patches replacement for LambdaFunction.invoke (moto's original is never called)."""
+    return _invoke
+
+
+def sending_sns_message(original: Any) -> Any:
+    """moto_patches replacement for LambdaBackend.send_sns_message: moto's, marked asynchronous."""
+
     def send_sns_message(self: Any, *args: Any, **kwargs: Any) -> None:
         token = _asynchronous_source.set(True)
         try:
@@ -88,13 +96,18 @@ def _sending_sns_message(original: Any) -> Any:
 
 def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> bytes:
     """moto's LambdaFunction.invoke, answered by the executor (headers as moto's Invoke response sends them)."""
-    from moto.awslambda.exceptions import LambdaClientError
-
     invocation_type = _header(request_headers, "X-Amz-Invocation-Type")
     if invocation_type is None:
         invocation_type = "Event" if _asynchronous_source.get() else "RequestResponse"
     event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     asynchronous_source = _asynchronous_source.get()
+    if event.strip():
+        try:
+            json.loads(event)
+        except ValueError as exc:  # Lambda refuses it before any function runs
+            raise LambdaClientError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+            ) from None
     try:
         executor = _current_executor()
         spec = function_spec(self)
