@@ -6,6 +6,9 @@
 - Lambda invocation without a Docker engine: moto runs functions in Docker; without one it prints
   to stdout and logs an error per invocation (an SNS subscription invokes the chat notifier on every
   notification). Here the invocation fails at once with one clear reason, logged once.
+
+The functions are installed into moto by `emulator/moto_patches.py` (group "core") while an emulator
+runs, and removed by the last one that stops.
 """
 
 from __future__ import annotations
@@ -16,17 +19,16 @@ from typing import Any
 
 from moto.codedeploy.exceptions import ApplicationDoesNotExistException
 from moto.codedeploy.models import CodeDeployBackend
-from moto.codedeploy.responses import CodeDeployResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 
-def _delete_application(self: CodeDeployBackend, application_name: str) -> None:
+def delete_application(self: CodeDeployBackend, application_name: str) -> None:
     # AWS answers success for an application that does not exist; its groups go with it.
     self.applications.pop(application_name, None)
     self.deployment_groups.pop(application_name, None)
 
 
-def _delete_deployment_group(
+def delete_deployment_group(
     self: CodeDeployBackend, application_name: str, deployment_group_name: str
 ) -> None:
     if application_name not in self.applications:
@@ -36,12 +38,12 @@ def _delete_deployment_group(
     self.deployment_groups.get(application_name, {}).pop(deployment_group_name, None)
 
 
-def _delete_application_response(self: Any) -> EmptyResult:
+def delete_application_response(self: Any) -> EmptyResult:
     self.codedeploy_backend.delete_application(self._get_param("applicationName"))
     return EmptyResult()
 
 
-def _delete_deployment_group_response(self: Any) -> ActionResult:
+def delete_deployment_group_response(self: Any) -> ActionResult:
     self.codedeploy_backend.delete_deployment_group(
         self._get_param("applicationName"), self._get_param("deploymentGroupName")
     )
@@ -53,7 +55,7 @@ _NO_DOCKER = "Lambda functions are not run by the embedded AWS without a Docker 
 _lambda_refusal_logged = False
 
 
-def _refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, str]:
+def refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, str]:
     global _lambda_refusal_logged
     if not _lambda_refusal_logged:
         _lambda_refusal_logged = True
@@ -63,23 +65,6 @@ def _refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, 
     return _NO_DOCKER, True, ""
 
 
-def _docker_available() -> bool:
+def docker_available() -> bool:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     return not host.startswith("unix://") or os.path.exists(host.removeprefix("unix://"))
-
-
-def install() -> None:
-    """Idempotent; adds operations moto does not define (never replaces one it has), and replaces
-    Lambda invocation only where moto could not run it anyway."""
-    for cls, name, function in (
-        (CodeDeployBackend, "delete_application", _delete_application),
-        (CodeDeployBackend, "delete_deployment_group", _delete_deployment_group),
-        (CodeDeployResponse, "delete_application", _delete_application_response),
-        (CodeDeployResponse, "delete_deployment_group", _delete_deployment_group_response),
-    ):
-        if not hasattr(cls, name):
-            setattr(cls, name, function)
-    if not _docker_available():
-        from moto.awslambda.models import LambdaFunction
-
-        LambdaFunction._invoke_lambda = _refuse_invocation  # type: ignore[method-assign]
