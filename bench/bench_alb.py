@@ -7,7 +7,7 @@ listener's local URL; the report is the median of the rounds and the ratio liste
 (target: >= 0.5). The load comes from a separate process, so the clients do not share the emulator's
 interpreter (and its GIL) with the listener they measure.
 
-    .venv/bin/python bench/bench_alb.py [--rounds 3] [--seconds 3] [--clients 4]
+    .venv/bin/python bench/bench_alb.py [--runs 3] [--seconds 3] [--clients 4]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def measured(url: str, seconds: float, clients: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)  # the load process
@@ -136,13 +136,13 @@ def main() -> int:
         listener_url = aws.aws.listener_url(listener) + "/"
         direct, through = [], []
         measured(listener_url, 0.5, args.clients)  # warm both paths up
-        for _ in range(args.rounds):
+        for _ in range(args.runs):
             direct.append(measured(direct_url, args.seconds, args.clients))
             through.append(measured(listener_url, args.seconds, args.clients))
     base, alb = statistics.median(direct), statistics.median(through)
     ratio = alb / base
     print(
-        f"ALB listener: median {alb:.0f} req/s over {args.rounds} rounds of {args.seconds:.0f} s, "
+        f"ALB listener: median {alb:.0f} req/s over {args.runs} rounds of {args.seconds:.0f} s, "
         f"{args.clients} clients (min {min(through):.0f}, max {max(through):.0f}); "
         f"baseline task direct: {base:.0f} req/s; ratio {ratio:.2f} (target >= {TARGET_RATIO})"
     )

@@ -34,6 +34,7 @@ _HOP_BY_HOP = {
     "upgrade",
 }
 _ELB_PAGES = {
+    500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",
     504: "504 Gateway Time-out",
@@ -222,6 +223,10 @@ class ListenerServer:
                     forwarder.handle(arn, self)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+                except Exception:  # a bug of ours: the client gets the ALB's 500, the log the traceback
+                    log.exception("listener %s failed on %s %s", arn, self.command, self.path)
+                    self.close_connection = True
+                    _reply(self, 500, {"Content-Type": "text/html"}, _elb_page(500))
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
