@@ -1,9 +1,9 @@
 """The ALB data plane of one emulator: a ListenerServer per moto listener, the health checker, metrics.
 
-moto hooks (ELBv2Backend.create_listener / delete_listener / delete_load_balancer) open and close
-listener servers, whether the listener came from the API or from CloudFormation; FakeTargetGroup.health_for
-answers DescribeTargetHealth from the health checker. Installed and removed symmetrically; the data plane
-of the emulator started last serves (moto's state is per process).
+moto hooks (the "elb_dataplane" group of moto_patches.py: ELBv2Backend.create_listener / delete_listener /
+delete_load_balancer) open and close listener servers, whether the listener came from the API or from
+CloudFormation; FakeTargetGroup.health_for answers DescribeTargetHealth from the health checker. The data
+plane of the emulator started last serves (moto's state is one per process).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.elbv2.models import FakeHealthStatus, elbv2_backends
 
 from gitops_harness.emulator.elb_dataplane import health
 from gitops_harness.emulator.elb_dataplane.listeners import Forwarder, ListenerServer
@@ -68,77 +68,75 @@ class DataPlane:
 
 
 _planes: list[DataPlane] = []
-_originals: dict[tuple[type, str], Any] = {}
+
+
+def start(clients: Any, time_scale: float = 1.0) -> DataPlane:
+    """A running data plane that serves the ELB hooks (the "elb_dataplane" patch group) until `stop`."""
+    plane = DataPlane(clients, time_scale)
+    _planes.append(plane)
+    plane.start()
+    return plane
+
+
+def stop(plane: DataPlane) -> None:
+    if plane in _planes:
+        _planes.remove(plane)
+    plane.stop()
 
 
 def _active() -> DataPlane | None:
     return _planes[-1] if _planes else None
 
 
-def _create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
-    listener = _originals[(ELBv2Backend, "create_listener")](self, *args, **kwargs)
-    plane = _active()
-    if plane is not None:
-        plane.open(listener)
-    return listener
+def creating_listener(original: Any) -> Any:
+    def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+        listener = original(self, *args, **kwargs)
+        plane = _active()
+        if plane is not None:
+            plane.open(listener)
+        return listener
+
+    return create_listener
 
 
-def _delete_listener(self: Any, listener_arn: str) -> Any:
-    listener = _originals[(ELBv2Backend, "delete_listener")](self, listener_arn)
-    plane = _active()
-    if plane is not None:
-        plane.close(listener_arn)
-    return listener
-
-
-def _delete_load_balancer(self: Any, arn: str) -> None:
-    balancer = self.load_balancers.get(arn)
-    listeners = list(balancer.listeners) if balancer is not None else []
-    _originals[(ELBv2Backend, "delete_load_balancer")](self, arn)
-    plane = _active()
-    if plane is not None:
-        for listener_arn in listeners:
+def deleting_listener(original: Any) -> Any:
+    def delete_listener(self: Any, listener_arn: str) -> Any:
+        listener = original(self, listener_arn)
+        plane = _active()
+        if plane is not None:
             plane.close(listener_arn)
+        return listener
+
+    return delete_listener
 
 
-def _health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
-    answer = _originals[(FakeTargetGroup, "health_for")](self, target, ec2_backend)
-    registered = self.targets.get(target["Id"])
-    if answer.status != "healthy" or registered is None:
-        return answer  # not registered: moto's own answer (unused / Target.NotRegistered)
-    state = health.state_of(self.arn, registered["Id"], int(registered["Port"])) or health.TargetState()
-    return FakeHealthStatus(
-        registered["Id"],
-        registered["Port"],
-        self.health_check_port,
-        state.state,
-        state.reason,
-        state.description,
-    )
+def deleting_load_balancer(original: Any) -> Any:
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        listeners = list(balancer.listeners) if balancer is not None else []
+        original(self, arn)
+        plane = _active()
+        if plane is not None:
+            for listener_arn in listeners:
+                plane.close(listener_arn)
+
+    return delete_load_balancer
 
 
-_HOOKS = {
-    (ELBv2Backend, "create_listener"): _create_listener,
-    (ELBv2Backend, "delete_listener"): _delete_listener,
-    (ELBv2Backend, "delete_load_balancer"): _delete_load_balancer,
-    (FakeTargetGroup, "health_for"): _health_for,
-}
+def checked_health(original: Any) -> Any:
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
+        answer = original(self, target, ec2_backend)
+        registered = self.targets.get(target["Id"])
+        if answer.status != "healthy" or registered is None:
+            return answer  # not registered: moto's own answer (unused / Target.NotRegistered)
+        state = health.state_of(self.arn, registered["Id"], int(registered["Port"])) or health.TargetState()
+        return FakeHealthStatus(
+            registered["Id"],
+            registered["Port"],
+            self.health_check_port,
+            state.state,
+            state.reason,
+            state.description,
+        )
 
-
-def install(plane: DataPlane) -> None:
-    if not _originals:
-        for (cls, name), hook in _HOOKS.items():
-            _originals[(cls, name)] = getattr(cls, name)
-            setattr(cls, name, hook)
-    _planes.append(plane)
-    plane.start()
-
-
-def uninstall(plane: DataPlane) -> None:
-    if plane in _planes:
-        _planes.remove(plane)
-    plane.stop()
-    if not _planes and _originals:
-        for (cls, name), original in _originals.items():
-            setattr(cls, name, original)
-        _originals.clear()
+    return health_for

@@ -18,9 +18,14 @@ log = logging.getLogger(__name__)
 NAMESPACE = "AWS/ApplicationELB"
 
 
-def arn_dimension(arn: str, kind: str) -> str:
-    """app/<name>/<id> for a load balancer, targetgroup/<name>/<id> for a target group (FullName)."""
-    return arn.split(f":{kind}/", 1)[1] if f":{kind}/" in arn else arn
+def load_balancer_dimension(arn: str) -> str:
+    """app/<name>/<id>: the LoadBalancer dimension (the load balancer's FullName)."""
+    return arn.split(":loadbalancer/", 1)[1]
+
+
+def target_group_dimension(arn: str) -> str:
+    """targetgroup/<name>/<id>: the TargetGroup dimension (the target group's FullName)."""
+    return arn.rsplit(":", 1)[1]
 
 
 @dataclass
@@ -66,14 +71,14 @@ class MetricsRecorder:
     ) -> None:
         parts = load_balancer_arn.split(":")
         account, region = parts[4], parts[3]
-        balancer = ("LoadBalancer", arn_dimension(load_balancer_arn, "loadbalancer"))
+        balancer = ("LoadBalancer", load_balancer_dimension(load_balancer_arn))
         with self._lock:
             self._pending[(account, region, "RequestCount", (balancer,))].add(1)
             if (target_group_arn is None or not by_target) and status >= 500:
                 self._pending[(account, region, "HTTPCode_ELB_5XX_Count", (balancer,))].add(1)
                 self._pending[(account, region, f"HTTPCode_ELB_{status}_Count", (balancer,))].add(1)
             if target_group_arn is not None:
-                dims = (balancer, ("TargetGroup", arn_dimension(target_group_arn, "targetgroup")))
+                dims = (balancer, ("TargetGroup", target_group_dimension(target_group_arn)))
                 self._pending[(account, region, "RequestCount", dims)].add(1)
                 if by_target:
                     self._pending[(account, region, f"HTTPCode_Target_{status // 100}XX_Count", dims)].add(1)
