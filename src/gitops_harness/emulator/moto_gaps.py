@@ -1,8 +1,6 @@
 """Operations moto lacks that the reference stacks need, added to moto's own backend and responses
 (small, state-only gaps; whole services moto does poorly get a control plane of ours instead).
 
-- CodeDeploy DeleteApplication / DeleteDeploymentGroup: CloudFormation deletes the reference
-  pipeline stack's CodeDeploy resources through them. moto 5.2.5 has neither.
 - Lambda invocation without a Docker engine: moto runs functions in Docker; without one it prints
   to stdout and logs an error per invocation (an SNS subscription invokes the chat notifier on every
   notification). Here the invocation fails at once with one clear reason, logged once.
@@ -13,40 +11,6 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
-
-from moto.codedeploy.exceptions import ApplicationDoesNotExistException
-from moto.codedeploy.models import CodeDeployBackend
-from moto.codedeploy.responses import CodeDeployResponse
-from moto.core.responses import ActionResult, EmptyResult
-
-
-def _delete_application(self: CodeDeployBackend, application_name: str) -> None:
-    # AWS answers success for an application that does not exist; its groups go with it.
-    self.applications.pop(application_name, None)
-    self.deployment_groups.pop(application_name, None)
-
-
-def _delete_deployment_group(
-    self: CodeDeployBackend, application_name: str, deployment_group_name: str
-) -> None:
-    if application_name not in self.applications:
-        raise ApplicationDoesNotExistException(
-            f"The application {application_name} does not exist with the user or AWS account."
-        )
-    self.deployment_groups.get(application_name, {}).pop(deployment_group_name, None)
-
-
-def _delete_application_response(self: Any) -> EmptyResult:
-    self.codedeploy_backend.delete_application(self._get_param("applicationName"))
-    return EmptyResult()
-
-
-def _delete_deployment_group_response(self: Any) -> ActionResult:
-    self.codedeploy_backend.delete_deployment_group(
-        self._get_param("applicationName"), self._get_param("deploymentGroupName")
-    )
-    return ActionResult({"hooksNotCleanedUp": []})
-
 
 logger = logging.getLogger(__name__)
 _NO_DOCKER = "Lambda functions are not run by the embedded AWS without a Docker engine"
@@ -69,16 +33,7 @@ def _docker_available() -> bool:
 
 
 def install() -> None:
-    """Idempotent; adds operations moto does not define (never replaces one it has), and replaces
-    Lambda invocation only where moto could not run it anyway."""
-    for cls, name, function in (
-        (CodeDeployBackend, "delete_application", _delete_application),
-        (CodeDeployBackend, "delete_deployment_group", _delete_deployment_group),
-        (CodeDeployResponse, "delete_application", _delete_application_response),
-        (CodeDeployResponse, "delete_deployment_group", _delete_deployment_group_response),
-    ):
-        if not hasattr(cls, name):
-            setattr(cls, name, function)
+    """Idempotent; replaces Lambda invocation only where moto could not run it anyway."""
     if not _docker_available():
         from moto.awslambda.models import LambdaFunction
 
