@@ -8,13 +8,13 @@ import zipfile
 
 import pytest
 
-from gitops_harness.emulator.moto_gaps import _docker_available
+from gitops_harness.emulator.moto_gaps import docker_available
 from gitops_harness.emulator.testing import running_emulator
 
 ACCOUNT = "575757575757"
 
 
-@pytest.mark.skipif(_docker_available(), reason="with a Docker engine moto runs the function itself")
+@pytest.mark.skipif(docker_available(), reason="with a Docker engine moto runs the function itself")
 def test_lambda_invocation_without_docker_fails_with_the_reason():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:

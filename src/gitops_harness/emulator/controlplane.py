@@ -18,7 +18,7 @@ quick: long work (executions, builds, deployments) goes to `self.runtime.schedul
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -90,19 +90,6 @@ class Store(Generic[S]):
             self._states.clear()
 
 
-@dataclass(frozen=True)
-class Sample:
-    """A request a plane offers for the shape test. Samples run in order; `request` may be a function of
-    the answers so far ({operation: its latest response}) to use an id an earlier sample created."""
-
-    operation: str
-    request: dict[str, Any] | Callable[[dict[str, dict[str, Any]]], dict[str, Any]] = field(
-        default_factory=dict
-    )
-    account_id: str = "111111111111"
-    region: str = "us-east-1"
-
-
 @cache
 def service_model(service_name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(service_name)
@@ -130,10 +117,6 @@ class ControlPlane:
     @classmethod
     def implemented_operations(cls) -> list[str]:
         return [name for name in cls.model().operation_names if callable(getattr(cls, name, None))]
-
-    def shape_samples(self) -> Iterable[Sample]:
-        """Requests covering every implemented operation, for tests/emulator/test_shapes.py."""
-        return ()
 
     def validation_error(self, operation: str, report: str) -> ServiceException:
         """The error for params that fail ParamValidator; override to use per-field codes (CodeCommit)."""

@@ -4,6 +4,9 @@
 - Lambda invocation without a Docker engine: moto runs functions in Docker; without one it prints
   to stdout and logs an error per invocation (an SNS subscription invokes the chat notifier on every
   notification). Here the invocation fails at once with one clear reason, logged once.
+
+The functions are installed into moto by `emulator/moto_patches.py` (group "core") while an emulator
+runs, and removed by the last one that stops.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ _NO_DOCKER = "Lambda functions are not run by the embedded AWS without a Docker 
 _lambda_refusal_logged = False
 
 
-def _refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, str]:
+def refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, str]:
     global _lambda_refusal_logged
     if not _lambda_refusal_logged:
         _lambda_refusal_logged = True
@@ -27,14 +30,6 @@ def _refuse_invocation(self: Any, event: str | None = None) -> tuple[str, bool, 
     return _NO_DOCKER, True, ""
 
 
-def _docker_available() -> bool:
+def docker_available() -> bool:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     return not host.startswith("unix://") or os.path.exists(host.removeprefix("unix://"))
-
-
-def install() -> None:
-    """Idempotent; replaces Lambda invocation only where moto could not run it anyway."""
-    if not _docker_available():
-        from moto.awslambda.models import LambdaFunction
-
-        LambdaFunction._invoke_lambda = _refuse_invocation  # type: ignore[method-assign]

@@ -17,12 +17,13 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, moto_gaps
+from gitops_harness.emulator import cloudformation
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
 from gitops_harness.emulator.identity import credential_scope
+from gitops_harness.emulator.moto_patches import MotoPatchSession
 from gitops_harness.emulator.registry import load_control_planes
 from gitops_harness.emulator.scheduler import Clock, Scheduler
 from gitops_harness.errors import ToolError
@@ -76,7 +77,7 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
-        self._cloudformation_installed = False
+        self.moto_patches = MotoPatchSession()  # the groups of moto patches this emulator holds
 
     @property
     def endpoint_url(self) -> str:
@@ -114,7 +115,7 @@ class EmbeddedAWS:
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
-            moto_gaps.install()
+            self.moto_patches.ensure("core")
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -144,17 +145,12 @@ class EmbeddedAWS:
         return self
 
     def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
-        install_lock = threading.Lock()
-
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
-            if not self._cloudformation_installed:
+            if not self.moto_patches.holds("cloudformation"):
                 request = Request(environ)  # headers and query only: the body stays for the app
                 scope = credential_scope(request.headers, request.args)
                 if scope is not None and scope.service == "cloudformation":
-                    with install_lock:
-                        if not self._cloudformation_installed:
-                            cloudformation.install()
-                            self._cloudformation_installed = True
+                    self.moto_patches.ensure("cloudformation")
             return app(environ, start_response)
 
         return serve
@@ -170,9 +166,7 @@ class EmbeddedAWS:
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
-        if self._cloudformation_installed:
-            cloudformation.uninstall()
-            self._cloudformation_installed = False
+        self.moto_patches.close()  # the last emulator to stop leaves moto as it found it
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:

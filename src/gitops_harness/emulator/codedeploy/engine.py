@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from gitops_harness.emulator.codedeploy import events
 from gitops_harness.emulator.codedeploy.configs import traffic_steps
 from gitops_harness.emulator.codedeploy.models import Deployment, HookExecution, TaskSetInfo, now
+from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.scheduler import WaitFor
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class Engine:
     def __init__(self, plane: CodeDeploy):
         self.plane = plane
         self.runtime = plane.runtime
+        self.publisher = EventPublisher(
+            lambda account, region: self.runtime.clients.for_account("events", account, region)
+        )
 
     # ---- entry points --------------------------------------------------------------------------
 
@@ -99,8 +103,7 @@ class Engine:
             )
             group_id = group.group_id if group else ""
         entry = events.state_change(deployment, group_id, state)
-        client = self.runtime.clients.for_account("events", deployment.account_id, deployment.region)
-        events.publish(client, entry)
+        self.publisher.try_publish(deployment.account_id, deployment.region, [entry])
 
     def _set_event(self, deployment: Deployment, name: str, status: str) -> None:
         with self.plane.lock:

@@ -36,7 +36,7 @@ from gitops_harness.emulator.codestar_notifications.event_types import (
     SOURCES,
     event_type_ids,
 )
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.eventbridge.delivery import current_delivery
 from gitops_harness.emulator.exceptions import ModeledErrors
 
@@ -592,47 +592,3 @@ class CodeStarNotifications(ControlPlane):
                         f"no matching CodeStar notification delivery within {timeout}s; seen: {list(self._log)[-5:]}"
                     )
                 self._log_cond.wait(remaining)
-
-    # ---- shape samples ------------------------------------------------------------------------------
-
-    def shape_samples(self) -> Iterable[Sample]:
-        topic = "arn:aws:sns:us-east-1:111111111111:shape-notifications"
-        slack = "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/shapes"
-
-        def arn(answers: dict[str, dict[str, Any]]) -> str:
-            return answers["CreateNotificationRule"]["Arn"]
-
-        return [
-            Sample(
-                "CreateNotificationRule",
-                {
-                    "Name": "shape-build",
-                    "Resource": "arn:aws:codebuild:us-east-1:111111111111:project/shape",
-                    "EventTypeIds": ["codebuild-project-build-state-failed"],
-                    "Targets": [{"TargetType": "SNS", "TargetAddress": topic}],
-                    "DetailType": "FULL",
-                    "Tags": {"team": "shapes"},
-                },
-            ),
-            Sample("DescribeNotificationRule", lambda a: {"Arn": arn(a)}),
-            Sample("ListNotificationRules", {"Filters": [{"Name": "TARGET_ADDRESS", "Value": topic}]}),
-            Sample(
-                "UpdateNotificationRule",
-                lambda a: {"Arn": arn(a), "Status": "DISABLED", "DetailType": "BASIC"},
-            ),
-            Sample(
-                "Subscribe",
-                lambda a: {
-                    "Arn": arn(a),
-                    "Target": {"TargetType": "AWSChatbotSlack", "TargetAddress": slack},
-                },
-            ),
-            Sample("ListTargets", {"MaxResults": 1}),
-            Sample("Unsubscribe", lambda a: {"Arn": arn(a), "TargetAddress": slack}),
-            Sample("ListEventTypes", {"Filters": [{"Name": "SERVICE_NAME", "Value": "CodeBuild"}]}),
-            Sample("TagResource", lambda a: {"Arn": arn(a), "Tags": {"env": "test"}}),
-            Sample("UntagResource", lambda a: {"Arn": arn(a), "TagKeys": ["env"]}),
-            Sample("ListTagsForResource", lambda a: {"Arn": arn(a)}),
-            Sample("DeleteTarget", {"TargetAddress": topic, "ForceUnsubscribeAll": True}),
-            Sample("DeleteNotificationRule", lambda a: {"Arn": arn(a)}),
-        ]

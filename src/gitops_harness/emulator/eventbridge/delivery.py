@@ -52,10 +52,6 @@ log = logging.getLogger(__name__)
 DELIVERIES_PATH = "/_emulator/eventbridge/deliveries"
 
 _current: ContextVar[EventDelivery | None] = ContextVar("gitops_eventbridge_delivery", default=None)
-_patch_lock = threading.Lock()
-_installed: list[EventDelivery] = []
-_original_send: Callable[..., None] | None = None
-
 StartResponse = Callable[..., Any]
 # an AWS service that is itself a rule's target (CodeStar Notifications' managed rule): (target, event) -> detail
 ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
@@ -66,14 +62,19 @@ def current_delivery() -> EventDelivery | None:
     return _current.get()
 
 
-def _send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
-    """Stands in for moto's Rule.send_to_targets while an emulator runs."""
-    delivery = _current.get()
-    if delivery is None:
-        assert _original_send is not None
-        _original_send(rule, event, transform_input)
-        return
-    delivery.route(rule, event, transform_input=transform_input)
+def routing_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
+    """moto's Rule.send_to_targets while an emulator runs (installed by emulator/moto_patches.py): an
+    event put through an emulator's front door goes to that emulator's delivery; any other (a plain
+    moto in the same process) goes to moto's own method."""
+
+    def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        delivery = _current.get()
+        if delivery is None:
+            original(rule, event, transform_input)
+            return
+        delivery.route(rule, event, transform_input=transform_input)
+
+    return send_to_targets
 
 
 @dataclass
@@ -113,16 +114,9 @@ class EventDelivery:
     # ---- install / uninstall -----------------------------------------------------------------------
 
     def install(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """Replace moto's Rule.send_to_targets (once per process) and wrap `app` so its requests use us."""
-        global _original_send
-        from moto.events.models import Rule
-
-        with _patch_lock:
-            if not _installed:
-                _original_send = Rule.send_to_targets
-                Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
-            _installed.append(self)
-            self._installed = True
+        """Wrap `app` so the events its requests put are delivered here (moto's Rule.send_to_targets is
+        routed to the current delivery by the "core" group of emulator/moto_patches.py)."""
+        self._installed = True
 
         def middleware(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == DELIVERIES_PATH:
@@ -138,17 +132,9 @@ class EventDelivery:
         return middleware
 
     def uninstall(self) -> None:
-        """Stop taking events; put moto's method back when no other emulator in the process uses it."""
-        from moto.events.models import Rule
-
-        with _patch_lock:
-            if not self._installed:
-                return
-            self._installed = False
-            _installed.remove(self)
-            if not _installed and _original_send is not None:
-                Rule.send_to_targets = _original_send  # type: ignore[method-assign]
+        """Stop taking events (queued ones are dropped)."""
         with self._cond:
+            self._installed = False
             self._lanes.clear()
 
     # ---- routing (in the PutEvents request, or in a delivery job for a forwarded event) ------------
@@ -325,19 +311,23 @@ class EventDelivery:
 
     def _to_moto(self, item: _Item) -> None:
         """The target kinds moto delivers (SQS, log groups, archives, API destinations), with AWS's payload."""
-        assert _original_send is not None
+        from moto.events.models import Rule
+
         event, transform = self._payload(item)
         if event is None:
             return
         proxy = copy.copy(item.rule)
         proxy.targets = [item.target]
         proxy.event_pattern = _MATCH_ALL  # matched already; the payload may no longer look like the event
+        token = _current.set(None)  # outside a delivery the routed method is moto's own
         try:
-            _original_send(proxy, event, transform)
+            Rule.send_to_targets(proxy, event, transform)
         except NotImplementedError:
             service = _arn_parts(item.target["Arn"])[0]
             self._failed(item, f"the embedded AWS (moto) does not deliver to {service} targets")
             return
+        finally:
+            _current.reset(token)
         self._delivered(item, "handed to moto")
 
     def _payload(self, item: _Item) -> tuple[dict[str, Any] | None, bool]:
