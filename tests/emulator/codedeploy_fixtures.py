@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_harness.waiting import wait_until
+
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
 _TRUST = {
@@ -187,3 +189,113 @@ def hook_function(client: Callable[[str], Any], name: str) -> str:
         Code={"ZipFile": archive.getvalue()},
     )
     return name
+
+
+class Scenario:
+    """One account with an ECS environment and CodeDeploy clients, and the waits the tests share."""
+
+    def __init__(self, aws: Any, account: str, name: str = "cd"):
+        self.aws = aws
+        self.account = account
+        self.env = ecs_environment(self.client, name)
+        self.codedeploy = self.client("codedeploy")
+        self.plane = next(p for p in aws.aws.planes if p.service_name == "codedeploy")
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service, account=self.account)
+
+    def group(self, application: str = "app", group: str = "grp", **overrides: Any) -> None:
+        if application not in self.codedeploy.list_applications()["applications"]:
+            self.codedeploy.create_application(applicationName=application, computePlatform="ECS")
+        self.codedeploy.create_deployment_group(**self.env.group_request(application, group, **overrides))
+
+    def deploy(
+        self,
+        application: str = "app",
+        group: str = "grp",
+        hooks: list[dict[str, str]] | None = None,
+        **appspec: Any,
+    ) -> str:
+        return self.codedeploy.create_deployment(
+            applicationName=application,
+            deploymentGroupName=group,
+            revision={
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {"content": self.env.appspec(hooks, **appspec)},
+            },
+        )["deploymentId"]
+
+    def info(self, deployment_id: str) -> dict[str, Any]:
+        return self.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+
+    def wait_status(self, deployment_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
+        return wait_until(
+            lambda: self.info(deployment_id),
+            accept=lambda info: info["status"] in statuses,
+            timeout=timeout,
+            describe_expected=f"deployment {deployment_id} {' or '.join(statuses)}",
+            describe_seen=lambda info: f"status {info['status']}",
+            interval=0.02,
+        )
+
+    def target(self, deployment_id: str) -> dict[str, Any]:
+        target_id = f"{self.env.cluster}:{self.env.service}"
+        answer = self.codedeploy.get_deployment_target(deploymentId=deployment_id, targetId=target_id)
+        return answer["deploymentTarget"]["ecsTarget"]
+
+    def green_weight(self, deployment_id: str) -> float | None:
+        sets = {t["taskSetLabel"]: t for t in self.target(deployment_id)["taskSetsInfo"]}
+        return sets["Green"]["trafficWeight"] if "Green" in sets else None
+
+    def wait_green_weight(self, deployment_id: str, weight: float, timeout: float = 20) -> None:
+        wait_until(
+            lambda: self.green_weight(deployment_id),
+            accept=lambda seen: seen == weight,
+            timeout=timeout,
+            describe_expected=f"green traffic weight {weight}",
+            interval=0.02,
+        )
+
+    def weights(self, listener: str | None = None) -> dict[str, int]:
+        """{target group name: weight} of a listener's forward action (default: the prod listener)."""
+        elb = self.client("elbv2")
+        arn = listener or self.env.prod_listener
+        [action] = elb.describe_listeners(ListenerArns=[arn])["Listeners"][0]["DefaultActions"]
+        names = {self.env.blue_tg_arn: self.env.blue_tg, self.env.green_tg_arn: self.env.green_tg}
+        if "ForwardConfig" in action:
+            return {
+                names[t["TargetGroupArn"]]: t.get("Weight", 1)
+                for t in action["ForwardConfig"]["TargetGroups"]
+            }
+        return {names[action["TargetGroupArn"]]: 1}
+
+    def pending_hook(self, deployment_id: str, event: str, timeout: float = 20) -> str:
+        """The execution id CodeDeploy handed the hook function of `event` (what its payload carries)."""
+
+        def find() -> str | None:
+            with self.plane.lock:
+                deployment = self.plane.store.get(self.account, REGION).deployments[deployment_id]
+                return next(
+                    (
+                        h.execution_id
+                        for h in deployment.hooks.values()
+                        if h.event == event and h.status == "Pending"
+                    ),
+                    None,
+                )
+
+        return wait_until(find, timeout=timeout, describe_expected=f"the {event} hook invoked", interval=0.02)
+
+    def answer_hook(self, deployment_id: str, event: str, status: str = "Succeeded") -> None:
+        self.codedeploy.put_lifecycle_event_hook_execution_status(
+            deploymentId=deployment_id,
+            lifecycleEventHookExecutionId=self.pending_hook(deployment_id, event),
+            status=status,
+        )
+
+    def task_sets(self) -> dict[str, str]:
+        """{task set id: status} of the ECS service."""
+        sets = self.client("ecs").describe_task_sets(cluster=self.env.cluster, service=self.env.service)[
+            "taskSets"
+        ]
+        return {t["id"]: t["status"] for t in sets}
