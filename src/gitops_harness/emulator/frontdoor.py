@@ -44,6 +44,7 @@ log = logging.getLogger("gitops_harness.emulator.requests")
 
 HEALTH_PATHS = ("/_localstack/health", "/_emulator/health")
 REQUESTS_PATH = "/_emulator/requests"
+LISTENERS_PATH = "/_emulator/listeners"  # the ALB data plane's listener servers (elb_dataplane)
 # moto backend module names -> the service names users know (LocalStack's health keys)
 _SERVICE_ALIASES = {
     "awslambda": "lambda",
@@ -80,6 +81,7 @@ class FrontDoor:
         self.strict_shapes = strict_shapes
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
+        self.listener_directory: Callable[[], list[dict[str, Any]]] = list  # set by the server
         self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
         self._used: set[str] = set()
         self._lock = threading.Lock()
@@ -88,7 +90,7 @@ class FrontDoor:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in HEALTH_PATHS or path == REQUESTS_PATH:
+        if path in HEALTH_PATHS or path in (REQUESTS_PATH, LISTENERS_PATH):
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
@@ -357,6 +359,8 @@ class FrontDoor:
                     },
                 },
             }
+        elif path == LISTENERS_PATH:
+            body = {"listeners": self.listener_directory()}
         else:
             with self._lock:
                 body = {"requests": list(self.requests)}

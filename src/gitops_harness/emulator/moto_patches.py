@@ -10,7 +10,9 @@ Groups:
 - "core": installed at every emulator start (operations moto lacks, Lambda without Docker, EventBridge
   delivery through the emulator that took the request, S3 bucket-policy checks the front door decided);
 - "cloudformation": on the first CloudFormation request (importing moto's CloudFormation imports every
-  service it models, ~1.5 s that a run without stacks never pays).
+  service it models, ~1.5 s that a run without stacks never pays);
+- "ecs_tasks" and "elb_dataplane": at every emulator start (task sets whose tasks run, ALB listeners
+  that carry requests; see ecs_tasks/ and elb_dataplane/).
 
 A new patch (the Lambda executor, the ECS task runtime) is one more PatchSpec in PATCH_GROUPS, or its own
 group that its component ensures on first use:
@@ -108,6 +110,13 @@ def _prepare_cloudformation() -> None:
         cached.cache_clear()
 
 
+def _from(module: str, name: str) -> Replacement:
+    def replacement(original: Any) -> Any:
+        return getattr(importlib.import_module(f"gitops_harness.emulator.{module}"), name)(original)
+
+    return replacement
+
+
 _CFN = "moto.cloudformation"
 
 PATCH_GROUPS: dict[str, PatchGroup] = {
@@ -184,6 +193,78 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                 ),
             ),
             prepare=_prepare_cloudformation,
+        ),
+        PatchGroup(
+            "ecs_tasks",
+            (
+                *(
+                    PatchSpec(
+                        "moto.ecs.models:EC2ContainerServiceBackend",
+                        name,
+                        _from("ecs_tasks.moto_hooks", name),
+                        why=why,
+                    )
+                    for name, why in (
+                        (
+                            "create_service",
+                            "a CODE_DEPLOY service gets its first (PRIMARY) task set, as on ECS",
+                        ),
+                        ("create_task_set", "task sets run tasks; moto's own run with `scale` crashed"),
+                        ("update_task_set", "a new scale starts or stops tasks"),
+                        ("delete_task_set", "the task set's tasks stop (DRAINING)"),
+                        (
+                            "update_service",
+                            "CODE_DEPLOY refuses a new task definition; desiredCount rescales",
+                        ),
+                        ("delete_service", "the service's tasks stop"),
+                        ("stop_task", "StopTask stops the task's processes"),
+                        ("describe_task_sets", "running/pending counts and stabilityStatus from the tasks"),
+                        ("describe_services", "running/pending counts from the task sets"),
+                    )
+                ),
+                PatchSpec(
+                    "moto.ec2.models.elastic_network_interfaces:NetworkInterface",
+                    "private_dns_name",
+                    _from("ecs_tasks.moto_hooks", "eni_private_dns_name"),
+                    why="an awsvpc task reads it and moto lacks it (CreateTaskSet with scale crashed)",
+                    missing_only=True,
+                ),
+                PatchSpec(
+                    "moto.ecr.models:ECRBackend",
+                    "complete_layer_upload",
+                    _from("ecs_tasks.ecr_blobs", "keeping_blobs"),
+                    why="moto drops pushed layer bytes; tasks read images back from them",
+                ),
+            ),
+        ),
+        PatchGroup(
+            "elb_dataplane",
+            (
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "create_listener",
+                    _from("elb_dataplane.data_plane", "creating_listener"),
+                    why="each listener is a real HTTP server on 127.0.0.1",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "delete_listener",
+                    _from("elb_dataplane.data_plane", "deleting_listener"),
+                    why="its server stops with it",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "delete_load_balancer",
+                    _from("elb_dataplane.data_plane", "deleting_load_balancer"),
+                    why="its listeners' servers stop with it",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:FakeTargetGroup",
+                    "health_for",
+                    _from("elb_dataplane.data_plane", "checked_health"),
+                    why="DescribeTargetHealth from real health checks (moto says healthy for any target)",
+                ),
+            ),
         ),
     )
 }

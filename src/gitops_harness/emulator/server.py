@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation
+from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -78,6 +78,8 @@ class EmbeddedAWS:
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
         self.moto_patches = MotoPatchSession()  # the groups of moto patches this emulator holds
+        self.task_sets: ecs_tasks.TaskSetController | None = None
+        self.data_plane: elb_dataplane.DataPlane | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -116,6 +118,12 @@ class EmbeddedAWS:
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
             self.moto_patches.ensure("core")
+            # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
+            self.moto_patches.ensure("elb_dataplane")
+            self.data_plane = elb_dataplane.start(self.clients, self.time_scale)
+            self.front_door.listener_directory = self.data_plane.listeners
+            self.moto_patches.ensure("ecs_tasks")
+            self.task_sets = ecs_tasks.start(self.state_dir / "ecs", self.clients, self.time_scale)  # type: ignore[operator]
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -157,6 +165,14 @@ class EmbeddedAWS:
 
     def stop(self) -> None:
         """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
+        # Tasks first (they deregister from target groups), then the data plane, whose last metrics
+        # still go through the front door.
+        if self.task_sets is not None:
+            ecs_tasks.stop(self.task_sets)
+            self.task_sets = None
+        if self.data_plane is not None:
+            elb_dataplane.stop(self.data_plane)
+            self.data_plane = None
         if self._server is not None:
             if self._thread is not None and self._thread.is_alive():
                 self._server.shutdown()  # blocks until serve_forever returns, so only when it runs
@@ -174,6 +190,13 @@ class EmbeddedAWS:
         self._server = None
         self._thread = None
         self.scheduler = None
+
+    def listener_url(self, listener_arn: str) -> str:
+        """The local URL of a load balancer listener (its ALB data plane server)."""
+        url = self.data_plane.url(listener_arn) if self.data_plane is not None else None
+        if url is None:
+            raise ToolError(f"no listener {listener_arn} in the embedded AWS (see /_emulator/listeners)")
+        return url
 
     def __enter__(self) -> EmbeddedAWS:
         return self.start()

@@ -16,6 +16,8 @@ Capabilities (strings):
   manual-approval      CodePipeline approval actions (PutApprovalResult)
   bluegreen            CodeDeploy ECS blue/green deployments observable with GetDeploymentTarget
   chat                 notification rules (CodeStar Notifications) for build/deploy messages
+  alb-data-plane       load balancer listeners answer HTTP here (target.listener_url(arn)) and forward to
+                       ECS tasks that run
   embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
 Adding a target: subclass Target, implement start/stop, ``credentials`` and ``_discover_capabilities``.
