@@ -1,6 +1,6 @@
 """An ECS blue/green environment in moto for the CodeDeploy tests and shape samples: VPC, an ALB with prod
-and test listeners, two target groups, a CODE_DEPLOY service on a registered container instance, the
-CodeDeploy service role, hook functions."""
+and test listeners, two target groups, a CODE_DEPLOY Fargate service whose tasks run as local processes,
+the CodeDeploy service role, hook functions; and `Scenario`, the waits the tests share."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_helpers import PUBLIC_IMAGE, answering
+
+from gitops_harness.emulator.codedeploy.engine import INSTALL_POLL_SECONDS
 from gitops_harness.waiting import wait_until
 
 ACCOUNT = "111111111111"
@@ -38,7 +41,7 @@ class EcsEnvironment:
     test_listener: str
     task_definition: str  # ARN
     container: str = "web"
-    port: int = 80
+    port: int = 8080
 
     def group_request(self, application: str, group: str, **overrides: Any) -> dict[str, Any]:
         """CreateDeploymentGroup parameters for this environment."""
@@ -93,6 +96,25 @@ class EcsEnvironment:
         return json.dumps(document)  # JSON is YAML; CodeDeploy takes both
 
 
+def task_definition(ecs: Any, family: str, body: str) -> str:
+    """A Fargate task definition whose container answers `body` on port 8080 (a local process here)."""
+    return ecs.register_task_definition(
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": PUBLIC_IMAGE,
+                "command": answering(body),
+                "portMappings": [{"containerPort": 8080}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
 def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnvironment:
     """Create the resources a CodeDeploy ECS blue/green group needs, with `client(service)` of one account."""
     ec2, elb, ecs, iam = client("ec2"), client("elbv2"), client("ecs"), client("iam")
@@ -108,9 +130,16 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
         "LoadBalancers"
     ][0]
     target_groups = [
-        elb.create_target_group(Name=f"{name}-{color}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
-            "TargetGroups"
-        ][0]
+        elb.create_target_group(
+            Name=f"{name}-{color}",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=5,
+            HealthyThresholdCount=2,
+        )["TargetGroups"][0]
         for color in ("blue", "green")
     ]
     forward = [{"Type": "forward", "TargetGroupArn": target_groups[0]["TargetGroupArn"]}]
@@ -124,38 +153,20 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
         RoleName=f"{name}-codedeploy", AssumeRolePolicyDocument=_trust("codedeploy.amazonaws.com")
     )
     cluster = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterName"]
-    # moto places EC2 tasks only on registered container instances
-    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])
-    ecs.register_container_instance(
-        cluster=cluster,
-        instanceIdentityDocument=json.dumps({"instanceId": instance["Instances"][0]["InstanceId"]}),
-    )
-    taskdef = ecs.register_task_definition(
-        # bridge mode on EC2: moto's task placement crashes for awsvpc (ENI without private_dns_name) and for
-        # containers without their own memory, and places no EC2 task without container instances
-        family=f"{name}-app",
-        networkMode="bridge",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "public.ecr.aws/nginx/nginx:latest",
-                "memory": 512,
-                "portMappings": [{"containerPort": 80}],
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
+    taskdef = task_definition(ecs, f"{name}-app", "blue")
     service = ecs.create_service(
         cluster=cluster,
         serviceName=f"{name}-service",
         taskDefinition=taskdef,
         desiredCount=1,
-        launchType="EC2",
+        launchType="FARGATE",
         deploymentController={"type": "CODE_DEPLOY"},
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}},
         loadBalancers=[
             {
                 "targetGroupArn": target_groups[0]["TargetGroupArn"],
                 "containerName": "web",
-                "containerPort": 80,
+                "containerPort": 8080,
             }
         ],
     )["service"]["serviceName"]
@@ -194,9 +205,10 @@ def hook_function(client: Callable[[str], Any], name: str) -> str:
 class Scenario:
     """One account with an ECS environment and CodeDeploy clients, and the waits the tests share."""
 
-    def __init__(self, aws: Any, account: str, name: str = "cd"):
+    def __init__(self, aws: Any, account: str, name: str = "cd", clock: Any = None):
         self.aws = aws
         self.account = account
+        self.clock = clock  # a FakeClock: Install's health polls are pumped (see _pump)
         self.env = ecs_environment(self.client, name)
         self.codedeploy = self.client("codedeploy")
         self.plane = next(p for p in aws.aws.planes if p.service_name == "codedeploy")
@@ -225,7 +237,20 @@ class Scenario:
             },
         )["deploymentId"]
 
+    def _pump(self, deployment_id: str) -> None:
+        """While Install waits for green's targets to become healthy (real time, the ALB's checker), move the
+        FakeClock one health poll at a time once the engine waits; never in other phases, whose timing the
+        tests assert."""
+        if self.clock is None:
+            return
+        with self.plane.lock:
+            deployment = self.plane.store.get(self.account, REGION).deployments.get(deployment_id)
+            installing = deployment is not None and deployment.events["Install"].status == "InProgress"
+        if installing and self.aws.scheduler.wait_idle(5):
+            self.clock.advance(INSTALL_POLL_SECONDS * self.aws.aws.time_scale)
+
     def info(self, deployment_id: str) -> dict[str, Any]:
+        self._pump(deployment_id)
         return self.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
 
     def wait_status(self, deployment_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
@@ -244,6 +269,7 @@ class Scenario:
         return answer["deploymentTarget"]["ecsTarget"]
 
     def green_weight(self, deployment_id: str) -> float | None:
+        self._pump(deployment_id)
         sets = {t["taskSetLabel"]: t for t in self.target(deployment_id)["taskSetsInfo"]}
         return sets["Green"]["trafficWeight"] if "Green" in sets else None
 
@@ -273,6 +299,7 @@ class Scenario:
         """The execution id CodeDeploy handed the hook function of `event` (what its payload carries)."""
 
         def find() -> str | None:
+            self._pump(deployment_id)
             with self.plane.lock:
                 deployment = self.plane.store.get(self.account, REGION).deployments[deployment_id]
                 return next(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from codedeploy_fixtures import REGION, Scenario, hook_function
+from ecs_helpers import TIME_SCALE
 
 from gitops_harness.emulator.scheduler import FakeClock
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
@@ -40,19 +41,19 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="module")
 def aws(clock: FakeClock) -> Iterator[RunningEmulator]:
-    with running_emulator(clock=clock) as emulator:
+    with running_emulator(clock=clock, time_scale=TIME_SCALE) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def scenario(aws: RunningEmulator) -> Scenario:
-    return Scenario(aws, f"52{next(_accounts):010d}")
+def scenario(aws: RunningEmulator, clock: FakeClock) -> Scenario:
+    return Scenario(aws, clock=clock, account=f"52{next(_accounts):010d}")
 
 
 def advance(aws: RunningEmulator, clock: FakeClock, seconds: float) -> None:
     """Move AWS time once the engine is waiting (no job running), so no step races the clock."""
     assert aws.scheduler.wait_idle(20), "the engine kept running"
-    clock.advance(seconds)
+    clock.advance(seconds * TIME_SCALE)
 
 
 def events_probe(scenario: Scenario) -> EventProbe:
@@ -70,6 +71,11 @@ def state_events(probe: EventProbe, deployment_id: str, *states: str) -> list[di
         )
         for state in states
     ]
+
+
+def blue_id(scenario: Scenario, deployment_id: str) -> str:
+    sets = {t["taskSetLabel"]: t for t in scenario.target(deployment_id)["taskSetsInfo"]}
+    return sets["Blue"]["identifer"]
 
 
 def lifecycle(target: dict[str, Any]) -> dict[str, str]:
@@ -298,7 +304,7 @@ def test_a_failed_hook_rolls_back_to_blue_as_a_deployment_of_its_own(scenario: S
     assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == deployment
     assert scenario.weights() == {env.blue_tg: 100, env.green_tg: 0}
     assert scenario.weights(env.test_listener) == {env.blue_tg: 100}
-    assert scenario.task_sets() == {}, "green is deleted (moto's service had no blue task set)"
+    assert scenario.task_sets() == {blue_id(scenario, deployment): "PRIMARY"}, "green deleted, blue primary"
     # the group is free again
     scenario.codedeploy.stop_deployment(deploymentId=scenario.deploy(hooks=[{"BeforeInstall": function}]))
 
@@ -317,7 +323,7 @@ def test_a_hook_that_never_answers_fails_after_an_hour(
     assert info["errorInformation"]["code"] == "TIMEOUT"
     assert "rollbackInfo" not in info
     assert lifecycle(scenario.target(deployment))["BeforeInstall"] == "Failed"
-    assert scenario.task_sets() == {}, "nothing was installed"
+    assert list(scenario.task_sets().values()) == ["PRIMARY"], "nothing was installed"
 
 
 # ---- alarms and stops -----------------------------------------------------------------------------------
@@ -369,11 +375,11 @@ def test_stop_deployment(scenario: Scenario, rollback: bool):
         rollback_info = scenario.wait_status(info["rollbackInfo"]["rollbackDeploymentId"], "Succeeded")
         assert rollback_info["creator"] == "codeDeployRollback"
         assert scenario.weights() == {env.blue_tg: 100, env.green_tg: 0}
-        assert scenario.task_sets() == {}
+        assert scenario.task_sets() == {blue_id(scenario, deployment): "PRIMARY"}
     else:
         assert "rollbackInfo" not in info
         assert scenario.weights() == {env.blue_tg: 90, env.green_tg: 10}, "traffic stays where it was"
-        assert len(scenario.task_sets()) == 1, "green is kept"
+        assert len(scenario.task_sets()) == 2, "green is kept beside blue"
     with pytest.raises(scenario.codedeploy.exceptions.DeploymentAlreadyCompletedException):
         scenario.codedeploy.stop_deployment(deploymentId=deployment)
 
@@ -410,6 +416,7 @@ def test_codestar_notification_rules_get_started_and_succeeded(scenario: Scenari
     )
     with SnsProbe(sns, scenario.client("sqs"), topic) as probe:
         deployment = scenario.deploy()
+        scenario.wait_status(deployment, "Succeeded")
         seen = []
         for state in ("START", "SUCCESS"):
             body = probe.wait_for(

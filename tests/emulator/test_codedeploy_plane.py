@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from codedeploy_fixtures import Scenario, hook_function
+from ecs_helpers import TIME_SCALE
 
 from gitops_harness.emulator.scheduler import FakeClock
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
@@ -37,14 +38,19 @@ PREDEFINED_ECS = {
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[RunningEmulator]:
-    with running_emulator(clock=FakeClock()) as emulator:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def aws(clock: FakeClock) -> Iterator[RunningEmulator]:
+    with running_emulator(clock=clock, time_scale=TIME_SCALE) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def scenario(aws: RunningEmulator) -> Scenario:
-    return Scenario(aws, f"53{next(_accounts):010d}")
+def scenario(aws: RunningEmulator, clock: FakeClock) -> Scenario:
+    return Scenario(aws, clock=clock, account=f"53{next(_accounts):010d}")
 
 
 def code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -290,10 +296,10 @@ def test_a_container_missing_from_the_task_definition_fails_the_deployment_befor
     info = scenario.wait_status(deployment, "Failed")
     assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
     assert "the container api does not exist" in info["errorInformation"]["message"]
-    assert scenario.task_sets() == {}
+    assert list(scenario.task_sets().values()) == ["PRIMARY"], "only blue"
     assert scenario.weights() == {scenario.env.blue_tg: 1}, "production untouched"
-    port = scenario.deploy(ContainerPort=8080)
-    assert "container port 8080" in scenario.wait_status(port, "Failed")["errorInformation"]["message"]
+    port = scenario.deploy(ContainerPort=9090)
+    assert "container port 9090" in scenario.wait_status(port, "Failed")["errorInformation"]["message"]
 
 
 def test_tags_on_applications_and_groups(scenario: Scenario):

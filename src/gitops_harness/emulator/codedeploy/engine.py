@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 15.0  # AWS seconds between checks of task health and alarms while waiting
+POLL_SECONDS = 15.0  # AWS seconds between checks of the group's alarms while waiting
+INSTALL_POLL_SECONDS = 5.0  # between checks of green's target health (an ALB checks every 5 s at best)
 HOOK_TIMEOUT = 3600.0  # a hook must answer PutLifecycleEventHookExecutionStatus within one hour
 INSTALL_TIMEOUT = 3600.0  # green tasks must become healthy within one hour
 
@@ -148,7 +149,11 @@ class Engine:
             )
 
     def _wait(
-        self, deployment: Deployment, seconds: float, until: Callable[[], bool] | None = None
+        self,
+        deployment: Deployment,
+        seconds: float,
+        until: Callable[[], bool] | None = None,
+        poll: float = POLL_SECONDS,
     ) -> Generator[Any, Any, bool]:
         """Up to `seconds` AWS seconds: True as soon as `until()` holds, False at the timeout. A stop or an
         alarm raises DeploymentFailed."""
@@ -160,9 +165,9 @@ class Engine:
             if until is not None and until():
                 return True
             remaining = (deadline - scheduler.clock.now()) / scheduler.time_scale
-            if remaining <= 0:
+            if remaining <= 1e-6:  # float rounding of scaled clock seconds must not leave a sliver to wait
                 return False
-            yield WaitFor(deployment.wake, timeout=min(remaining, POLL_SECONDS))
+            yield WaitFor(deployment.wake, timeout=min(remaining, poll))
 
     # ---- the deployment ------------------------------------------------------------------------
 
@@ -362,7 +367,10 @@ class Engine:
             deployment.green_tg_arn = green_tg["TargetGroupArn"]
             deployment.blue_tg_arn = blue_tg["TargetGroupArn"]
         healthy = yield from self._wait(
-            deployment, INSTALL_TIMEOUT, until=lambda: self._green_healthy(deployment)
+            deployment,
+            INSTALL_TIMEOUT,
+            until=lambda: self._green_healthy(deployment),
+            poll=INSTALL_POLL_SECONDS,
         )
         if not healthy:
             raise DeploymentFailed(
