@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from codedeploy_fixtures import REGION, Scenario, hook_function
-from ecs_helpers import TIME_SCALE
+from codedeploy_fixtures import REGION, Scenario, hook_function, task_definition
+from ecs_helpers import TIME_SCALE, get
 
 from gitops_harness.emulator.scheduler import FakeClock
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
@@ -431,3 +431,21 @@ def test_codestar_notification_rules_get_started_and_succeeded(scenario: Scenari
             assert message["detail"]["deploymentId"] == deployment
             seen.append(message["detailType"])
     assert seen == ["CodeDeploy Deployment State-change Notification"] * 2
+
+
+# ---- real traffic -----------------------------------------------------------------------------------------
+
+
+def test_listeners_carry_traffic_to_green_on_test_then_production(scenario: Scenario):
+    """The ALB data plane reads the listener actions CodeDeploy writes: requests reach the green tasks."""
+    scenario.group(**_ready_group(30))
+    green = task_definition(scenario.client("ecs"), "cd-green", "green")
+    deployment = scenario.deploy(task_definition=green)
+    scenario.wait_status(deployment, "Ready")
+    prod = scenario.aws.aws.listener_url(scenario.env.prod_listener)
+    test = scenario.aws.aws.listener_url(scenario.env.test_listener)
+    assert get(prod) == (200, b"blue")
+    assert get(test) == (200, b"green")
+    scenario.codedeploy.continue_deployment(deploymentId=deployment, deploymentWaitType="READY_WAIT")
+    scenario.wait_status(deployment, "Succeeded")
+    assert get(prod) == (200, b"green")
