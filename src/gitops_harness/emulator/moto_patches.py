@@ -7,18 +7,19 @@ was: an attribute we added (an operation moto lacks) is deleted again, and a pla
 the user's own tests after the last emulator stopped sees unpatched moto.
 
 Groups:
-- "core": installed at every emulator start (operations moto lacks, Lambda without Docker, EventBridge
-  delivery through the emulator that took the request, S3 bucket-policy checks the front door decided);
+- "core": installed at every emulator start (operations moto lacks, Lambda functions run by
+  emulator/lambda_runtime instead of Docker, EventBridge delivery through the emulator that took the
+  request, S3 bucket-policy checks the front door decided);
 - "cloudformation": on the first CloudFormation request (importing moto's CloudFormation imports every
   service it models, ~1.5 s that a run without stacks never pays);
 - "ecs_tasks" and "elb_dataplane": at every emulator start (task sets whose tasks run, ALB listeners
   that carry requests; see ecs_tasks/ and elb_dataplane/).
 
-A new patch (the Lambda executor, the ECS task runtime) is one more PatchSpec in PATCH_GROUPS, or its own
+A new patch (the ECS task runtime) is one more PatchSpec in PATCH_GROUPS, or its own
 group that its component ensures on first use:
 
-    PatchSpec("moto.awslambda.models:LambdaFunction", "_invoke_lambda",
-              lambda original: my_invoke, why="run Python functions as local processes")
+    PatchSpec("moto.ecs.models:EC2ContainerServiceBackend", "run_task",
+              lambda original: my_run_task, why="run the task's containers as local processes")
 
 Each emulator holds a `MotoPatchSession`: `ensure(group)` takes the group once for that emulator,
 `close()` (on stop) lets go of every group it took.
@@ -66,19 +67,13 @@ def _resolve(target: str) -> Any:
 # ---- the patches ----------------------------------------------------------------------------------------
 
 
-def _moto_gaps(name: str) -> Replacement:
-    def replacement(_original: Any) -> Any:
-        from gitops_harness.emulator import moto_gaps
+def _lambda(name: str) -> Replacement:
+    def replacement(original: Any) -> Any:
+        from gitops_harness.emulator.lambda_runtime import moto_hook
 
-        return getattr(moto_gaps, name)
+        return getattr(moto_hook, name)(original)
 
     return replacement
-
-
-def _docker_absent() -> bool:
-    from gitops_harness.emulator.moto_gaps import docker_available
-
-    return not docker_available()
 
 
 def _eventbridge_routing(original: Any) -> Any:
@@ -127,10 +122,15 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
             (
                 PatchSpec(
                     "moto.awslambda.models:LambdaFunction",
-                    "_invoke_lambda",
-                    _moto_gaps("refuse_invocation"),
-                    why="without Docker moto prints and logs per invocation; fail at once with the reason",
-                    when=_docker_absent,
+                    "invoke",
+                    _lambda("invoke_replacement"),
+                    why="run python3.x functions as local processes; never Docker, never an image registry",
+                ),
+                PatchSpec(
+                    "moto.awslambda.models:LambdaBackend",
+                    "send_sns_message",
+                    _lambda("sending_sns_message"),
+                    why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",
                 ),
                 PatchSpec(
                     "moto.events.models:Rule",

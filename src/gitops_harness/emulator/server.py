@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane
+from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane, lambda_runtime
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
@@ -77,6 +77,7 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
+        self.lambda_executor: lambda_runtime.LambdaExecutor | None = None
         self.moto_patches = MotoPatchSession()  # the groups of moto patches this emulator holds
         self.task_sets: ecs_tasks.TaskSetController | None = None
         self.data_plane: elb_dataplane.DataPlane | None = None
@@ -117,6 +118,14 @@ class EmbeddedAWS:
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
+            # Lambda functions run as local processes (never in Docker), acting through this emulator
+            self.lambda_executor = lambda_runtime.LambdaExecutor(
+                lambda: self.endpoint_url,
+                self.state_dir / "lambda",  # type: ignore[operator]
+                self.clients,
+                self.scheduler,
+            )
+            lambda_runtime.register(self.lambda_executor)
             self.moto_patches.ensure("core")
             # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
             self.moto_patches.ensure("elb_dataplane")
@@ -179,6 +188,10 @@ class EmbeddedAWS:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self.lambda_executor is not None:
+            lambda_runtime.unregister(self.lambda_executor)
+            self.lambda_executor.close()
+            self.lambda_executor = None
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
