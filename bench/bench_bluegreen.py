@@ -37,7 +37,7 @@ def main() -> int:
     config = load_config(REPO / "harness.yaml")
     walls, waits = [], []
     with make_target(config, "embedded") as target, tempfile.TemporaryDirectory() as tmp:
-        missing = target.missing({"bluegreen", "alb-traffic", "build"})
+        missing = target.missing({"bluegreen", "alb-data-plane", "build"})
         if missing:
             print(f"bench_bluegreen: skipped, the embedded target lacks {', '.join(missing)}")
             return 0

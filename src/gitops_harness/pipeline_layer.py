@@ -32,7 +32,7 @@ from gitops_harness.targets import Target, make_target
 
 TRIGGER_DEADLINE = 60
 BUILD_DEADLINE = 240
-BLUEGREEN_NEEDS = frozenset({"bluegreen", "alb-traffic"})
+BLUEGREEN_NEEDS = frozenset({"bluegreen", "alb-data-plane"})
 BLUEGREEN_CLAIM = "CodeDeploy shifts ALB traffic blue -> green"
 
 Progress = Callable[[str], None]

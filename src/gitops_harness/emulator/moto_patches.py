@@ -67,15 +67,6 @@ def _resolve(target: str) -> Any:
 # ---- the patches ----------------------------------------------------------------------------------------
 
 
-def _moto_gaps(name: str) -> Replacement:
-    def replacement(_original: Any) -> Any:
-        from gitops_harness.emulator import moto_gaps
-
-        return getattr(moto_gaps, name)
-
-    return replacement
-
-
 def _lambda(name: str) -> Replacement:
     def replacement(original: Any) -> Any:
         from gitops_harness.emulator.lambda_runtime import moto_hook
@@ -121,7 +112,6 @@ def _from(module: str, name: str) -> Replacement:
     return replacement
 
 
-_CODEDEPLOY = "moto.codedeploy"
 _CFN = "moto.cloudformation"
 
 PATCH_GROUPS: dict[str, PatchGroup] = {
@@ -130,34 +120,6 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
         PatchGroup(
             "core",
             (
-                PatchSpec(
-                    f"{_CODEDEPLOY}.models:CodeDeployBackend",
-                    "delete_application",
-                    _moto_gaps("delete_application"),
-                    why="CloudFormation deletes the pipeline stack's CodeDeploy application (moto lacks it)",
-                    missing_only=True,
-                ),
-                PatchSpec(
-                    f"{_CODEDEPLOY}.models:CodeDeployBackend",
-                    "delete_deployment_group",
-                    _moto_gaps("delete_deployment_group"),
-                    why="CloudFormation deletes the pipeline stack's deployment group (moto lacks it)",
-                    missing_only=True,
-                ),
-                PatchSpec(
-                    f"{_CODEDEPLOY}.responses:CodeDeployResponse",
-                    "delete_application",
-                    _moto_gaps("delete_application_response"),
-                    why="the API side of DeleteApplication",
-                    missing_only=True,
-                ),
-                PatchSpec(
-                    f"{_CODEDEPLOY}.responses:CodeDeployResponse",
-                    "delete_deployment_group",
-                    _moto_gaps("delete_deployment_group_response"),
-                    why="the API side of DeleteDeploymentGroup",
-                    missing_only=True,
-                ),
                 PatchSpec(
                     "moto.awslambda.models:LambdaFunction",
                     "invoke",

@@ -18,6 +18,7 @@ Capabilities (strings):
   chat                 notification rules (CodeStar Notifications) for build/deploy messages
   alb-data-plane       load balancer listeners answer HTTP here (target.listener_url(arn)) and forward to
                        ECS tasks that run
+  lambda-invoke        Lambda functions run (CodeDeploy hooks, the chat notifier)
   embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
 Adding a target: subclass Target, implement start/stop, ``credentials`` and ``_discover_capabilities``.
@@ -43,8 +44,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "build_failures": frozenset({"pipeline-execution", "build"}),
     "cross_account": frozenset({"codecommit-git", "cross-account-events", "pipeline-execution"}),
     "approval": frozenset({"pipeline-execution", "manual-approval", "sns"}),
-    "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen", "alb-traffic"}),
-    "bluegreen_hooks": frozenset({"bluegreen", "alb-traffic", "lambda-invoke"}),
+    "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen", "alb-data-plane"}),
+    "bluegreen_hooks": frozenset({"bluegreen", "alb-data-plane", "lambda-invoke"}),
     "notify": frozenset({"build", "bluegreen", "chat", "sns"}),
     "smoke": frozenset({"cloudformation", "codecommit-git", "pipeline-execution"}),
     "stacks": frozenset({"cloudformation"}),

@@ -7,7 +7,6 @@ door answers git smart HTTP. A plane landing later turns its suites on without e
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -132,33 +131,9 @@ class EmbeddedTarget(Target):
             found.add("alb-data-plane")  # listeners carry requests to tasks that run
         if self._serves_git():
             found.add("codecommit-git")
-        if self._listeners() is not None:
-            found.add("alb-traffic")
         if getattr(self.aws, "lambda_executor", None) is not None:
             found.add("lambda-invoke")
         return frozenset(found)
-
-    def listener_url(self, listener_arn: str) -> str:
-        """The local HTTP listener that stands in for an ALB listener (the front door's
-        ``/_emulator/listeners``)."""
-        listeners = self._listeners()
-        if listeners is None:
-            raise LookupError("this embedded AWS runs no load balancer listeners (no /_emulator/listeners)")
-        for listener in listeners:
-            if listener.get("listenerArn") == listener_arn:
-                return str(listener["url"])
-        known = ", ".join(str(entry.get("listenerArn")) for entry in listeners) or "none"
-        raise LookupError(f"no local listener for {listener_arn} (running: {known})")
-
-    def _listeners(self) -> list[dict[str, object]] | None:
-        """``/_emulator/listeners``' entries, or None when the front door does not serve it."""
-        try:
-            with urllib.request.urlopen(f"{self.endpoint_url}/_emulator/listeners", timeout=10) as answer:  # noqa: S310
-                document = json.load(answer)
-        except (OSError, ValueError):
-            return None
-        listeners = document.get("listeners") if isinstance(document, dict) else None
-        return listeners if isinstance(listeners, list) else None
 
     def _serves_git(self) -> bool:
         """True when the front door answers git smart HTTP: an anonymous ref advertisement request gets

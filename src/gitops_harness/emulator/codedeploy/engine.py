@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from gitops_harness.emulator.codedeploy import events
 from gitops_harness.emulator.codedeploy.configs import traffic_steps
 from gitops_harness.emulator.codedeploy.models import Deployment, HookExecution, TaskSetInfo, now
+from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.scheduler import WaitFor
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 15.0  # AWS seconds between checks of task health and alarms while waiting
+POLL_SECONDS = 15.0  # AWS seconds between checks of the group's alarms while waiting
+INSTALL_POLL_SECONDS = 5.0  # between checks of green's target health (an ALB checks every 5 s at best)
 HOOK_TIMEOUT = 3600.0  # a hook must answer PutLifecycleEventHookExecutionStatus within one hour
 INSTALL_TIMEOUT = 3600.0  # green tasks must become healthy within one hour
 
@@ -74,6 +76,9 @@ class Engine:
     def __init__(self, plane: CodeDeploy):
         self.plane = plane
         self.runtime = plane.runtime
+        self.publisher = EventPublisher(
+            lambda account, region: self.runtime.clients.for_account("events", account, region)
+        )
 
     # ---- entry points --------------------------------------------------------------------------
 
@@ -99,8 +104,7 @@ class Engine:
             )
             group_id = group.group_id if group else ""
         entry = events.state_change(deployment, group_id, state)
-        client = self.runtime.clients.for_account("events", deployment.account_id, deployment.region)
-        events.publish(client, entry)
+        self.publisher.try_publish(deployment.account_id, deployment.region, [entry])
 
     def _set_event(self, deployment: Deployment, name: str, status: str) -> None:
         with self.plane.lock:
@@ -145,7 +149,11 @@ class Engine:
             )
 
     def _wait(
-        self, deployment: Deployment, seconds: float, until: Callable[[], bool] | None = None
+        self,
+        deployment: Deployment,
+        seconds: float,
+        until: Callable[[], bool] | None = None,
+        poll: float = POLL_SECONDS,
     ) -> Generator[Any, Any, bool]:
         """Up to `seconds` AWS seconds: True as soon as `until()` holds, False at the timeout. A stop or an
         alarm raises DeploymentFailed."""
@@ -157,9 +165,9 @@ class Engine:
             if until is not None and until():
                 return True
             remaining = (deadline - scheduler.clock.now()) / scheduler.time_scale
-            if remaining <= 0:
+            if remaining <= 1e-6:  # float rounding of scaled clock seconds must not leave a sliver to wait
                 return False
-            yield WaitFor(deployment.wake, timeout=min(remaining, POLL_SECONDS))
+            yield WaitFor(deployment.wake, timeout=min(remaining, poll))
 
     # ---- the deployment ------------------------------------------------------------------------
 
@@ -359,7 +367,10 @@ class Engine:
             deployment.green_tg_arn = green_tg["TargetGroupArn"]
             deployment.blue_tg_arn = blue_tg["TargetGroupArn"]
         healthy = yield from self._wait(
-            deployment, INSTALL_TIMEOUT, until=lambda: self._green_healthy(deployment)
+            deployment,
+            INSTALL_TIMEOUT,
+            until=lambda: self._green_healthy(deployment),
+            poll=INSTALL_POLL_SECONDS,
         )
         if not healthy:
             raise DeploymentFailed(

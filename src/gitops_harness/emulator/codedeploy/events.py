@@ -9,13 +9,10 @@ FAILURE into codedeploy-application-deployment-started/succeeded/failed (codesta
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any
 
 from gitops_harness.emulator.codedeploy.models import Deployment
-
-log = logging.getLogger(__name__)
+from gitops_harness.emulator.common.events import event_entry
 
 SOURCE = "aws.codedeploy"
 DEPLOYMENT_STATE_CHANGE = "CodeDeploy Deployment State-change Notification"
@@ -36,25 +33,8 @@ def state_change(deployment: Deployment, group_id: str, state: str) -> dict[str,
         "state": state,
         "application": deployment.application,
     }
-    return {
-        "Source": SOURCE,
-        "DetailType": DEPLOYMENT_STATE_CHANGE,
-        "Resources": [
-            f"{prefix}:application:{deployment.application}",
-            f"{prefix}:deploymentgroup:{deployment.application}/{deployment.group}",
-        ],
-        "Detail": json.dumps(detail),
-        "EventBusName": "default",
-    }
-
-
-def publish(events_client: Any, entry: dict[str, Any]) -> None:
-    """PutEvents as the deployment's account; a lost event must not break the deployment (it shows in the
-    front door's request log)."""
-    try:
-        answer = events_client.put_events(Entries=[entry])
-    except Exception:
-        log.exception("PutEvents of %s failed", entry["DetailType"])
-        return
-    if answer.get("FailedEntryCount"):
-        log.warning("PutEvents rejected %s: %s", entry["DetailType"], answer.get("Entries"))
+    resources = [
+        f"{prefix}:application:{deployment.application}",
+        f"{prefix}:deploymentgroup:{deployment.application}/{deployment.group}",
+    ]
+    return event_entry(SOURCE, DEPLOYMENT_STATE_CHANGE, detail, resources)

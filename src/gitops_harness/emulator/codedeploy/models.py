@@ -50,7 +50,6 @@ class Application:
     application_id: str
     compute_platform: str
     created: datetime = field(default_factory=now)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,7 +58,6 @@ class DeploymentGroup:
     name: str
     group_id: str
     config: dict[str, Any]  # CreateDeploymentGroup members (without names and tags)
-    tags: dict[str, str] = field(default_factory=dict)
     last_attempted: str | None = None  # deployment ids
     last_succeeded: str | None = None
     active: str | None = None  # the deployment in progress on this group

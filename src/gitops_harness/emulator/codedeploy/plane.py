@@ -19,7 +19,9 @@ from gitops_harness.emulator.codedeploy.models import (
     DeploymentGroup,
     deployment_id,
 )
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagStore, tags_from_list, tags_to_list
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
 _GROUP_KEYS = (
@@ -47,13 +49,6 @@ _APPSPEC_HOOKS = (
     "BeforeAllowTraffic",
     "AfterAllowTraffic",
 )
-_MAX_TAGS = 50
-
-
-def _page(items: list[Any], token: str | None, size: int = 100) -> tuple[list[Any], str | None]:
-    start = int(token or 0)
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
 
 
 class CodeDeploy(ControlPlane):
@@ -65,6 +60,21 @@ class CodeDeploy(ControlPlane):
         super().__init__(runtime)
         self.store: Store[CodeDeployState] = Store(CodeDeployState)
         self.engine = Engine(self)
+        # keys: application and deployment group ARNs; AWS's 50-tag limit, InvalidTagsToAddException
+        self.tags = TagStore(
+            TagErrors(
+                too_many=self.errors.InvalidTagsToAddException, invalid=self.errors.InvalidTagsToAddException
+            )
+        )
+
+    def _page(self, items: list[Any], request: dict[str, Any]) -> tuple[list[Any], str | None]:
+        return paginate(
+            items, request.get("nextToken"), 100, invalid_token=self.errors.InvalidNextTokenException
+        )
+
+    def reset(self) -> None:
+        super().reset()
+        self.tags.reset()
 
     # ---- lookups -------------------------------------------------------------------------------
 
@@ -100,22 +110,29 @@ class CodeDeploy(ControlPlane):
         return deployment
 
     def _arn(self, ctx: RequestContext, kind: str, name: str) -> str:
+        """An application ("application", name) or group ("deploymentgroup", "app/group") ARN."""
         return f"arn:aws:codedeploy:{ctx.region}:{ctx.account_id}:{kind}:{name}"
 
-    def _tagged(self, ctx: RequestContext, arn: str) -> dict[str, str]:
-        """The tag dict of the application or deployment group an ARN names."""
+    def _tagged(self, ctx: RequestContext, arn: str) -> str:
+        """`arn` if it names an application or deployment group of this account and region."""
         state = self.store[ctx]
-        prefix = f"arn:aws:codedeploy:{ctx.region}:{ctx.account_id}:"
-        kind, _, name = arn.removeprefix(prefix).partition(":")
-        if arn.startswith(prefix) and kind == "application" and name in state.applications:
-            return state.applications[name].tags
-        if arn.startswith(prefix) and kind == "deploymentgroup":
-            application, _, group = name.partition("/")
-            if (application, group) in state.groups:
-                return state.groups[(application, group)].tags
+        prefix = self._arn(ctx, "", "")[:-2]
+        kind, _, name = arn.removeprefix(prefix + ":").partition(":")
+        application, _, group = name.partition("/")
+        if arn.startswith(prefix + ":") and (
+            (kind == "application" and name in state.applications)
+            or (kind == "deploymentgroup" and (application, group) in state.groups)
+        ):
+            return arn
         raise self.errors.ArnNotSupportedException(
             f"The specified ARN is not supported or does not exist: {arn}"
         )
+
+    def _move_tags(self, old_arn: str, new_arn: str) -> None:
+        tags = self.tags.get(old_arn)
+        self.tags.drop(old_arn)
+        if tags:
+            self.tags.tag(new_arn, tags)
 
     # ---- applications --------------------------------------------------------------------------
 
@@ -124,12 +141,8 @@ class CodeDeploy(ControlPlane):
         name = request["applicationName"]
         if name in state.applications:
             raise self.errors.ApplicationAlreadyExistsException(f"{name} already exists in your account")
-        application = Application(
-            name,
-            str(uuid.uuid4()),
-            request.get("computePlatform") or "Server",
-            tags={t["Key"]: t.get("Value", "") for t in request.get("tags") or []},
-        )
+        application = Application(name, str(uuid.uuid4()), request.get("computePlatform") or "Server")
+        self.tags.tag(self._arn(ctx, "application", name), tags_from_list(request.get("tags"), "Key"))
         state.applications[name] = application
         return {"applicationId": application.application_id}
 
@@ -154,7 +167,7 @@ class CodeDeploy(ControlPlane):
         return {"applicationsInfo": [self._application_info(self._application(ctx, n)) for n in names]}
 
     def ListApplications(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        page, token = _page(sorted(self.store[ctx].applications), request.get("nextToken"))
+        page, token = self._page(sorted(self.store[ctx].applications), request)
         answer: dict[str, Any] = {"applications": page}
         if token:
             answer["nextToken"] = token
@@ -167,11 +180,17 @@ class CodeDeploy(ControlPlane):
         if new != application.name:
             if new in state.applications:
                 raise self.errors.ApplicationAlreadyExistsException(f"{new} already exists in your account")
-            state.applications[new] = state.applications.pop(application.name)
-            for key in [k for k in state.groups if k[0] == application.name]:
+            old = application.name
+            state.applications[new] = state.applications.pop(old)
+            self._move_tags(self._arn(ctx, "application", old), self._arn(ctx, "application", new))
+            for key in [k for k in state.groups if k[0] == old]:
                 group = state.groups.pop(key)
                 group.application = new
                 state.groups[(new, key[1])] = group
+                self._move_tags(
+                    self._arn(ctx, "deploymentgroup", f"{old}/{key[1]}"),
+                    self._arn(ctx, "deploymentgroup", f"{new}/{key[1]}"),
+                )
             application.name = new
         return {}
 
@@ -179,8 +198,10 @@ class CodeDeploy(ControlPlane):
         state = self.store[ctx]
         name = request["applicationName"]
         state.applications.pop(name, None)  # AWS answers success for an application that does not exist
+        self.tags.drop(self._arn(ctx, "application", name))
         for key in [k for k in state.groups if k[0] == name]:
             del state.groups[key]
+            self.tags.drop(self._arn(ctx, "deploymentgroup", f"{name}/{key[1]}"))
         return {}
 
     # ---- deployment configs --------------------------------------------------------------------
@@ -224,7 +245,7 @@ class CodeDeploy(ControlPlane):
 
     def ListDeploymentConfigs(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         names = sorted([*PREDEFINED, *self.store[ctx].configs])
-        page, token = _page(names, request.get("nextToken"))
+        page, token = self._page(names, request)
         answer: dict[str, Any] = {"deploymentConfigsList": page}
         if token:
             answer["nextToken"] = token
@@ -333,13 +354,9 @@ class CodeDeploy(ControlPlane):
             )
         config = {k: copy.deepcopy(request[k]) for k in _GROUP_KEYS if k in request}
         self._validate_group(ctx, application, config)
-        group = DeploymentGroup(
-            application.name,
-            name,
-            str(uuid.uuid4()),
-            config,
-            tags={t["Key"]: t.get("Value", "") for t in request.get("tags") or []},
-        )
+        group = DeploymentGroup(application.name, name, str(uuid.uuid4()), config)
+        tags = tags_from_list(request.get("tags"), "Key")
+        self.tags.tag(self._arn(ctx, "deploymentgroup", f"{application.name}/{name}"), tags)
         state.groups[(application.name, name)] = group
         return {"deploymentGroupId": group.group_id}
 
@@ -391,7 +408,7 @@ class CodeDeploy(ControlPlane):
     def ListDeploymentGroups(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         application = self._application(ctx, request["applicationName"])
         names = sorted(name for app, name in self.store[ctx].groups if app == application.name)
-        page, token = _page(names, request.get("nextToken"))
+        page, token = self._page(names, request)
         answer: dict[str, Any] = {"applicationName": application.name, "deploymentGroups": page}
         if token:
             answer["nextToken"] = token
@@ -410,14 +427,20 @@ class CodeDeploy(ControlPlane):
         self._validate_group(ctx, self._application(ctx, group.application), config)
         group.config = config
         if new_name != group.name:
+            self._move_tags(
+                self._arn(ctx, "deploymentgroup", f"{group.application}/{group.name}"),
+                self._arn(ctx, "deploymentgroup", f"{group.application}/{new_name}"),
+            )
             del state.groups[(group.application, group.name)]
             group.name = new_name
             state.groups[(group.application, new_name)] = group
         return {"hooksNotCleanedUp": []}
 
     def DeleteDeploymentGroup(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        self._application(ctx, request["applicationName"])
-        self.store[ctx].groups.pop((request["applicationName"], request["deploymentGroupName"]), None)
+        application = self._application(ctx, request["applicationName"]).name
+        group = request["deploymentGroupName"]
+        self.store[ctx].groups.pop((application, group), None)
+        self.tags.drop(self._arn(ctx, "deploymentgroup", f"{application}/{group}"))
         return {"hooksNotCleanedUp": []}
 
     # ---- deployments ---------------------------------------------------------------------------
@@ -649,7 +672,7 @@ class CodeDeploy(ControlPlane):
             and (not window.get("start") or d.created >= window["start"])
             and (not window.get("end") or d.created <= window["end"])
         ]
-        page, token = _page([d.deployment_id for d in found], request.get("nextToken"))
+        page, token = self._page([d.deployment_id for d in found], request)
         answer: dict[str, Any] = {"deployments": page}
         if token:
             answer["nextToken"] = token
@@ -763,26 +786,12 @@ class CodeDeploy(ControlPlane):
     # ---- tags ----------------------------------------------------------------------------------
 
     def TagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        tags = self._tagged(ctx, request["ResourceArn"])
-        merged = {**tags, **{t["Key"]: t.get("Value", "") for t in request["Tags"]}}
-        if len(merged) > _MAX_TAGS:
-            raise self.errors.InvalidTagsToAddException(f"A resource can have at most {_MAX_TAGS} tags")
-        tags.update(merged)
+        self.tags.tag(self._tagged(ctx, request["ResourceArn"]), tags_from_list(request["Tags"], "Key"))
         return {}
 
     def UntagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        tags = self._tagged(ctx, request["ResourceArn"])
-        for key in request["TagKeys"]:
-            tags.pop(key, None)
+        self.tags.untag(self._tagged(ctx, request["ResourceArn"]), request["TagKeys"])
         return {}
 
     def ListTagsForResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        tags = self._tagged(ctx, request["ResourceArn"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-
-    # ---- shape samples -------------------------------------------------------------------------
-
-    def shape_samples(self) -> list[Sample]:
-        from gitops_harness.emulator.codedeploy.samples import shape_samples
-
-        return shape_samples(self)
+        return {"Tags": tags_to_list(self.tags.get(self._tagged(ctx, request["ResourceArn"])), "Key")}
