@@ -232,7 +232,10 @@ class LocalProcessRuntime(TaskRuntime):
         else:
             argv = command[1:] if command[0] == "CMD" else command
         interval = self.scaled(float(check.get("interval", 30)))  # type: ignore[arg-type]
-        timeout = max(1.0, float(check.get("timeout", 5)) * self.time_scale)  # type: ignore[arg-type]
+        # The check command runs in real time (a Python start alone can take over a second on a loaded
+        # machine), so its timeout is the task definition's seconds, not scaled; only the waits between
+        # checks are AWS time.
+        timeout = float(check.get("timeout", 5))  # type: ignore[arg-type]
         retries = int(check.get("retries", 3))  # type: ignore[call-overload]
         grace_until = time.monotonic() + self.scaled(float(check.get("startPeriod", 0)))  # type: ignore[arg-type]
         failures = 0
