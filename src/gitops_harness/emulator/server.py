@@ -204,6 +204,13 @@ class EmbeddedAWS:
         self._thread = None
         self.scheduler = None
 
+    def listener_url(self, listener_arn: str) -> str:
+        """The local URL of a load balancer listener (its ALB data plane server)."""
+        url = self.data_plane.url(listener_arn) if self.data_plane is not None else None
+        if url is None:
+            raise ToolError(f"no listener {listener_arn} in the embedded AWS (see /_emulator/listeners)")
+        return url
+
     def __enter__(self) -> EmbeddedAWS:
         return self.start()
 
