@@ -196,11 +196,7 @@ def test_the_recorder_keeps_each_weight_change_and_a_timeline(stubbed):
         ("CodeDeploy", "AllowTraffic"),
         ("CodeDeploy", "AfterAllowTraffic"),
     ]
-    assert [r.status for r in rows if r.action == "traffic weights"] == [
-        "blue 100% green 0%",
-        "blue 90% green 10%",
-        "blue 0% green 100%",
-    ]
+    assert [r.status for r in rows if r.action == "prod weights"] == ["green 0%", "green 10%", "green 100%"]
     stubber.assert_no_pending_responses()
 
 

@@ -454,13 +454,10 @@ class DeploymentRecorder:
         state = self.last_state()
         for event in state.lifecycle_events if state else ():
             rows.append(TimelineEntry(TIMELINE_STAGE, event.name, event.status, event.start, event.end))
-        for step in self.weight_steps():
-            green = step.weights.get("Green")
-            blue = step.weights.get("Blue")
-            label = " ".join(
-                f"{k.lower()} {v:g}%" for k, v in (("Blue", blue), ("Green", green)) if v is not None
+        for step in self.weight_steps():  # the prod listener's share of green (blue has the rest)
+            rows.append(
+                TimelineEntry(TIMELINE_STAGE, "prod weights", f"green {step.green:g}%", step.at, None)
             )
-            rows.append(TimelineEntry(TIMELINE_STAGE, "traffic weights", label, step.at, None))
         epoch = datetime.min.replace(tzinfo=UTC)
         return sorted(rows, key=lambda r: _aware(r.start) or epoch)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from gitops_harness.deployments import (
     ECS_LIFECYCLE,
+    TIMELINE_STAGE,
     BlueGreenDeployment,
     DeploymentRecorder,
     EcsTargetState,
@@ -257,5 +258,15 @@ def follow_release(
         seconds_approve_to_succeeded=finished - approved,
         approved_at=approved_at,
         finished_at=finished_at,
-        timeline=recorder.timeline(),
+        timeline=_with_deployment_row(recorder.timeline(), deployment, info),
     )
+
+
+def _with_deployment_row(
+    rows: list[TimelineEntry], deployment: BlueGreenDeployment, info: dict[str, Any]
+) -> list[TimelineEntry]:
+    """The deployment itself as a row (create -> complete, the termination wait included), then its events."""
+    whole = TimelineEntry(
+        TIMELINE_STAGE, deployment.id, info["status"], info.get("createTime"), info.get("completeTime")
+    )
+    return [whole, *rows]
