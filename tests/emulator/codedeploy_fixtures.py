@@ -184,11 +184,14 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
     )
 
 
-def hook_function(client: Callable[[str], Any], name: str) -> str:
-    """A Lambda function for an AppSpec hook (the tests answer for it with PutLifecycleEventHookExecutionStatus)."""
+def hook_function(
+    client: Callable[[str], Any], name: str, code: str = "def handler(event, context):\n    return event\n"
+) -> str:
+    """A Lambda function for an AppSpec hook: by default it only returns (the test answers for it with
+    PutLifecycleEventHookExecutionStatus); `code` may answer for itself."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("hook.py", "def handler(event, context):\n    return event\n")
+        zipped.writestr("hook.py", code)
     role = client("iam").create_role(
         RoleName=f"{name}-role", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com")
     )
