@@ -296,7 +296,7 @@ def test_a_container_missing_from_the_task_definition_fails_the_deployment_befor
     deployment = scenario.deploy(ContainerName="api")
     info = scenario.wait_status(deployment, "Failed")
     assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
-    assert "the container api does not exist" in info["errorInformation"]["message"]
+    assert "container api does not exist" in info["errorInformation"]["message"]
     assert list(scenario.task_sets().values()) == ["PRIMARY"], "only blue"
     assert scenario.weights() == {scenario.env.blue_tg: 1}, "production untouched"
     port = scenario.deploy(ContainerPort=9090)

@@ -6,10 +6,11 @@ listener -> green) -> AfterAllowTestTraffic -> Ready wait (STOP_DEPLOYMENT only)
 -> AllowTraffic (prod listener: weighted forward per the config's steps) -> AfterAllowTraffic ->
 UpdateServicePrimaryTaskSet -> termination wait -> DeleteTaskSet of blue -> Succeeded.
 
-It calls only what AWSCodeDeployRoleForECS allows: ECS DescribeServices/DescribeTaskDefinition (read by
-the managed policy's ecs:Describe*)/CreateTaskSet/DescribeTaskSets/UpdateServicePrimaryTaskSet/
-DeleteTaskSet, ELB DescribeTargetGroups/DescribeListeners/DescribeTargetHealth/ModifyListener,
-lambda:InvokeFunction, cloudwatch:DescribeAlarms. Every wait also watches for StopDeployment and the
+It calls only what AWSCodeDeployRoleForECS allows: ECS DescribeServices/CreateTaskSet/
+UpdateServicePrimaryTaskSet/DeleteTaskSet, ELB DescribeTargetGroups/DescribeListeners/ModifyListener,
+lambda:InvokeFunction, cloudwatch:DescribeAlarms. Green's health is ECS's word (DescribeServices: the task
+set STEADY_STATE, which ECS reaches when its tasks run and are healthy in the target group); a container or
+port missing from the task definition is ECS's CreateTaskSet error. Every wait also watches for StopDeployment and the
 group's CloudWatch alarms; a failure rolls back (prod and test traffic to blue, green deleted, a rollback
 deployment of its own) when the group's autoRollbackConfiguration asks for it.
 """
@@ -301,29 +302,13 @@ class Engine:
                 f"The ECS service {deployment.service} in cluster {deployment.cluster} is not active",
             )
         service = found["services"][0]
-        taskdef = self._call(
-            "INVALID_REVISION", ecs, "describe_task_definition", taskDefinition=props["TaskDefinition"]
-        )["taskDefinition"]
-        match = next((c for c in taskdef.get("containerDefinitions", []) if c.get("name") == container), None)
-        if match is None:
-            raise DeploymentFailed(
-                "ECS_UPDATE_ERROR",
-                f"The ECS service cannot be updated due to an unexpected error: the container {container} does "
-                f"not exist in the task definition {taskdef['taskDefinitionArn']}",
-            )
-        if port not in [m.get("containerPort") for m in match.get("portMappings", [])]:
-            raise DeploymentFailed(
-                "ECS_UPDATE_ERROR",
-                f"The ECS service cannot be updated due to an unexpected error: the container {container} did "
-                f"not have a container port {port} defined in the task definition {taskdef['taskDefinitionArn']}",
-            )
         blue_tg, green_tg = self._target_groups(deployment)
         primary = next((t for t in service.get("taskSets", []) if t.get("status") == "PRIMARY"), None)
         params: dict[str, Any] = {
             "service": deployment.service,
             "cluster": deployment.cluster,
             "externalId": deployment.deployment_id,
-            "taskDefinition": taskdef["taskDefinitionArn"],
+            "taskDefinition": props["TaskDefinition"],
             "loadBalancers": [
                 {
                     "targetGroupArn": green_tg["TargetGroupArn"],
@@ -381,36 +366,29 @@ class Engine:
         self._set_event(deployment, "Install", "Succeeded")
 
     def _green_healthy(self, deployment: Deployment) -> bool:
-        """Green is steady and as many of its targets are healthy in its target group as it wants tasks."""
+        """ECS reports green steady (its tasks running and healthy in its target group) with all its tasks."""
         green = deployment.task_set("Green")
         assert green is not None and green.arn
         ecs = self._client(deployment, "ecs")
-        sets = self._call(
+        found = self._call(
             "ECS_UPDATE_ERROR",
             ecs,
-            "describe_task_sets",
+            "describe_services",
             cluster=deployment.cluster,
-            service=deployment.service,
-            taskSets=[green.arn],
-        )["taskSets"]
-        if not sets:
+            services=[deployment.service],
+        )["services"]
+        task_set = next(
+            (t for s in found for t in s.get("taskSets", []) if t.get("taskSetArn") == green.arn), None
+        )
+        if task_set is None:
             raise DeploymentFailed("ECS_UPDATE_ERROR", f"The green task set {green.identifier} was deleted")
-        task_set = sets[0]
         wanted = task_set.get("computedDesiredCount", 0)
-        elb = self._client(deployment, "elbv2")
-        health = self._call(
-            "ELASTIC_LOAD_BALANCING_INVALID",
-            elb,
-            "describe_target_health",
-            TargetGroupArn=deployment.green_tg_arn,
-        )["TargetHealthDescriptions"]
-        healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
         with self.plane.lock:
             green.desired = wanted
             green.pending = task_set.get("pendingCount", 0)
             green.running = task_set.get("runningCount", 0)
             green.status = task_set.get("status", green.status)
-        return task_set.get("stabilityStatus") == "STEADY_STATE" and healthy >= wanted
+        return task_set.get("stabilityStatus") == "STEADY_STATE" and green.running >= wanted
 
     def _allow_test_traffic(self, deployment: Deployment) -> None:
         pair = deployment.group_snapshot["loadBalancerInfo"]["targetGroupPairInfoList"][0]
