@@ -24,6 +24,7 @@ from ecs_helpers import (
 )
 
 from gitops_harness.emulator.docker_standin import launcher
+from gitops_harness.emulator.elb_dataplane import health
 from gitops_harness.emulator.testing import running_emulator
 from gitops_harness.waiting import wait_until
 
@@ -258,3 +259,83 @@ def test_no_task_process_outlives_the_emulator() -> None:
         addresses = [t["Target"]["Id"] for t in targets]
         assert all(task_processes(address) for address in addresses)
     assert [pid for address in addresses for pid in task_processes(address)] == []
+
+
+def test_update_service_desired_count_scales_the_task_sets_of_a_code_deploy_service(aws, net) -> None:
+    group = target_group(aws, net, "scaled")
+    code_deploy_service(aws, net, "tasks", "scaled", task_definition(aws, "scaled", answering("s")), group)
+    healthy_targets(aws, group)
+    ecs = aws.client("ecs")
+    ecs.update_service(cluster="tasks", service="scaled", desiredCount=2)
+    assert len(healthy_targets(aws, group, count=2)) == 2
+    wait_until(
+        lambda: ecs.describe_services(cluster="tasks", services=["scaled"])["services"][0],
+        timeout=10,
+        describe_expected="runningCount 2 and one task set at computedDesiredCount 2",
+        accept=lambda s: s["runningCount"] == 2 and s["taskSets"][0]["computedDesiredCount"] == 2,
+    )
+    ecs.update_service(cluster="tasks", service="scaled", desiredCount=1)
+    wait_until(
+        lambda: aws.client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"],
+        timeout=10,
+        describe_expected="one target left after scaling in",
+        accept=lambda found: len(found) == 1,
+    )
+
+
+def test_a_task_set_without_security_groups_runs(aws, net) -> None:
+    group = target_group(aws, net, "nosg")
+    ecs = aws.client("ecs")
+    ecs.create_service(
+        cluster="tasks",
+        serviceName="nosg",
+        taskDefinition=task_definition(aws, "nosg", answering("nosg")),
+        desiredCount=1,
+        launchType="FARGATE",
+        deploymentController={"type": "CODE_DEPLOY"},
+        networkConfiguration={"awsvpcConfiguration": {"subnets": net.subnets}},  # securityGroups is optional
+        loadBalancers=[{"targetGroupArn": group, "containerName": "app", "containerPort": 8080}],
+    )
+    (target,) = healthy_targets(aws, group)
+    assert get(f"http://{target['Target']['Id']}:{target['Target']['Port']}/") == (200, b"nosg")
+
+
+def test_a_failing_container_health_check_keeps_the_target_unhealthy(aws, net) -> None:
+    group = target_group(aws, net, "sick")
+    failing = {"command": ["CMD-SHELL", "exit 1"], "interval": 5, "retries": 3}
+    definition = task_definition(aws, "sick", answering("sick"), healthCheck=failing)
+    code_deploy_service(aws, net, "tasks", "sick", definition, group)
+    elbv2 = aws.client("elbv2")
+    (target,) = wait_until(
+        lambda: elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"],
+        timeout=20,
+        describe_expected="the task registered in its target group",
+    )
+    address, port = target["Target"]["Id"], target["Target"]["Port"]
+    wait_until(
+        lambda: get(f"http://{address}:{port}/")[0],
+        timeout=20,
+        describe_expected="the application answering 200",
+        accept=lambda status: status == 200,
+        retry_on=(OSError,),
+    )
+
+    # The application answers, so only the container health check can fail the ALB's probes from now on
+    # (a passing probe would reset the count).
+    def failures() -> int:
+        state = health.state_of(group, address, port)  # None until the checker's first round
+        return state.failures if state is not None else 0
+
+    before = failures()
+    wait_until(
+        failures,
+        timeout=10,
+        describe_expected=f"{before + 3} consecutive failed probes while the application answers",
+        accept=lambda failures: failures >= before + 3,
+    )
+    (described,) = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    assert described["TargetHealth"] == {
+        "State": "unhealthy",
+        "Reason": "Target.FailedHealthChecks",
+        "Description": "Health checks failed",
+    }

@@ -4,6 +4,7 @@ healthy targets, 503 without one, and target group metrics in CloudWatch."""
 from __future__ import annotations
 
 import json
+import random
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from ecs_helpers import (
     task_definition,
 )
 
+from gitops_harness.emulator.elb_dataplane import routing
 from gitops_harness.emulator.testing import running_emulator
 from gitops_harness.waiting import wait_until
 
@@ -180,3 +182,62 @@ def test_target_5xx_answers_reach_cloudwatch_as_target_group_metrics(aws, net, b
     assert total("HTTPCode_Target_5XX_Count") == 3
     assert total("RequestCount") >= 4
     assert 0 < total("TargetResponseTime", "Maximum") < 10
+
+
+# ---- routing decisions, without a server ----------------------------------------------------------------
+
+
+def request(path: str = "/", method: str = "GET", query: str = "", **headers: str) -> routing.Request:
+    return routing.Request(
+        method, path, query, {k.replace("_", "-"): v for k, v in headers.items()}, "10.0.0.7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "matching", "other"),
+    [
+        ({"Field": "path-pattern", "Values": ["/api/*"]}, request("/api/v1"), request("/web")),
+        (
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a?c"]}},
+            request("/abc"),
+            request("/abbc"),
+        ),
+        (
+            {"Field": "host-header", "Values": ["*.example.com"]},
+            request(host="API.example.com:80"),
+            request(host="x.org"),
+        ),
+        (
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}},
+            request(method="POST"),
+            request(),
+        ),
+        (
+            {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Canary", "Values": ["yes"]}},
+            request(x_canary="yes"),
+            request(x_canary="no"),
+        ),
+        (
+            {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "2"}]}},
+            request(query="a=1&v=2"),
+            request(query="v=3"),
+        ),
+        ({"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/24"]}}, request(), None),
+    ],
+)
+def test_rule_conditions(condition: dict, matching: routing.Request, other: routing.Request | None) -> None:
+    assert routing.condition_matches(condition, matching)
+    if other is not None:
+        assert not routing.condition_matches(condition, other)
+
+
+def test_a_forward_config_draws_by_weight_and_all_zero_weights_forward_nowhere() -> None:
+    groups = [{"TargetGroupArn": "blue", "Weight": 3}, {"TargetGroupArn": "green", "Weight": 1}]
+    rng = random.Random(7)
+    drawn = Counter(
+        routing.choose_target_group({"ForwardConfig": {"TargetGroups": groups}}, rng) for _ in range(4000)
+    )
+    assert 2800 <= drawn["blue"] <= 3200 and drawn["blue"] + drawn["green"] == 4000
+    zero = [{"TargetGroupArn": "blue", "Weight": 0}, {"TargetGroupArn": "green", "Weight": 0}]
+    assert routing.choose_target_group({"ForwardConfig": {"TargetGroups": zero}}) is None
+    assert routing.choose_target_group({"TargetGroupArn": "single"}) == "single"

@@ -45,8 +45,16 @@ def _service_of(backend: Any, task_set: Any) -> Any:
     return backend._get_service(task_set.cluster_arn or task_set.cluster, task_set.service.split("/")[-1])
 
 
+def _security_groups_optional(kwargs: dict[str, Any], key: str) -> None:
+    """awsvpcConfiguration.securityGroups is optional (the VPC's default group); moto indexes it."""
+    awsvpc = (kwargs.get(key) or {}).get("awsvpcConfiguration")
+    if isinstance(awsvpc, dict):
+        awsvpc.setdefault("securityGroups", [])
+
+
 def create_service(original: Any) -> Any:
     def hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _security_groups_optional(kwargs, "network_configuration")
         service = original(self, *args, **kwargs)
         if service.deployment_controller.get("type") == "CODE_DEPLOY" and service.task_definition:
             task_set = self.create_task_set(
@@ -85,6 +93,7 @@ def _check_load_balancers(backend: Any, task_definition: str, load_balancers: li
 
 def create_task_set(original: Any) -> Any:
     def hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _security_groups_optional(kwargs, "network_configuration")
         scale = kwargs.pop("scale", None)
         if len(args) > 10:  # a positional scale (moto's own calls pass keywords)
             scale, args = args[10], args[:10] + args[11:]

@@ -5,6 +5,7 @@ thresholds), with intervals scaled by the emulator's time scale. DescribeTargetH
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import urllib3
 
+log = logging.getLogger(__name__)
 INITIAL = ("initial", "Elb.InitialHealthChecking", "Initial health checks in progress")
 
 # Extra conditions a target must meet to be healthy (ECS: the task's container health), by (address, port):
@@ -100,6 +102,8 @@ class HealthChecker:
                 self.check_once()
             except RuntimeError:  # moto's dicts changed size under us: next round sees the new state
                 continue
+            except Exception:  # a bug must not end health checking for every target group
+                log.exception("health check round failed")
 
     def check_once(self) -> None:
         now = time.monotonic()

@@ -34,6 +34,7 @@ _HOP_BY_HOP = {
     "upgrade",
 }
 _ELB_PAGES = {
+    500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",
     504: "504 Gateway Time-out",
@@ -50,8 +51,26 @@ class Forwarder:
 
     def __init__(self, metrics: MetricsRecorder, target_timeout: float = 60.0):
         self.metrics = metrics
-        self.pool = urllib3.PoolManager(num_pools=256, maxsize=32, retries=False, timeout=target_timeout)
+        self._timeout = target_timeout
+        self._pools: dict[tuple[str, int], urllib3.HTTPConnectionPool] = {}  # per target: no URL parsing
+        self._pools_lock = threading.Lock()
         self._turns: dict[str, itertools.count[int]] = {}
+
+    def pool(self, address: str, port: int) -> urllib3.HTTPConnectionPool:
+        found = self._pools.get((address, port))
+        if found is None:
+            with self._pools_lock:
+                if len(self._pools) >= 256:  # tasks come and go: drop the pools of targets long gone
+                    for stale in self._pools.values():
+                        stale.close()
+                    self._pools.clear()
+                found = self._pools.setdefault(
+                    (address, port),
+                    urllib3.HTTPConnectionPool(
+                        address, port, maxsize=32, retries=False, timeout=self._timeout
+                    ),
+                )
+        return found
 
     def next_target(self, group: Any) -> tuple[str, int] | None:
         targets = health.healthy_targets(group)
@@ -113,12 +132,13 @@ class Forwarder:
         headers["X-Forwarded-Port"] = str(listener.port)
         started = time.perf_counter()
         try:
-            answer = self.pool.request(
+            answer = self.pool(*target).urlopen(
                 handler.command,
-                f"http://{target[0]}:{target[1]}{handler.path}",
+                handler.path,
                 body=body,
                 headers=headers,
                 redirect=False,
+                assert_same_host=False,
                 preload_content=True,
                 decode_content=False,
             )
@@ -167,7 +187,10 @@ class Forwarder:
         _reply(handler, status, {"Location": location}, b"")
 
     def close(self) -> None:
-        self.pool.clear()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 def _reply(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -200,6 +223,10 @@ class ListenerServer:
                     forwarder.handle(arn, self)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+                except Exception:  # a bug of ours: the client gets the ALB's 500, the log the traceback
+                    log.exception("listener %s failed on %s %s", arn, self.command, self.path)
+                    self.close_connection = True
+                    _reply(self, 500, {"Content-Type": "text/html"}, _elb_page(500))
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
