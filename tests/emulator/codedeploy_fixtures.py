@@ -96,8 +96,8 @@ class EcsEnvironment:
         return json.dumps(document)  # JSON is YAML; CodeDeploy takes both
 
 
-def task_definition(ecs: Any, family: str, body: str) -> str:
-    """A Fargate task definition whose container answers `body` on port 8080 (a local process here)."""
+def task_definition(ecs: Any, family: str, body: str, container: str = "web", port: int = 8080) -> str:
+    """A Fargate task definition whose container answers `body` on `port` (a local process here)."""
     return ecs.register_task_definition(
         family=family,
         networkMode="awsvpc",
@@ -106,16 +106,18 @@ def task_definition(ecs: Any, family: str, body: str) -> str:
         memory="512",
         containerDefinitions=[
             {
-                "name": "web",
+                "name": container,
                 "image": PUBLIC_IMAGE,
-                "command": answering(body),
-                "portMappings": [{"containerPort": 8080}],
+                "command": answering(body, port),
+                "portMappings": [{"containerPort": port}],
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
 
 
-def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnvironment:
+def ecs_environment(
+    client: Callable[[str], Any], name: str = "shape", container: str = "web", port: int = 8080
+) -> EcsEnvironment:
     """Create the resources a CodeDeploy ECS blue/green group needs, with `client(service)` of one account."""
     ec2, elb, ecs, iam = client("ec2"), client("elbv2"), client("ecs"), client("iam")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -153,7 +155,7 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
         RoleName=f"{name}-codedeploy", AssumeRolePolicyDocument=_trust("codedeploy.amazonaws.com")
     )
     cluster = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterName"]
-    taskdef = task_definition(ecs, f"{name}-app", "blue")
+    taskdef = task_definition(ecs, f"{name}-app", "blue", container, port)
     service = ecs.create_service(
         cluster=cluster,
         serviceName=f"{name}-service",
@@ -165,8 +167,8 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
         loadBalancers=[
             {
                 "targetGroupArn": target_groups[0]["TargetGroupArn"],
-                "containerName": "web",
-                "containerPort": 8080,
+                "containerName": container,
+                "containerPort": port,
             }
         ],
     )["service"]["serviceName"]
@@ -181,14 +183,19 @@ def ecs_environment(client: Callable[[str], Any], name: str = "shape") -> EcsEnv
         prod_listener=listeners[0],
         test_listener=listeners[1],
         task_definition=taskdef,
+        container=container,
+        port=port,
     )
 
 
-def hook_function(client: Callable[[str], Any], name: str) -> str:
-    """A Lambda function for an AppSpec hook (the tests answer for it with PutLifecycleEventHookExecutionStatus)."""
+def hook_function(
+    client: Callable[[str], Any], name: str, code: str = "def handler(event, context):\n    return event\n"
+) -> str:
+    """A Lambda function for an AppSpec hook: by default it only returns (the test answers for it with
+    PutLifecycleEventHookExecutionStatus); `code` may answer for itself."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("hook.py", "def handler(event, context):\n    return event\n")
+        zipped.writestr("hook.py", code)
     role = client("iam").create_role(
         RoleName=f"{name}-role", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com")
     )

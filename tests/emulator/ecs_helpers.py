@@ -113,7 +113,7 @@ def awsvpc(net: Network) -> dict[str, Any]:
     return {"awsvpcConfiguration": {"subnets": net.subnets, "securityGroups": [net.security_group]}}
 
 
-def healthy_targets(aws: Any, group: str, count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
+def healthy_targets(aws: Any, group: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
     elbv2 = aws.client("elbv2")
 
     def check() -> list[dict[str, Any]]:

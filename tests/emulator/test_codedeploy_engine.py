@@ -460,3 +460,24 @@ def test_listeners_carry_traffic_to_green_on_test_then_production(scenario: Scen
     scenario.codedeploy.continue_deployment(deploymentId=deployment, deploymentWaitType="READY_WAIT")
     scenario.wait_status(deployment, "Succeeded")
     assert get(prod) == (200, b"green")
+
+
+HOOK_CODE = """
+import boto3
+
+def handler(event, context):
+    boto3.client("codedeploy").put_lifecycle_event_hook_execution_status(
+        deploymentId=event["DeploymentId"],
+        lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
+        status="Succeeded",
+    )
+"""
+
+
+def test_a_real_hook_function_answers_for_itself(scenario: Scenario):
+    """The Lambda executor runs the hook with its payload; the function calls PutLifecycleEventHookExecutionStatus."""
+    scenario.group()
+    function = hook_function(scenario.client, "self-answering", code=HOOK_CODE)
+    deployment = scenario.deploy(hooks=[{"AfterAllowTraffic": function}])
+    scenario.wait_status(deployment, "Succeeded", timeout=60)
+    assert lifecycle(scenario.target(deployment))["AfterAllowTraffic"] == "Succeeded"

@@ -4,6 +4,7 @@ deployments and their errors, targets, hook answers, tags. Bad input gets AWS's 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -295,7 +296,7 @@ def test_a_container_missing_from_the_task_definition_fails_the_deployment_befor
     deployment = scenario.deploy(ContainerName="api")
     info = scenario.wait_status(deployment, "Failed")
     assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
-    assert "the container api does not exist" in info["errorInformation"]["message"]
+    assert "container api does not exist" in info["errorInformation"]["message"]
     assert list(scenario.task_sets().values()) == ["PRIMARY"], "only blue"
     assert scenario.weights() == {scenario.env.blue_tg: 1}, "production untouched"
     port = scenario.deploy(ContainerPort=9090)
@@ -320,3 +321,35 @@ def test_tags_on_applications_and_groups(scenario: Scenario):
     with pytest.raises(ClientError) as excinfo:
         codedeploy.list_tags_for_resource(ResourceArn=arn.replace("app/grp", "app/other"))
     assert code(excinfo) == "ArnNotSupportedException"
+
+
+def test_cloudformation_deployment_config_lands_in_the_plane(scenario: Scenario):
+    template = {
+        "Resources": {
+            "Config": {
+                "Type": "AWS::CodeDeploy::DeploymentConfig",
+                "Properties": {
+                    "DeploymentConfigName": "cfn-canary",
+                    "ComputePlatform": "ECS",
+                    "TrafficRoutingConfig": {
+                        "Type": "TimeBasedCanary",
+                        "TimeBasedCanary": {"CanaryPercentage": 25, "CanaryInterval": 3},
+                    },
+                },
+            }
+        },
+        "Outputs": {"Name": {"Value": {"Ref": "Config"}}},
+    }
+    cfn = scenario.client("cloudformation")
+    cfn.create_stack(StackName="configs", TemplateBody=json.dumps(template))
+    stack = cfn.describe_stacks(StackName="configs")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == "cfn-canary"
+    info = scenario.codedeploy.get_deployment_config(deploymentConfigName="cfn-canary")[
+        "deploymentConfigInfo"
+    ]
+    assert info["trafficRoutingConfig"]["timeBasedCanary"] == {"canaryPercentage": 25, "canaryInterval": 3}
+    cfn.delete_stack(StackName="configs")
+    with pytest.raises(ClientError) as excinfo:
+        scenario.codedeploy.get_deployment_config(deploymentConfigName="cfn-canary")
+    assert code(excinfo) == "DeploymentConfigDoesNotExistException"

@@ -24,6 +24,7 @@ from ecs_helpers import (
 )
 
 from gitops_harness.emulator.docker_standin import launcher
+from gitops_harness.emulator.elb_dataplane import health
 from gitops_harness.emulator.testing import running_emulator
 from gitops_harness.waiting import wait_until
 
@@ -297,3 +298,44 @@ def test_a_task_set_without_security_groups_runs(aws, net) -> None:
     )
     (target,) = healthy_targets(aws, group)
     assert get(f"http://{target['Target']['Id']}:{target['Target']['Port']}/") == (200, b"nosg")
+
+
+def test_a_failing_container_health_check_keeps_the_target_unhealthy(aws, net) -> None:
+    group = target_group(aws, net, "sick")
+    failing = {"command": ["CMD-SHELL", "exit 1"], "interval": 5, "retries": 3}
+    definition = task_definition(aws, "sick", answering("sick"), healthCheck=failing)
+    code_deploy_service(aws, net, "tasks", "sick", definition, group)
+    elbv2 = aws.client("elbv2")
+    (target,) = wait_until(
+        lambda: elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"],
+        timeout=20,
+        describe_expected="the task registered in its target group",
+    )
+    address, port = target["Target"]["Id"], target["Target"]["Port"]
+    wait_until(
+        lambda: get(f"http://{address}:{port}/")[0],
+        timeout=20,
+        describe_expected="the application answering 200",
+        accept=lambda status: status == 200,
+        retry_on=(OSError,),
+    )
+
+    # The application answers, so only the container health check can fail the ALB's probes from now on
+    # (a passing probe would reset the count).
+    def failures() -> int:
+        state = health.state_of(group, address, port)  # None until the checker's first round
+        return state.failures if state is not None else 0
+
+    before = failures()
+    wait_until(
+        failures,
+        timeout=10,
+        describe_expected=f"{before + 3} consecutive failed probes while the application answers",
+        accept=lambda failures: failures >= before + 3,
+    )
+    (described,) = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    assert described["TargetHealth"] == {
+        "State": "unhealthy",
+        "Reason": "Target.FailedHealthChecks",
+        "Description": "Health checks failed",
+    }

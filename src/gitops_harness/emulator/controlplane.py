@@ -31,6 +31,7 @@ from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceExc
 
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
+    from gitops_harness.emulator.eventbridge.delivery import EventDelivery
     from gitops_harness.emulator.scheduler import Scheduler
 
 S = TypeVar("S")
@@ -60,6 +61,9 @@ class Runtime:
     # The emulator's planes by service name, for what AWS services do internally and no API offers
     # (CodePipeline reading a CodeCommit archive).
     planes: dict[str, ControlPlane] = field(default_factory=dict)
+    # The emulator's EventBridge delivery, for a service that is itself a rule's target (CodeStar
+    # Notifications' managed rule): `event_delivery.serve_target(service, handler)` at construction.
+    event_delivery: EventDelivery | None = None
 
 
 class Store(Generic[S]):

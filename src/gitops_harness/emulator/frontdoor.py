@@ -37,6 +37,7 @@ from gitops_harness.emulator.identity import (
     resolve_caller,
     sigv2_access_key,
 )
+from gitops_harness.emulator.operations import operation_name
 from gitops_harness.emulator.protocol import ServiceProtocol, WireRequest, WireResponse, plain_error
 from gitops_harness.emulator.shape_check import check_output
 
@@ -231,6 +232,7 @@ class FrontDoor:
             return _respond(verdict.denial)(environ, start_response)
         if verdict is not None and verdict.account:  # moto finds another account's KMS key only there
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = verdict.account
+        operation = operation_name(service, environ)  # from the botocore model, for the request log
         if self._moto_backend(environ) is None:
             error = NotImplementedFailure(
                 f"service '{service}' is not served by the embedded AWS: no control plane of ours and "
@@ -241,7 +243,7 @@ class FrontDoor:
                 environ.get("REQUEST_METHOD", ""),
                 environ.get("PATH_INFO", ""),
                 service,
-                "?",
+                operation,
                 account,
                 response.status,
                 "none",
@@ -262,7 +264,7 @@ class FrontDoor:
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),
             service,
-            environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2] or "?",
+            operation,
             account,
             status,
             "moto",

@@ -105,18 +105,19 @@ class EmbeddedAWS:
         try:
             self.scheduler = Scheduler(self._clock, time_scale=self.time_scale)
             self.clients = RoleClients(lambda: self.endpoint_url, default_region=self.region)
+            # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
+            self.event_delivery = EventDelivery(self.scheduler, self.clients)
             runtime = Runtime(
                 self.scheduler,
                 self.clients,
                 self.state_dir,
                 lambda: self.endpoint_url,  # type: ignore[arg-type]
                 self.time_scale,
+                event_delivery=self.event_delivery,
             )
             self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
             runtime.planes.update({plane.service_name: plane for plane in self.planes})
             self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
-            # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
-            self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
             # Lambda functions run as local processes (never in Docker), acting through this emulator
             self.lambda_executor = lambda_runtime.LambdaExecutor(

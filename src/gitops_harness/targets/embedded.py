@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 
 from gitops_harness.config import Accounts, HarnessConfig
-from gitops_harness.emulator.codecommit.repositories import insteadof_config
+from gitops_harness.emulator.codecommit import insteadof_config
 from gitops_harness.emulator.controlplane import ControlPlane
 from gitops_harness.emulator.server import EmbeddedAWS
 from gitops_harness.targets.base import Target

@@ -1,6 +1,6 @@
-"""The CodeBuild control plane: projects, and builds that run real buildspecs (executor.py, runner.py).
+"""The CodeBuild control plane: projects, and builds that run real buildspecs (engine.py, runner.py).
 
-Projects and builds live per (account, region) in state.py's dataclasses. StartBuild applies the
+Projects and builds live per (account, region) in models.py's dataclasses. StartBuild applies the
 overrides to the project's settings, records SUBMITTED and QUEUED, and hands the build to the
 scheduler; BatchGetBuilds shows its phases while it runs. How a pipeline starts a build
 (CODEPIPELINE project): sourceTypeOverride S3 + sourceLocationOverride "<bucket>/<key>" of the input
@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagLimits, check_tags, tags_from_list
 from gitops_harness.emulator.controlplane import (
     ControlPlane,
     RequestContext,
@@ -28,9 +30,9 @@ from gitops_harness.emulator.controlplane import (
 )
 from gitops_harness.emulator.exceptions import ModeledErrors
 
-from .executor import BuildExecution
-from .model import SUCCEEDED, PhaseRecord
-from .state import (
+from .build_io import SUCCEEDED, PhaseRecord
+from .engine import BuildExecution
+from .models import (
     DEFAULT_QUEUED_TIMEOUT_MINUTES,
     DEFAULT_TIMEOUT_MINUTES,
     BuildRecord,
@@ -83,6 +85,9 @@ class CodeBuild(ControlPlane):
         self.store: Store[CodeBuildState] = Store(CodeBuildState)
         self.work_root = runtime.state_dir / "codebuild" / "builds"
         self.tools_dir = runtime.state_dir / "codebuild" / "tools"
+        self._tag_errors = TagErrors(
+            too_many=self.errors.InvalidInputException, invalid=self.errors.InvalidInputException
+        )
 
     # ---- projects ----------------------------------------------------------------------------------------
 
@@ -244,13 +249,13 @@ class CodeBuild(ControlPlane):
         )
 
     def _page(self, items: list[str], token: str | None) -> tuple[list[str], str | None]:
-        start = 0
-        if token:
-            if not token.isdigit() or int(token) > len(items):
-                raise self.errors.InvalidInputException(f"Invalid nextToken: {token}")
-            start = int(token)
-        end = start + _PAGE
-        return items[start:end], (str(end) if end < len(items) else None)
+        return paginate(
+            items,
+            token,
+            _PAGE,
+            invalid_token=self.errors.InvalidInputException,
+            message=f"Invalid nextToken: {token}",
+        )
 
     def _list_builds(self, builds: list[BuildRecord], request: dict[str, Any]) -> dict[str, Any]:
         order = request.get("sortOrder", "DESCENDING")
@@ -277,6 +282,7 @@ class CodeBuild(ControlPlane):
             },
         )
         settings.setdefault("tags", [])
+        check_tags(tags_from_list(settings["tags"]), {}, TagLimits(), self._tag_errors)
         environment = settings["environment"]
         environment.setdefault("environmentVariables", [])
         environment.setdefault("privilegedMode", False)

@@ -6,10 +6,11 @@ listener -> green) -> AfterAllowTestTraffic -> Ready wait (STOP_DEPLOYMENT only)
 -> AllowTraffic (prod listener: weighted forward per the config's steps) -> AfterAllowTraffic ->
 UpdateServicePrimaryTaskSet -> termination wait -> DeleteTaskSet of blue -> Succeeded.
 
-It calls only what AWSCodeDeployRoleForECS allows: ECS DescribeServices/DescribeTaskDefinition (read by
-the managed policy's ecs:Describe*)/CreateTaskSet/DescribeTaskSets/UpdateServicePrimaryTaskSet/
-DeleteTaskSet, ELB DescribeTargetGroups/DescribeListeners/DescribeTargetHealth/ModifyListener,
-lambda:InvokeFunction, cloudwatch:DescribeAlarms. Every wait also watches for StopDeployment and the
+It calls only what AWSCodeDeployRoleForECS allows: ECS DescribeServices/CreateTaskSet/
+UpdateServicePrimaryTaskSet/DeleteTaskSet, ELB DescribeTargetGroups/DescribeListeners/ModifyListener,
+lambda:InvokeFunction, cloudwatch:DescribeAlarms. Green's health is ECS's word (DescribeServices: the task
+set STEADY_STATE, which ECS reaches when its tasks run and are healthy in the target group); a container or
+port missing from the task definition is ECS's CreateTaskSet error. Every wait also watches for StopDeployment and the
 group's CloudWatch alarms; a failure rolls back (prod and test traffic to blue, green deleted, a rollback
 deployment of its own) when the group's autoRollbackConfiguration asks for it.
 """
@@ -18,20 +19,26 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.codedeploy import events
 from gitops_harness.emulator.codedeploy.configs import traffic_steps
-from gitops_harness.emulator.codedeploy.models import Deployment, HookExecution, TaskSetInfo, now
+from gitops_harness.emulator.codedeploy.models import (
+    Deployment,
+    DeploymentGroup,
+    HookExecution,
+    TaskSetInfo,
+    now,
+)
 from gitops_harness.emulator.common.events import EventPublisher
-from gitops_harness.emulator.scheduler import WaitFor
-
-if TYPE_CHECKING:
-    from gitops_harness.emulator.codedeploy.plane import CodeDeploy
+from gitops_harness.emulator.scheduler import Scheduler, WaitFor
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +79,36 @@ def network_configuration(appspec_network: dict[str, Any]) -> dict[str, Any]:
     return {"awsvpcConfiguration": out}
 
 
+@dataclass(frozen=True)
+class EngineServices:
+    lock: threading.RLock  # the plane's: handlers and jobs share the state it guards
+    scheduler: Scheduler
+    clients: RoleClients
+    publisher: EventPublisher
+    group_of: Callable[[Deployment], DeploymentGroup | None]  # the deployment's group, if it still exists
+    # a rollback deployment recorded for a failed one (None when its group is gone); the engine runs it
+    create_rollback: Callable[[Deployment], Deployment | None]
+
+
 class Engine:
-    def __init__(self, plane: CodeDeploy):
-        self.plane = plane
-        self.runtime = plane.runtime
-        self.publisher = EventPublisher(
-            lambda account, region: self.runtime.clients.for_account("events", account, region)
-        )
+    def __init__(self, services: EngineServices):
+        self.lock = services.lock
+        self.scheduler = services.scheduler
+        self.clients = services.clients
+        self.publisher = services.publisher
+        self.group_of = services.group_of
+        self.create_rollback = services.create_rollback
 
     # ---- entry points --------------------------------------------------------------------------
 
     def start(self, deployment: Deployment) -> None:
-        self.runtime.scheduler.spawn(self._run, deployment, name=f"codedeploy-{deployment.deployment_id}")
+        self.scheduler.spawn(self._run, deployment, name=f"codedeploy-{deployment.deployment_id}")
 
     # ---- helpers -------------------------------------------------------------------------------
 
     def _client(self, deployment: Deployment, service: str) -> Any:
         role = deployment.group_snapshot["serviceRoleArn"]
-        return self.runtime.clients.for_role(service, role, deployment.region, session_name="codedeploy")
+        return self.clients.for_role(service, role, deployment.region, session_name="codedeploy")
 
     def _call(self, code: str, client: Any, operation: str, **params: Any) -> Any:
         try:
@@ -98,16 +117,14 @@ class Engine:
             raise DeploymentFailed(code, f"{operation} failed: {_error_text(exc)}") from None
 
     def _publish(self, deployment: Deployment, state: str) -> None:
-        with self.plane.lock:
-            group = self.plane.store.get(deployment.account_id, deployment.region).groups.get(
-                (deployment.application, deployment.group)
-            )
+        with self.lock:
+            group = self.group_of(deployment)
             group_id = group.group_id if group else ""
         entry = events.state_change(deployment, group_id, state)
         self.publisher.try_publish(deployment.account_id, deployment.region, [entry])
 
     def _set_event(self, deployment: Deployment, name: str, status: str) -> None:
-        with self.plane.lock:
+        with self.lock:
             run = deployment.events[name]
             if status == "InProgress" or run.start is None:
                 run.start = now()
@@ -118,7 +135,7 @@ class Engine:
 
     def _check(self, deployment: Deployment) -> None:
         """Raise when a stop was requested or one of the group's alarms is in ALARM."""
-        with self.plane.lock:
+        with self.lock:
             stop = deployment.stop_request
         if stop is not None:
             raise DeploymentFailed(
@@ -157,7 +174,7 @@ class Engine:
     ) -> Generator[Any, Any, bool]:
         """Up to `seconds` AWS seconds: True as soon as `until()` holds, False at the timeout. A stop or an
         alarm raises DeploymentFailed."""
-        scheduler = self.runtime.scheduler
+        scheduler = self.scheduler
         deadline = scheduler.clock.now() + scheduler.to_clock(seconds)
         while True:
             deployment.wake.clear()  # before the checks: a wake-up meanwhile is not lost
@@ -172,7 +189,7 @@ class Engine:
     # ---- the deployment ------------------------------------------------------------------------
 
     def _run(self, deployment: Deployment) -> Generator[Any, Any, None]:
-        with self.plane.lock:
+        with self.lock:
             deployment.status = "InProgress"
             deployment.started = now()
             deployment.target_status = "InProgress"
@@ -204,7 +221,7 @@ class Engine:
         self._set_event(deployment, event, "InProgress")
         for function in functions:
             hook = HookExecution(str(uuid.uuid4()), event, str(function))
-            with self.plane.lock:
+            with self.lock:
                 deployment.hooks[hook.execution_id] = hook
             payload = {
                 "DeploymentId": deployment.deployment_id,
@@ -301,29 +318,13 @@ class Engine:
                 f"The ECS service {deployment.service} in cluster {deployment.cluster} is not active",
             )
         service = found["services"][0]
-        taskdef = self._call(
-            "INVALID_REVISION", ecs, "describe_task_definition", taskDefinition=props["TaskDefinition"]
-        )["taskDefinition"]
-        match = next((c for c in taskdef.get("containerDefinitions", []) if c.get("name") == container), None)
-        if match is None:
-            raise DeploymentFailed(
-                "ECS_UPDATE_ERROR",
-                f"The ECS service cannot be updated due to an unexpected error: the container {container} does "
-                f"not exist in the task definition {taskdef['taskDefinitionArn']}",
-            )
-        if port not in [m.get("containerPort") for m in match.get("portMappings", [])]:
-            raise DeploymentFailed(
-                "ECS_UPDATE_ERROR",
-                f"The ECS service cannot be updated due to an unexpected error: the container {container} did "
-                f"not have a container port {port} defined in the task definition {taskdef['taskDefinitionArn']}",
-            )
         blue_tg, green_tg = self._target_groups(deployment)
         primary = next((t for t in service.get("taskSets", []) if t.get("status") == "PRIMARY"), None)
         params: dict[str, Any] = {
             "service": deployment.service,
             "cluster": deployment.cluster,
             "externalId": deployment.deployment_id,
-            "taskDefinition": taskdef["taskDefinitionArn"],
+            "taskDefinition": props["TaskDefinition"],
             "loadBalancers": [
                 {
                     "targetGroupArn": green_tg["TargetGroupArn"],
@@ -343,7 +344,7 @@ class Engine:
             params["networkConfiguration"] = service["networkConfiguration"]
         green = self._call("ECS_UPDATE_ERROR", ecs, "create_task_set", **params)["taskSet"]
         deployments = service.get("deployments") or [{}]
-        with self.plane.lock:
+        with self.lock:
             deployment.task_sets = [
                 TaskSetInfo(
                     "Blue",
@@ -381,36 +382,29 @@ class Engine:
         self._set_event(deployment, "Install", "Succeeded")
 
     def _green_healthy(self, deployment: Deployment) -> bool:
-        """Green is steady and as many of its targets are healthy in its target group as it wants tasks."""
+        """ECS reports green steady (its tasks running and healthy in its target group) with all its tasks."""
         green = deployment.task_set("Green")
         assert green is not None and green.arn
         ecs = self._client(deployment, "ecs")
-        sets = self._call(
+        found = self._call(
             "ECS_UPDATE_ERROR",
             ecs,
-            "describe_task_sets",
+            "describe_services",
             cluster=deployment.cluster,
-            service=deployment.service,
-            taskSets=[green.arn],
-        )["taskSets"]
-        if not sets:
+            services=[deployment.service],
+        )["services"]
+        task_set = next(
+            (t for s in found for t in s.get("taskSets", []) if t.get("taskSetArn") == green.arn), None
+        )
+        if task_set is None:
             raise DeploymentFailed("ECS_UPDATE_ERROR", f"The green task set {green.identifier} was deleted")
-        task_set = sets[0]
         wanted = task_set.get("computedDesiredCount", 0)
-        elb = self._client(deployment, "elbv2")
-        health = self._call(
-            "ELASTIC_LOAD_BALANCING_INVALID",
-            elb,
-            "describe_target_health",
-            TargetGroupArn=deployment.green_tg_arn,
-        )["TargetHealthDescriptions"]
-        healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
-        with self.plane.lock:
+        with self.lock:
             green.desired = wanted
             green.pending = task_set.get("pendingCount", 0)
             green.running = task_set.get("runningCount", 0)
             green.status = task_set.get("status", green.status)
-        return task_set.get("stabilityStatus") == "STEADY_STATE" and healthy >= wanted
+        return task_set.get("stabilityStatus") == "STEADY_STATE" and green.running >= wanted
 
     def _allow_test_traffic(self, deployment: Deployment) -> None:
         pair = deployment.group_snapshot["loadBalancerInfo"]["targetGroupPairInfoList"][0]
@@ -428,7 +422,7 @@ class Engine:
         ) or {}
         if ready.get("actionOnTimeout") != "STOP_DEPLOYMENT":
             return
-        with self.plane.lock:
+        with self.lock:
             deployment.status = "Ready"
             deployment.target_status = "Ready"
             deployment.waiting_for = "READY_WAIT"
@@ -437,7 +431,7 @@ class Engine:
         continued = yield from self._wait(
             deployment, minutes * 60, until=lambda: "READY_WAIT" in deployment.continue_requests
         )
-        with self.plane.lock:
+        with self.lock:
             deployment.waiting_for = None
         if not continued:
             raise DeploymentFailed(
@@ -445,7 +439,7 @@ class Engine:
                 f"The deployment timed out while waiting for ContinueDeployment (READY_WAIT) for {minutes} minutes",
                 status="Stopped",
             )
-        with self.plane.lock:
+        with self.lock:
             deployment.status = "InProgress"
             deployment.target_status = "InProgress"
 
@@ -459,7 +453,7 @@ class Engine:
                 (deployment.green_tg_arn, green_percent),
             ],
         )
-        with self.plane.lock:
+        with self.lock:
             for task_set in deployment.task_sets:
                 task_set.weight = float(green_percent if task_set.label == "Green" else 100 - green_percent)
             deployment.target_updated = now()
@@ -485,20 +479,20 @@ class Engine:
             service=deployment.service,
             primaryTaskSet=green.arn,
         )
-        with self.plane.lock:
+        with self.lock:
             green.status, blue.status = "PRIMARY", "ACTIVE"
         terminate = (deployment.group_snapshot.get("blueGreenDeploymentConfiguration") or {}).get(
             "terminateBlueInstancesOnDeploymentSuccess"
         ) or {}
         if terminate.get("action", "TERMINATE") == "TERMINATE":
             minutes = terminate.get("terminationWaitTimeInMinutes") or 0
-            with self.plane.lock:
+            with self.lock:
                 deployment.termination_wait_started = True
                 deployment.waiting_for = "TERMINATION_WAIT"
             yield from self._wait(
                 deployment, minutes * 60, until=lambda: "TERMINATION_WAIT" in deployment.continue_requests
             )
-            with self.plane.lock:
+            with self.lock:
                 deployment.waiting_for = None
             if blue.arn:
                 self._call(
@@ -509,21 +503,19 @@ class Engine:
                     service=deployment.service,
                     taskSet=blue.arn,
                 )
-                with self.plane.lock:
+                with self.lock:
                     blue.status = "DRAINING"
         self._end(deployment, "Succeeded", "Succeeded")
         self._publish(deployment, "SUCCESS")
 
     def _end(self, deployment: Deployment, status: str, target_status: str) -> None:
-        with self.plane.lock:
+        with self.lock:
             deployment.status = status
             deployment.target_status = target_status
             deployment.completed = now()
             deployment.target_updated = now()
             deployment.waiting_for = None
-            group = self.plane.store.get(deployment.account_id, deployment.region).groups.get(
-                (deployment.application, deployment.group)
-            )
+            group = self.group_of(deployment)
             if group is not None:
                 if group.active == deployment.deployment_id:
                     group.active = None
@@ -540,14 +532,14 @@ class Engine:
 
     def _fail(self, deployment: Deployment, failure: DeploymentFailed) -> Generator[Any, Any, None]:
         rollback = self._wants_rollback(deployment, failure) and bool(deployment.task_sets)
-        with self.plane.lock:
+        with self.lock:
             for run in deployment.events.values():
                 if run.status == "InProgress":
                     run.status, run.end = "Failed", now()
                 elif run.status == "Pending":
                     run.status = "Skipped"
             deployment.error = {"code": failure.code, "message": failure.message}
-        rollback_deployment = self.plane.create_rollback(deployment) if rollback else None
+        rollback_deployment = self.create_rollback(deployment) if rollback else None
         self._end(deployment, failure.status, "Failed")
         self._publish(deployment, "STOP" if failure.status == "Stopped" else "FAILURE")
         if rollback_deployment is not None:
@@ -555,7 +547,7 @@ class Engine:
 
     def _roll_back(self, rollback: Deployment, failed: Deployment) -> Generator[Any, Any, None]:
         """Production and test traffic back to blue, green deleted: a deployment of its own."""
-        with self.plane.lock:
+        with self.lock:
             rollback.status = "InProgress"
             rollback.started = now()
             rollback.target_status = "InProgress"
@@ -595,12 +587,12 @@ class Engine:
                     service=rollback.service,
                     taskSet=green.arn,
                 )
-                with self.plane.lock:
+                with self.lock:
                     green.status = "DRAINING"
                     if blue is not None:
                         blue.status = "PRIMARY"
         except DeploymentFailed as failure:
-            with self.plane.lock:
+            with self.lock:
                 rollback.error = {"code": failure.code, "message": failure.message}
             self._end(rollback, "Failed", "Failed")
             self._publish(rollback, "FAILURE")

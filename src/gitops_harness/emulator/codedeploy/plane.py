@@ -11,7 +11,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codedeploy.configs import PREDEFINED, DeploymentConfig, invalid_routing
-from gitops_harness.emulator.codedeploy.engine import Engine
+from gitops_harness.emulator.codedeploy.engine import Engine, EngineServices
 from gitops_harness.emulator.codedeploy.models import (
     Application,
     CodeDeployState,
@@ -19,6 +19,7 @@ from gitops_harness.emulator.codedeploy.models import (
     DeploymentGroup,
     deployment_id,
 )
+from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.common.pagination import paginate
 from gitops_harness.emulator.common.tags import TagErrors, TagStore, tags_from_list, tags_to_list
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
@@ -59,7 +60,18 @@ class CodeDeploy(ControlPlane):
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[CodeDeployState] = Store(CodeDeployState)
-        self.engine = Engine(self)
+        self.engine = Engine(
+            EngineServices(
+                lock=self.lock,
+                scheduler=runtime.scheduler,
+                clients=runtime.clients,
+                publisher=EventPublisher(
+                    lambda account, region: runtime.clients.for_account("events", account, region)
+                ),
+                group_of=self._group_of,
+                create_rollback=self.create_rollback,
+            )
+        )
         # keys: application and deployment group ARNs; AWS's 50-tag limit, InvalidTagsToAddException
         self.tags = TagStore(
             TagErrors(
@@ -564,6 +576,11 @@ class CodeDeploy(ControlPlane):
         state.deployments[deployment.deployment_id] = deployment
         group.active = group.last_attempted = deployment.deployment_id
         return deployment
+
+    def _group_of(self, deployment: Deployment) -> DeploymentGroup | None:
+        return self.store.get(deployment.account_id, deployment.region).groups.get(
+            (deployment.application, deployment.group)
+        )
 
     def create_rollback(self, failed: Deployment) -> Deployment | None:
         """The rollback deployment of a failed one (engine side; the caller runs it)."""

@@ -29,6 +29,11 @@ class Arn:
     resource_id: str  # "demo" in project/demo; the whole resource without a type
     resource: str  # the text after the account: "project/demo"
 
+    @property
+    def parts(self) -> tuple[str, str, str, str]:
+        """(service, region, account, resource), for unpacking."""
+        return self.service, self.region, self.account, self.resource
+
     def __str__(self) -> str:
         return build_arn(self.service, self.region, self.account, self.resource, self.partition)
 

@@ -81,6 +81,11 @@ class TagStore:
         self._tags: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
+    def check(self, arn: str, tags: Mapping[str, str]) -> None:
+        """Raise what `tag(arn, tags)` would raise, storing nothing (validate before creating a resource)."""
+        with self._lock:
+            check_tags(tags, self._tags.get(arn, {}), self.limits, self.errors)
+
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         """Add or overwrite `tags` on `arn`, after checking the limits against what it already has."""
         with self._lock:

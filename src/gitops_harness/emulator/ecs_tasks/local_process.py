@@ -38,6 +38,7 @@ from gitops_harness.emulator.ecs_tasks.runtime import (
 )
 
 SHIM_DIR = Path(__file__).with_name("port_shim")
+STARTUP_GRACE = 10.0  # real seconds in which a container health check's failures do not count
 _live_groups: set[int] = set()
 _live_lock = threading.Lock()
 
@@ -232,12 +233,13 @@ class LocalProcessRuntime(TaskRuntime):
         else:
             argv = command[1:] if command[0] == "CMD" else command
         interval = self.scaled(float(check.get("interval", 30)))  # type: ignore[arg-type]
-        # The check command runs in real time (a Python start alone can take over a second on a loaded
-        # machine), so its timeout is the task definition's seconds, not scaled; only the waits between
-        # checks are AWS time.
+        # A timeout is a limit, not a wait: scaling it down would only fail slow starts.
         timeout = float(check.get("timeout", 5))  # type: ignore[arg-type]
         retries = int(check.get("retries", 3))  # type: ignore[call-overload]
-        grace_until = time.monotonic() + self.scaled(float(check.get("startPeriod", 0)))  # type: ignore[arg-type]
+        # Processes start in real time whatever the time scale: failures count only after the start
+        # period, and never within STARTUP_GRACE real seconds (a success ends the start period at once).
+        start_period = max(self.scaled(float(check.get("startPeriod", 0))), STARTUP_GRACE)  # type: ignore[arg-type]
+        grace_until = time.monotonic() + start_period
         failures = 0
         while not task.stopping.wait(interval):
             try:
@@ -249,6 +251,7 @@ class LocalProcessRuntime(TaskRuntime):
                 ok = False
             if ok:
                 failures = 0
+                grace_until = 0.0
                 handle.running.health_status = "HEALTHY"
             elif time.monotonic() >= grace_until:
                 failures += 1

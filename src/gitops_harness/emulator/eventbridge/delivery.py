@@ -36,6 +36,8 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gitops_harness.emulator.common.arns import parse_arn
+from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.eventbridge.policy import (
     EVENTS_SERVICE,
     Decision,
@@ -55,11 +57,6 @@ _current: ContextVar[EventDelivery | None] = ContextVar("gitops_eventbridge_deli
 StartResponse = Callable[..., Any]
 # an AWS service that is itself a rule's target (CodeStar Notifications' managed rule): (target, event) -> detail
 ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
-
-
-def current_delivery() -> EventDelivery | None:
-    """The delivery of the emulator serving the current front-door request (None outside one)."""
-    return _current.get()
 
 
 def routing_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
@@ -87,14 +84,6 @@ class _Item:
     accepted: float = field(default_factory=time.monotonic)
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str, str]:
-    """(service, region, account, resource) of an ARN."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[2], parts[3], parts[4], parts[5]
-
-
 def _session_name(rule_name: str) -> str:
     # RoleSessionName: 2-64 of [\w+=,.@-]
     return re.sub(r"[^\w+=,.@-]", "-", f"eventbridge-{rule_name}")[:64]
@@ -107,7 +96,7 @@ class EventDelivery:
         self._cond = threading.Condition(threading.RLock())
         self._lanes: dict[str, deque[_Item]] = {}
         self._draining: set[str] = set()
-        self._records: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self._records = RecordLog("EventBridge delivery", maxlen=log_size)
         self._installed = False
         self._service_targets: dict[str, ServiceTarget] = {}
 
@@ -193,7 +182,7 @@ class EventDelivery:
     # ---- delivery -----------------------------------------------------------------------------------
 
     def _deliver(self, item: _Item) -> None:
-        service, _, _, resource = _arn_parts(item.target["Arn"])
+        service, _, _, resource = parse_arn(item.target["Arn"]).parts
         if service == "events" and resource.startswith("event-bus/"):
             self._to_event_bus(item)
         elif service == "codepipeline":
@@ -209,7 +198,7 @@ class EventDelivery:
         from moto.events.models import events_backends
 
         target_arn = item.target["Arn"]
-        _, region, account, resource = _arn_parts(target_arn)
+        _, region, account, resource = parse_arn(target_arn).parts
         if item.forwarded:
             # AWS: an event a bus received from another bus is not sent on to a further bus
             self._failed(item, "the event came from another event bus and is not forwarded again")
@@ -251,7 +240,7 @@ class EventDelivery:
             self._service_targets[service] = handler
 
     def _start_pipeline(self, item: _Item) -> None:
-        _, region, _, name = _arn_parts(item.target["Arn"])
+        _, region, _, name = parse_arn(item.target["Arn"]).parts
         role_arn = item.target.get("RoleArn")
         if not role_arn:
             self._failed(
@@ -282,7 +271,7 @@ class EventDelivery:
         """Whether EventBridge could assume the target's role: it exists in the rule's account and trusts
         events.amazonaws.com (moto's STS assumes any ARN, so this is checked here)."""
         try:
-            service, _, account, resource = _arn_parts(role_arn)
+            service, _, account, resource = parse_arn(role_arn).parts
         except ValueError as error:
             return Decision(False, str(error))
         if service != "iam" or not resource.startswith("role/"):
@@ -323,7 +312,7 @@ class EventDelivery:
         try:
             Rule.send_to_targets(proxy, event, transform)
         except NotImplementedError:
-            service = _arn_parts(item.target["Arn"])[0]
+            service = parse_arn(item.target["Arn"]).parts[0]
             self._failed(item, f"the embedded AWS (moto) does not deliver to {service} targets")
             return
         finally:
@@ -385,28 +374,14 @@ class EventDelivery:
             "detail": detail,
             "ms": round((time.monotonic() - item.accepted) * 1000, 1),
         }
-        with self._cond:
-            self._records.append(entry)
-            self._cond.notify_all()
+        self._records.append(entry)
 
     def deliveries(self) -> list[dict[str, Any]]:
-        with self._cond:
-            return list(self._records)
+        return self._records.records()
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         """The first delivery record matching `predicate`, waiting up to `timeout` seconds for it."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for entry in self._records:
-                    if predicate(entry):
-                        return entry
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"no matching EventBridge delivery within {timeout}s; seen: {list(self._records)[-5:]}"
-                    )
-                self._cond.wait(remaining)
+        return self._records.wait_for(predicate, timeout)
 
 
 class _MatchAll:

@@ -26,6 +26,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         codepipeline.Pipeline,
         codedeploy.Application,
         codedeploy.DeploymentGroup,
+        codedeploy.DeploymentConfig,
         ecs.Service,
         notifications.NotificationRule,
         iam.Group,
