@@ -73,12 +73,33 @@ def create_service(original: Any) -> Any:
     return hook
 
 
+def _check_load_balancers(backend: Any, task_definition: str, load_balancers: list[dict[str, Any]]) -> None:
+    """ECS refuses a task set whose load balancer names a container or port its task definition lacks."""
+    from moto.ecs.exceptions import InvalidParameterException
+
+    containers = {
+        c.get("name"): c for c in backend.describe_task_definition(task_definition).container_definitions
+    }
+    for balancer in load_balancers:
+        name, port = balancer.get("containerName"), balancer.get("containerPort")
+        container = containers.get(name)
+        if container is None:
+            raise InvalidParameterException(f"The container {name} does not exist in the task definition.")
+        if port not in [m.get("containerPort") for m in container.get("portMappings") or []]:
+            raise InvalidParameterException(
+                f"The container {name} did not have a container port {port} defined."
+            )
+
+
 def create_task_set(original: Any) -> Any:
     def hook(self: Any, *args: Any, **kwargs: Any) -> Any:
         _security_groups_optional(kwargs, "network_configuration")
         scale = kwargs.pop("scale", None)
         if len(args) > 10:  # a positional scale (moto's own calls pass keywords)
             scale, args = args[10], args[:10] + args[11:]
+        _check_load_balancers(
+            self, kwargs.get("task_definition") or args[2], kwargs.get("load_balancers") or []
+        )
         task_set = original(self, *args, **kwargs)  # without scale: see the module docstring
         task_set.scale = scale or dict(DEFAULT_SCALE)
         task_set.stabilityStatus = "STABILIZING"
