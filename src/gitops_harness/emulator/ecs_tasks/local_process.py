@@ -337,10 +337,6 @@ class LocalProcessRuntime(TaskRuntime):
         for thread in threads:
             thread.join()
 
-    def running(self) -> list[RunningTask]:
-        with self._lock:
-            return [t.running for t in self._tasks.values()]
-
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
