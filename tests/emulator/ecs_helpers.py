@@ -136,7 +136,8 @@ def get(url: str, timeout: float = 10) -> tuple[int, bytes]:
 
 
 def task_processes(address: str) -> list[int]:
-    """pids of live processes started for the task at `address` (from their environment)."""
+    """pids of live processes started for the task at `address` (from their environment; emulators in
+    other processes take other addresses)."""
     wanted = f"GITOPS_TASK_ADDRESS={address}".encode()
     found = []
     for entry in Path("/proc").iterdir():

@@ -339,3 +339,29 @@ def test_a_failing_container_health_check_keeps_the_target_unhealthy(aws, net) -
         "Reason": "Target.FailedHealthChecks",
         "Description": "Health checks failed",
     }
+
+
+def test_create_task_set_refuses_a_container_or_port_the_task_definition_lacks(aws, net) -> None:
+    group = target_group(aws, net, "lacks")
+    code_deploy_service(aws, net, "tasks", "lacks", task_definition(aws, "lacks", answering("l")), group)
+    ecs = aws.client("ecs")
+    for balancer, message in (
+        (
+            {"containerName": "web", "containerPort": 8080},
+            "The container web does not exist in the task definition.",
+        ),
+        (
+            {"containerName": "app", "containerPort": 9090},
+            "The container app did not have a container port 9090 defined.",
+        ),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            ecs.create_task_set(
+                cluster="tasks",
+                service="lacks",
+                taskDefinition=task_definition(aws, "lacks", answering("l2")),
+                launchType="FARGATE",
+                networkConfiguration=awsvpc(net),
+                loadBalancers=[{"targetGroupArn": group, **balancer}],
+            )
+        assert refused.value.response["Error"] == {"Code": "InvalidParameterException", "Message": message}

@@ -55,13 +55,16 @@ atexit.register(_kill_leftovers)
 
 _addresses = itertools.count(1)
 _address_lock = threading.Lock()
+_PER_PROCESS = 4000  # addresses a process takes before it wraps around
 
 
 def _next_address() -> str:
-    # 127.0.1.1 upwards: the whole 127/8 is loopback on Linux; 127.0.0.x is left to the host (resolvers)
+    """A loopback address of its own for each task: all of 127/8 is loopback on Linux. Emulators in other
+    processes on this machine take other ranges (by pid); 127.0.0.x is left to the host (resolvers)."""
     with _address_lock:
-        n = next(_addresses) % (254 * 255)
-    return f"127.0.{1 + n // 254}.{1 + n % 254}"
+        n = next(_addresses) % _PER_PROCESS
+    number = 256 + (os.getpid() % 4000) * _PER_PROCESS + n  # < 2**24
+    return f"127.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
 
 
 def _free_port(address: str) -> int:
@@ -106,6 +109,7 @@ class LocalProcessRuntime(TaskRuntime):
         self.floor = floor
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def scaled(self, aws_seconds: float) -> float:
         return max(self.floor, aws_seconds * self.time_scale)
@@ -117,26 +121,35 @@ class LocalProcessRuntime(TaskRuntime):
         folder = self.state_dir / "tasks" / spec.task_id
         running = RunningTask(spec.task_id, address, folder)
         task = _Task(running, spec, on_stopped)
-        prepared = [(c, self._prepare(c, folder / c.name, address)) for c in spec.containers]
+        try:
+            prepared = [(c, self._prepare(c, folder / c.name, address)) for c in spec.containers]
+        except TaskFailure:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         with self._lock:
+            if self._closed:
+                raise TaskFailure("Task stopped before it started: the emulator is stopping")
             self._tasks[spec.task_id] = task
         try:
             for container, (argv, env, cwd, ports) in prepared:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: stop signals reach its children too
-                )
-                with _live_lock:
-                    _live_groups.add(process.pid)
-                state = RunningContainer(container.name, ports)
-                running.containers[container.name] = state
-                handle = _Container(container, process, state)
-                task.containers.append(handle)
+                with task.lock:  # a stop that comes meanwhile sees every process started (_terminate)
+                    if task.stopping.is_set():
+                        break
+                    process = subprocess.Popen(
+                        argv,
+                        cwd=cwd,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its own process group: stop signals reach its children too
+                    )
+                    with _live_lock:
+                        _live_groups.add(process.pid)
+                    state = RunningContainer(container.name, ports)
+                    running.containers[container.name] = state
+                    handle = _Container(container, process, state)
+                    task.containers.append(handle)
                 handle.reader = threading.Thread(
                     target=self._follow, args=(task, handle), name=f"task-{spec.task_id[:8]}-{container.name}"
                 )
@@ -149,6 +162,9 @@ class LocalProcessRuntime(TaskRuntime):
                     handle.checker.start()
         except OSError as exc:
             self._terminate(task)
+            with self._lock:
+                self._tasks.pop(spec.task_id, None)
+            shutil.rmtree(folder, ignore_errors=True)
             raise TaskFailure(f"CannotStartContainerError: {exc.strerror or exc}") from None
         return running
 
@@ -293,10 +309,12 @@ class LocalProcessRuntime(TaskRuntime):
 
     def _terminate(self, task: _Task) -> None:
         task.stopping.set()
-        for handle in task.containers:
+        with task.lock:
+            containers = list(task.containers)
+        for handle in containers:
             _signal(handle.process, signal.SIGTERM)
         deadline = time.monotonic() + task.spec.stop_timeout
-        for handle in task.containers:
+        for handle in containers:
             try:
                 handle.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -309,6 +327,7 @@ class LocalProcessRuntime(TaskRuntime):
 
     def stop_all(self) -> None:
         with self._lock:
+            self._closed = True
             tasks = [t.running for t in self._tasks.values()]
         threads = [
             threading.Thread(target=self.stop, args=(t, "Emulator stopped"), daemon=True) for t in tasks
@@ -317,10 +336,6 @@ class LocalProcessRuntime(TaskRuntime):
             thread.start()
         for thread in threads:
             thread.join()
-
-    def running(self) -> list[RunningTask]:
-        with self._lock:
-            return [t.running for t in self._tasks.values()]
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:

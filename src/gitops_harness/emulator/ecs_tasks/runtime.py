@@ -33,7 +33,6 @@ class TaskSpec:
     task_id: str
     containers: list[ContainerSpec]
     stop_timeout: float  # clock seconds between SIGTERM and SIGKILL (already scaled)
-    health_interval_floor: float = 0.05
 
 
 @dataclass

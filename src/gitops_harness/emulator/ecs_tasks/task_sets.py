@@ -43,6 +43,7 @@ class TaskRecord:
     targets: list[tuple[str, str, int]] = field(default_factory=list)  # (target group, address, port)
     logs: list[AwsLogsStream] = field(default_factory=list)
     health_checked: set[str] = field(default_factory=set)  # containers with a task definition healthCheck
+    registered: bool = False  # its targets are in their target groups (until then it is not steady)
     stopping: bool = False
 
 
@@ -100,7 +101,7 @@ class TaskSetController:
         task_set.running_count = len(running)
         task_set.pending_count = len([r for r in records if r.running is None and not r.stopping])
         desired = getattr(task_set, "computed_desired_count", 0)
-        healthy = all(
+        healthy = all(r.registered for r in running) and all(
             health.is_healthy(tg, address, port) for r in running for tg, address, port in r.targets
         )
         steady = len(running) == desired and task_set.pending_count == 0 and healthy
@@ -263,6 +264,7 @@ class TaskSetController:
             health.gates[(running.address, port)] = _container_gate(running, record.health_checked)
             elbv2.register_targets(group, [{"Id": running.address, "Port": port}])
             record.targets.append((group, running.address, port))
+        record.registered = True
 
     def _deregister(self, record: TaskRecord) -> None:
         from moto.elbv2.models import elbv2_backends
