@@ -674,3 +674,15 @@ def test_parallel_invocations_of_one_function_each_answer_and_log(aws: RunningEm
         if event["message"].startswith("job ")
     }
     assert printed == {"job 0", "job 1", "job 2", "job 3"}
+
+
+def test_a_one_letter_function_gets_its_role_session(aws: RunningEmulator) -> None:
+    # STS wants session names of at least two characters; Lambda names the session after the function
+    create_function(
+        aws,
+        "x",
+        "import boto3\ndef handler(e, c):\n    return boto3.client('sts').get_caller_identity()['Arn']\n",
+    )
+    answer, caller = invoke(aws, "x")
+    assert "FunctionError" not in answer
+    assert caller.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/function-role/x")

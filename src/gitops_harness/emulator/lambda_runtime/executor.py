@@ -247,7 +247,9 @@ class LambdaExecutor:
         except CodeError as exc:
             raise UnrunnableFunction("InvalidZipFileException", str(exc), 502) from None
         try:
-            answer = self._clients.role_credentials(spec.role, spec.account, spec.name)
+            # the session is named after the function, as Lambda names it (STS wants at least 2 characters)
+            session = spec.name if len(spec.name) >= 2 else f"{spec.name}_"
+            answer = self._clients.role_credentials(spec.role, spec.account, session)
         except Exception as exc:  # AccessDenied from the trust policy, a malformed ARN...
             raise UnrunnableFunction(
                 "InvalidParameterValueException",
