@@ -63,13 +63,12 @@ def _assert_claim(release: ReleaseRun, claim: str) -> None:
     assert problems == [], f"{claim}: {problems}; {release.describe()}"
 
 
-def test_a_deployment_starts_for_the_builds_image_digest(release):
+def test_a_deployment_starts_for_the_builds_image_digest(release, pipeline):
     assert "@sha256:" in release.image_uri
-    assert (
-        release.info["deploymentGroupName"]
-        == release.deployment.codedeploy.get_deployment(deploymentId=release.deployment.id)["deploymentInfo"][
-            "deploymentGroupName"
-        ]
+    stacks = pipeline.deployment
+    assert (release.info["applicationName"], release.info["deploymentGroupName"]) == (
+        stacks.codedeploy_application,
+        stacks.deployment_group,
     )
     _assert_claim(release, CLAIMS[0])
 
