@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from gitops_harness.artifacts.validate import validate_files
 from gitops_harness.cfn_template import load_template
 from gitops_harness.config import HarnessConfig
+from gitops_harness.errors import HarnessError
 from gitops_harness.findings import Severity
 from gitops_harness.pipeline import DEPLOY_STAGE, PendingApproval, PipelineUnderTest
 from gitops_harness.release import follow_release
@@ -213,7 +214,12 @@ def _follow_bluegreen(
 ) -> None:
     try:
         run = follow_release(pipeline, approval, image_uri, green_version)
-    except (AssertionError, LookupError, ClientError) as exc:  # a wait that timed out, a missing listener...
+    except (
+        AssertionError,
+        LookupError,
+        ClientError,
+        HarnessError,
+    ) as exc:  # a wait timed out, no listener...
         judge(Verdict("bluegreen", BLUEGREEN_CLAIM, False, str(exc).splitlines()[0]))
         return
     deploy_rows.extend(run.timeline)
