@@ -7,9 +7,7 @@ import copy
 import uuid
 from typing import Any
 
-import yaml
-from botocore.exceptions import ClientError
-
+from gitops_harness.emulator.codedeploy.appspec import parse_appspec
 from gitops_harness.emulator.codedeploy.configs import PREDEFINED, DeploymentConfig, invalid_routing
 from gitops_harness.emulator.codedeploy.engine import Engine, EngineServices
 from gitops_harness.emulator.codedeploy.models import (
@@ -19,6 +17,7 @@ from gitops_harness.emulator.codedeploy.models import (
     DeploymentGroup,
     deployment_id,
 )
+from gitops_harness.emulator.codedeploy.validation import validate_group
 from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.common.pagination import paginate
 from gitops_harness.emulator.common.tags import TagErrors, TagStore, tags_from_list, tags_to_list
@@ -42,13 +41,6 @@ _GROUP_KEYS = (
     "ecsServices",
     "onPremisesTagSet",
     "terminationHookEnabled",
-)
-_APPSPEC_HOOKS = (
-    "BeforeInstall",
-    "AfterInstall",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
 )
 
 
@@ -277,85 +269,6 @@ class CodeDeploy(ControlPlane):
 
     # ---- deployment groups ---------------------------------------------------------------------
 
-    def _validate_group(self, ctx: RequestContext, application: Application, config: dict[str, Any]) -> None:
-        """AWS's checks of an ECS blue/green group, the resources read as the group's service role."""
-        self._config(ctx, config.get("deploymentConfigName") or "CodeDeployDefault.OneAtATime")
-        role = config.get("serviceRoleArn")
-        if not role:
-            raise self.errors.RoleRequiredException("Role ARN is required.")
-        if not role.startswith("arn:aws:iam::") or ":role/" not in role:
-            raise self.errors.InvalidRoleException(f"The service role {role} is not a valid IAM role ARN")
-        if application.compute_platform != "ECS":
-            return
-        style = config.get("deploymentStyle") or {}
-        if (
-            style.get("deploymentType") != "BLUE_GREEN"
-            or style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL"
-        ):
-            raise self.errors.InvalidDeploymentStyleException(
-                "An ECS deployment group must use the deployment type BLUE_GREEN with WITH_TRAFFIC_CONTROL"
-            )
-        services = config.get("ecsServices") or []
-        if len(services) != 1:
-            raise self.errors.InvalidECSServiceException(
-                "An ECS deployment group needs exactly one ECS service"
-            )
-        pairs = (config.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or []
-        if len(pairs) != 1 or len(pairs[0].get("targetGroups") or []) != 2:
-            raise self.errors.InvalidLoadBalancerInfoException(
-                "The specification for load balancing in the deployment group is invalid. An ECS deployment "
-                "group needs one targetGroupPairInfoList entry with two target groups."
-            )
-        pair = pairs[0]
-        prod = (pair.get("prodTrafficRoute") or {}).get("listenerArns") or []
-        if len(prod) != 1:
-            raise self.errors.InvalidTargetGroupPairException(
-                "The target group pair needs exactly one production listener"
-            )
-        clients = self.runtime.clients
-        try:
-            elb = clients.for_role("elbv2", role, ctx.region, session_name="codedeploy")
-            ecs = clients.for_role("ecs", role, ctx.region, session_name="codedeploy")
-        except ClientError as exc:
-            raise self.errors.InvalidRoleException(
-                f"CodeDeploy cannot assume the role {role}: {exc}"
-            ) from None
-        for target_group in pair["targetGroups"]:
-            try:
-                elb.describe_target_groups(Names=[target_group["name"]])
-            except ClientError:
-                raise self.errors.InvalidLoadBalancerInfoException(
-                    f"The specification for load balancing in the deployment group is invalid: the target "
-                    f"group {target_group['name']} does not exist"
-                ) from None
-        listeners = [*prod, *((pair.get("testTrafficRoute") or {}).get("listenerArns") or [])]
-        for listener in listeners:
-            try:
-                elb.describe_listeners(ListenerArns=[listener])
-            except ClientError:
-                raise self.errors.InvalidLoadBalancerInfoException(
-                    f"The specification for load balancing in the deployment group is invalid: the listener "
-                    f"{listener} does not exist"
-                ) from None
-        service = services[0]
-        try:
-            found = ecs.describe_services(cluster=service["clusterName"], services=[service["serviceName"]])
-        except ClientError as exc:
-            raise self.errors.InvalidECSServiceException(
-                f"The ECS service {service['serviceName']} in cluster {service['clusterName']} cannot be read: {exc}"
-            ) from None
-        active = [s for s in found.get("services", []) if s.get("status") == "ACTIVE"]
-        if not active:
-            raise self.errors.InvalidECSServiceException(
-                f"The ECS service {service['serviceName']} does not exist in cluster {service['clusterName']}"
-            )
-        controller = (active[0].get("deploymentController") or {}).get("type", "ECS")
-        if controller != "CODE_DEPLOY":
-            raise self.errors.InvalidECSServiceException(
-                f"Deployment group's ECS service must be configured for a CODE_DEPLOY deployment controller "
-                f"(service {service['serviceName']} uses {controller})"
-            )
-
     def CreateDeploymentGroup(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         state = self.store[ctx]
         application = self._application(ctx, request["applicationName"])
@@ -365,7 +278,8 @@ class CodeDeploy(ControlPlane):
                 f"A deployment group named {name} already exists for application {application.name}"
             )
         config = {k: copy.deepcopy(request[k]) for k in _GROUP_KEYS if k in request}
-        self._validate_group(ctx, application, config)
+        self._config(ctx, config.get("deploymentConfigName") or "CodeDeployDefault.OneAtATime")
+        validate_group(self.runtime.clients, ctx.region, application.compute_platform, config)
         group = DeploymentGroup(application.name, name, str(uuid.uuid4()), config)
         tags = tags_from_list(request.get("tags"), "Key")
         self.tags.tag(self._arn(ctx, "deploymentgroup", f"{application.name}/{name}"), tags)
@@ -436,7 +350,9 @@ class CodeDeploy(ControlPlane):
             )
         config = copy.deepcopy(group.config)
         config.update({k: copy.deepcopy(request[k]) for k in _GROUP_KEYS if k in request})
-        self._validate_group(ctx, self._application(ctx, group.application), config)
+        self._config(ctx, config.get("deploymentConfigName") or "CodeDeployDefault.OneAtATime")
+        platform = self._application(ctx, group.application).compute_platform
+        validate_group(self.runtime.clients, ctx.region, platform, config)
         group.config = config
         if new_name != group.name:
             self._move_tags(
@@ -456,65 +372,6 @@ class CodeDeploy(ControlPlane):
         return {"hooksNotCleanedUp": []}
 
     # ---- deployments ---------------------------------------------------------------------------
-
-    def _appspec(self, revision: dict[str, Any]) -> dict[str, Any]:
-        """The TargetService properties and hooks of an AppSpecContent/String revision (InvalidRevisionException)."""
-        kind = revision.get("revisionType")
-        if kind == "AppSpecContent":
-            content = (revision.get("appSpecContent") or {}).get("content")
-        elif kind == "String":
-            content = (revision.get("string") or {}).get("content")
-        else:
-            raise self.errors.InvalidRevisionException(
-                f"Revision type {kind} is not supported for ECS deployments by the embedded AWS "
-                "(use AppSpecContent or String)"
-            )
-        if not content:
-            raise self.errors.RevisionRequiredException("The AppSpec content is empty")
-        try:
-            data = yaml.safe_load(content)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise self.errors.InvalidRevisionException(
-                f"The AppSpec file is not valid YAML or JSON{where}"
-            ) from None
-        try:
-            service = data["Resources"][0]["TargetService"]
-            properties = service["Properties"]
-            lb = properties["LoadBalancerInfo"]
-            container, port = lb["ContainerName"], lb["ContainerPort"]
-            task_definition = properties["TaskDefinition"]
-        except (KeyError, IndexError, TypeError):
-            raise self.errors.InvalidRevisionException(
-                "The AppSpec file must have Resources[0].TargetService.Properties with TaskDefinition and "
-                "LoadBalancerInfo (ContainerName, ContainerPort)"
-            ) from None
-        if service.get("Type") != "AWS::ECS::Service":
-            raise self.errors.InvalidRevisionException(
-                f"The AppSpec TargetService Type must be AWS::ECS::Service (found {service.get('Type')!r})"
-            )
-        if not isinstance(container, str) or not isinstance(port, int) or isinstance(port, bool):
-            raise self.errors.InvalidRevisionException(
-                "LoadBalancerInfo needs a ContainerName string and a ContainerPort number"
-            )
-        if not isinstance(task_definition, str) or not task_definition.startswith("arn:"):
-            raise self.errors.InvalidRevisionException(
-                f"The AppSpec TaskDefinition must be a task definition ARN (found {task_definition!r})"
-            )
-        hooks = data.get("Hooks") or []
-        if not isinstance(hooks, list) or not all(isinstance(h, dict) for h in hooks):
-            raise self.errors.InvalidRevisionException(
-                "The AppSpec Hooks must be a list of {event: function} entries"
-            )
-        for hook in hooks:
-            for event in hook:
-                if event not in _APPSPEC_HOOKS:
-                    raise self.errors.InvalidRevisionException(
-                        f"The AppSpec hook {event} is not a lifecycle event of an ECS deployment "
-                        f"(valid: {', '.join(_APPSPEC_HOOKS)})"
-                    )
-        return {"properties": properties, "hooks": hooks}
 
     def CreateDeployment(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         state = self.store[ctx]
@@ -540,7 +397,7 @@ class CodeDeploy(ControlPlane):
             raise self.errors.DeploymentAlreadyStartedException(
                 f"The deployment group {group.name} has an active deployment: {active.deployment_id}"
             )
-        appspec = self._appspec(revision)
+        appspec = parse_appspec(revision)
         deployment = self._new_deployment(ctx, group, config, copy.deepcopy(revision), "user", appspec)
         deployment.description = request.get("description")
         self.engine.start(deployment)
