@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gitops_harness.deployments import ECS_LIFECYCLE
+
 REPO = Path(__file__).resolve().parents[1]
 RUN_LAYER = """
 import dataclasses, json, sys
@@ -48,6 +50,12 @@ def test_reference_pipeline_runs_to_the_deploy_stage_with_a_timeline():
         ("Approve", "Succeeded"),
     ]
     assert run["timeline"][3][0] == "Deploy"
+    [bluegreen] = [v for v in run["verdicts"] if v["area"] == "bluegreen"]
+    if not bluegreen["skipped"]:  # the target runs blue/green: each lifecycle event and weight step is a row
+        codedeploy_rows = [action for stage, action, _ in run["timeline"] if stage == "CodeDeploy"]
+        assert set(ECS_LIFECYCLE) <= set(codedeploy_rows)
+        assert codedeploy_rows.count("prod weights") >= 2
+        assert "ECSCanary10Percent5Minutes" in bluegreen["detail"]  # the reference config, named
     assert any("tearing the stacks down" in m for m in run["progress"])
     # What the embedded target cannot check yet is reported as skipped, with the reason.
     assert all(v["detail"] for v in run["verdicts"] if v["skipped"])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_harness.config import HarnessConfig
+from gitops_harness.deployments import BlueGreenDeployment
 from gitops_harness.gitlab import FileContent, LocalMirrorProject, MirrorCredentials, files_from_dir
 from gitops_harness.report import TimelineEntry
 from gitops_harness.stacks import Deployment
@@ -276,6 +277,43 @@ class PipelineUnderTest:
         if error is not None:
             raise error
         return action  # type: ignore[return-value]
+
+    def deployment_id(self, execution_id: str) -> str | None:
+        """The CodeDeploy deployment the execution's Deploy action started: its externalExecutionId
+        (ListActionExecutions, else GetPipelineState while the action runs), or None before that."""
+        for detail in self.stage_actions(execution_id, DEPLOY_STAGE):
+            external = detail.get("output", {}).get("executionResult", {}).get("externalExecutionId")
+            if external:
+                return external
+        for stage in self.codepipeline.get_pipeline_state(name=self.name)["stageStates"]:
+            if stage["stageName"] != DEPLOY_STAGE:
+                continue
+            if stage.get("latestExecution", {}).get("pipelineExecutionId") != execution_id:
+                return None
+            for action in stage.get("actionStates", []):
+                external = (action.get("latestExecution") or {}).get("externalExecutionId")
+                if external:
+                    return external
+        return None
+
+    def wait_for_deployment(self, execution_id: str, timeout: float) -> BlueGreenDeployment:
+        """The blue/green deployment this execution's Deploy action started, once it exists."""
+
+        def started() -> str | None:
+            found = self.deployment_id(execution_id)
+            if found is None and self.execution(execution_id)["status"] in FINAL_EXECUTION_STATES:
+                raise ExecutionEnded(
+                    f"execution {execution_id} ended without a deployment: {self._describe_execution(execution_id)}"
+                )
+            return found
+
+        deployment_id = wait_until(
+            started,
+            timeout=timeout,
+            describe_expected=f"execution {execution_id}'s {DEPLOY_STAGE} action to start a CodeDeploy deployment",
+            describe_seen=lambda _: self._describe_execution(execution_id),
+        )
+        return BlueGreenDeployment(self.target.client("codedeploy", "pipeline"), deployment_id)
 
     def ecr_images(self, image_uri: str) -> list[dict[str, Any]]:
         """ECR's imageDetails for an `<registry>/<repository>@sha256:<digest>` URI (empty when absent)."""

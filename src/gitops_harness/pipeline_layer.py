@@ -1,6 +1,8 @@
 """The pipeline layer of `gitops-harness run`: stand the reference pipeline up on a target, push a
 commit through the GitLab mirror, follow it to the approval, approve, and judge each step.
 
+After the approval it follows the blue/green deployment with a live traffic probe on both listeners
+(release.py) and judges the shift as one verdict, with a timeline row per lifecycle event and weight step.
 It runs the same assertions the e2e suites make, once, in the order a person reads them, and stops
 at the first step that fails (the later ones would only repeat its cause). Whatever the target
 cannot do yet is reported as skipped with the reason, never as passed.
@@ -13,19 +15,26 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+from botocore.exceptions import ClientError
 
 from gitops_harness.artifacts.validate import validate_files
 from gitops_harness.cfn_template import load_template
 from gitops_harness.config import HarnessConfig
+from gitops_harness.errors import HarnessError
 from gitops_harness.findings import Severity
-from gitops_harness.pipeline import DEPLOY_STAGE, PipelineUnderTest
+from gitops_harness.pipeline import DEPLOY_STAGE, PendingApproval, PipelineUnderTest
+from gitops_harness.release import follow_release
 from gitops_harness.report import TimelineEntry, Verdict
 from gitops_harness.stacks import deploy, teardown
 from gitops_harness.targets import Target, make_target
 
 TRIGGER_DEADLINE = 60
 BUILD_DEADLINE = 240
+BLUEGREEN_NEEDS = frozenset({"bluegreen", "alb-data-plane"})
+BLUEGREEN_CLAIM = "CodeDeploy shifts ALB traffic blue -> green"
 
 Progress = Callable[[str], None]
 
@@ -61,27 +70,29 @@ def pipeline_verdicts(
             return verdicts, timeline
         with contextlib.suppress(_StepFailed):
             _run_steps(config, target, Path(tmp), progress, judge, timeline)
-        if target.missing({"bluegreen"}):
+        missing_bluegreen = target.missing(BLUEGREEN_NEEDS)
+        if missing_bluegreen:
             verdicts.append(
                 Verdict(
                     "bluegreen",
-                    "CodeDeploy shifts ALB traffic blue -> green",
+                    BLUEGREEN_CLAIM,
                     False,
-                    f"the {target.name} target has no CodeDeploy blue/green yet",
+                    f"the {target.name} target lacks {', '.join(missing_bluegreen)}",
                     skipped=True,
                 )
             )
-        if target.missing({"lambda-invoke"}):
-            # Notification rules do publish to SNS (the suites prove it); the last hop is the Lambda.
-            verdicts.append(
-                Verdict(
-                    "notify",
-                    "the chat notifier posts build-finished and traffic-shift messages",
-                    False,
-                    f"the {target.name} target does not run Lambda functions yet",
-                    skipped=True,
-                )
+        # Notification rules do publish to SNS (the suites prove it); the last hop is the Lambda.
+        verdicts.append(
+            Verdict(
+                "notify",
+                "the chat notifier posts build-finished and traffic-shift messages",
+                False,
+                f"the {target.name} target does not run Lambda functions yet"
+                if target.missing({"lambda-invoke"})
+                else "gitops-harness run does not check chat delivery yet",
+                skipped=True,
             )
+        )
     return verdicts, timeline
 
 
@@ -123,7 +134,8 @@ def _push_to_approval(
     timeline: list[TimelineEntry],
 ) -> None:
     progress("pushing a commit through the GitLab push mirror")
-    sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
+    version = f"run-{int(time.time())}"
+    sha = pipeline.push_app({"VERSION": f"{version}\n"}, "gitops-harness run")
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
     judge(
         Verdict(
@@ -134,6 +146,7 @@ def _push_to_approval(
         )
     )
     execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
+    deploy_rows: list[TimelineEntry] = []
     try:
         progress(f"execution {execution_id}: building, then waiting for the approval")
         approval, error = pipeline.wait_for_approval_e(execution_id, timeout=BUILD_DEADLINE)
@@ -169,16 +182,60 @@ def _push_to_approval(
             )
         )
 
-        progress("approving")
-        pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
-        _, error = pipeline.wait_for_stage_action_e(execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE)
-        judge(
-            Verdict(
-                "approval",
-                "Approved moves the execution into the Deploy stage",
-                error is None,
-                "" if error is None else str(error),
+        if pipeline.target.missing(BLUEGREEN_NEEDS):
+            progress("approving")
+            pipeline.answer(approval, "Approved", "approved by gitops-harness run")  # type: ignore[arg-type]
+            _, error = pipeline.wait_for_stage_action_e(execution_id, DEPLOY_STAGE, timeout=TRIGGER_DEADLINE)
+            judge(
+                Verdict(
+                    "approval",
+                    "Approved moves the execution into the Deploy stage",
+                    error is None,
+                    "" if error is None else str(error),
+                )
             )
-        )
+            return
+        progress("approving, then following the blue/green deployment with live traffic on both listeners")
+        # buildspec.yml: the service reports "<VERSION>+<commit[:12]>".
+        _follow_bluegreen(pipeline, approval, image_uri, f"{version}+{sha[:12]}", judge, deploy_rows)  # type: ignore[arg-type]
     finally:
-        timeline.extend(pipeline.timeline(execution_id))
+        rows = pipeline.timeline(execution_id) + deploy_rows
+        epoch = datetime.min.replace(tzinfo=UTC)
+        timeline.extend(sorted(rows, key=lambda r: r.start or epoch))
+
+
+def _follow_bluegreen(
+    pipeline: PipelineUnderTest,
+    approval: PendingApproval,
+    image_uri: str,
+    green_version: str,
+    judge: Callable[[Verdict], None],
+    deploy_rows: list[TimelineEntry],
+) -> None:
+    try:
+        run = follow_release(pipeline, approval, image_uri, green_version)
+    except (
+        AssertionError,
+        LookupError,
+        ClientError,
+        HarnessError,
+    ) as exc:  # a wait timed out, no listener...
+        judge(Verdict("bluegreen", BLUEGREEN_CLAIM, False, str(exc).splitlines()[0]))
+        return
+    deploy_rows.extend(run.timeline)
+    judge(Verdict("approval", "Approved moves the execution into the Deploy stage", True, run.deployment.id))
+    failed = {claim: problems for claim, problems in run.problems().items() if problems}
+    detail = run.describe()
+    if failed:
+        claim, problems = next(iter(failed.items()))
+        detail = f"{claim}: {problems[0]}; {detail}"
+    judge(
+        Verdict(
+            "bluegreen",
+            BLUEGREEN_CLAIM,
+            not failed,
+            detail,
+            where_to_look=f"aws deploy get-deployment-target --deployment-id {run.deployment.id} "
+            f"--target-id {run.final_target.target_id if run.final_target else '<cluster>:<service>'}",
+        )
+    )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
+from shape_samples import Sample
+
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
 ACCOUNT = "111111111111"

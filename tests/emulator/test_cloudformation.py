@@ -620,12 +620,12 @@ def test_ecs_service_keeps_its_code_deploy_controller(aws):
 
 
 def test_codedeploy_application_and_group_can_be_deleted_through_the_api():
-    """moto lacks DeleteApplication/DeleteDeploymentGroup; emulator.moto_gaps adds them (stack deletes need them)."""
+    """Stack deletes need DeleteApplication/DeleteDeploymentGroup (moto lacks them; the CodeDeploy plane serves them)."""
     from gitops_harness.emulator.testing import running_emulator
 
     with running_emulator() as aws:
         codedeploy = aws.client("codedeploy", account="333333333333")
-        codedeploy.create_application(applicationName="gaps", computePlatform="ECS")
+        codedeploy.create_application(applicationName="gaps", computePlatform="Server")
         codedeploy.create_deployment_group(
             applicationName="gaps", deploymentGroupName="g", serviceRoleArn="arn:aws:iam::333333333333:role/r"
         )

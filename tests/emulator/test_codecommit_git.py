@@ -37,23 +37,13 @@ from gitops_harness.emulator.codecommit import (
     insteadof_config,
     is_git_path,
     local_clone_url,
-    put_events_publisher,
     reference_events,
     routing_publisher,
 )
 from gitops_harness.emulator.codecommit.authorization import GIT_PULL, GIT_PUSH, is_allowed
 from gitops_harness.emulator.codecommit.credentials import IamError
 from gitops_harness.emulator.codecommit.events import branch_pattern
-from gitops_harness.emulator.codecommit.repositories import (
-    BranchDoesNotExistException,
-    BranchNameExistsException,
-    CommitIdDoesNotExistException,
-    DefaultBranchCannotBeDeletedException,
-    InvalidCommitIdException,
-    InvalidRepositoryNameException,
-    RepositoryDoesNotExistException,
-    RepositoryNameExistsException,
-)
+from gitops_harness.emulator.codecommit.models import errors
 
 ACCOUNT_A = "123456789012"  # moto's default account
 ACCOUNT_B = "222222222222"
@@ -107,7 +97,7 @@ def emulator(aws: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
     events_client = boto3.client("events", region_name=REGION)
     main_events = EventProbe(events_client, boto3.client("sqs", region_name=REGION), MAIN_RULE_PATTERN)
     published: list[dict[str, Any]] = []
-    to_eventbridge = put_events_publisher(events_client)
+    to_eventbridge = routing_publisher(lambda account, region: events_client)
     lock = threading.Lock()
 
     def publish(events: list[dict[str, Any]]) -> None:
@@ -668,13 +658,13 @@ def test_repository_store_errors_and_persistence(
 ) -> None:
     store = RepositoryStore(tmp_path)
     meta = store.create(ACCOUNT_A, REGION, "r1")
-    with pytest.raises(RepositoryNameExistsException):
+    with pytest.raises(errors.RepositoryNameExistsException):
         store.create(ACCOUNT_A, REGION, "r1")
-    with pytest.raises(InvalidRepositoryNameException):
+    with pytest.raises(errors.InvalidRepositoryNameException):
         store.create(ACCOUNT_A, REGION, "bad/name")
     store.create(ACCOUNT_B, REGION, "r1")  # same name, other account: a separate repository
     assert [r["repositoryName"] for r in store.list(ACCOUNT_A, REGION)] == ["r1"]
-    with pytest.raises(RepositoryDoesNotExistException):
+    with pytest.raises(errors.RepositoryDoesNotExistException):
         store.get(ACCOUNT_A, "eu-west-1", "r1")
     assert RepositoryStore(tmp_path).get(ACCOUNT_A, REGION, "r1")["repositoryId"] == meta["repositoryId"]
     assert store.delete(ACCOUNT_A, REGION, "r1") == meta["repositoryId"]
@@ -682,15 +672,15 @@ def test_repository_store_errors_and_persistence(
     assert store.list(ACCOUNT_A, REGION) == []
 
     repos = emulator.repos
-    with pytest.raises(CommitIdDoesNotExistException):
+    with pytest.raises(errors.CommitIdDoesNotExistException):
         repos.get_commit(ACCOUNT_A, REGION, scenario.repo, "f" * 40)
-    with pytest.raises(InvalidCommitIdException):
+    with pytest.raises(errors.InvalidCommitIdException):
         repos.get_commit(ACCOUNT_A, REGION, scenario.repo, "main")
-    with pytest.raises(BranchNameExistsException):
+    with pytest.raises(errors.BranchNameExistsException):
         repos.create_branch(ACCOUNT_A, REGION, scenario.repo, "main", scenario.c1)
-    with pytest.raises(BranchDoesNotExistException):
+    with pytest.raises(errors.BranchDoesNotExistException):
         repos.get_branch(ACCOUNT_A, REGION, scenario.repo, "feature")
-    with pytest.raises(DefaultBranchCannotBeDeletedException):
+    with pytest.raises(errors.DefaultBranchCannotBeDeletedException):
         repos.delete_branch(ACCOUNT_A, REGION, scenario.repo, "main")
     assert repos.create_branch(ACCOUNT_A, REGION, scenario.repo, "hotfix", scenario.c1) == RefChange(
         "refs/heads/hotfix", None, scenario.c1

@@ -320,6 +320,11 @@ def test_tags_follow_the_repository(cc) -> None:
     assert cc.list_tags_for_resource(resourceArn=arn)["tags"] == {"stage": "prod", "owner": "me"}
     with pytest.raises(cc.exceptions.TooManyTagsException):
         cc.tag_resource(resourceArn=arn, tags={f"k{i}": "v" for i in range(49)})
+    assert cc.list_tags_for_resource(resourceArn=arn)["tags"] == {"stage": "prod", "owner": "me"}  # none kept
+    with pytest.raises(cc.exceptions.InvalidSystemTagUsageException):
+        cc.create_repository(repositoryName="refused", tags={"aws:x": "1"})
+    with pytest.raises(cc.exceptions.RepositoryDoesNotExistException):  # a refused tag creates nothing
+        cc.get_repository(repositoryName="refused")
     cc.delete_repository(repositoryName="tagged")
     cc.create_repository(repositoryName="tagged")  # a new repository under the old name has no tags
     assert cc.list_tags_for_resource(resourceArn=arn)["tags"] == {}

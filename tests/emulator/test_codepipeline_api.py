@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+from shape_samples.codepipeline import declaration
 
 from gitops_harness.emulator.codepipeline.plane import CodePipeline
-from gitops_harness.emulator.codepipeline.samples import declaration
 from gitops_harness.emulator.testing import running_emulator
 
 ACCOUNT = "333333333311"
@@ -137,3 +137,38 @@ def test_execution_errors(cp):
             result={"summary": "s", "status": "Approved"},
             token="00000000-0000-0000-0000-000000000000",
         )
+
+
+def test_list_pipelines_with_an_invalid_next_token_answers_a_client_error(cp):
+    """It answered 500 InternalFailure "ValueError" (int() of the token) instead of AWS's error."""
+    with pytest.raises(cp.exceptions.InvalidNextTokenException):
+        cp.list_pipelines(nextToken="not-a-token")
+    cp.create_pipeline(pipeline=named("page-a"))
+    cp.create_pipeline(pipeline=named("page-b"))
+    everything = [p["name"] for p in cp.list_pipelines()["pipelines"]]
+    paged: list[str] = []
+    answer = cp.list_pipelines(maxResults=1)
+    while True:
+        assert len(answer["pipelines"]) == 1
+        paged += [p["name"] for p in answer["pipelines"]]
+        if "nextToken" not in answer:
+            break
+        answer = cp.list_pipelines(maxResults=1, nextToken=answer["nextToken"])
+    assert paged == everything and {"page-a", "page-b"} <= set(paged)
+    for name in ("page-a", "page-b"):
+        cp.delete_pipeline(name=name)
+
+
+def test_tag_resource_over_the_limit_stores_nothing(cp):
+    """TagResource stored the tags and then raised TooManyTagsException, leaving 51 tags behind."""
+    cp.create_pipeline(pipeline=named("tagged"), tags=[{"key": f"k{i}", "value": "v"} for i in range(49)])
+    arn = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:tagged"
+    with pytest.raises(cp.exceptions.TooManyTagsException):
+        cp.tag_resource(resourceArn=arn, tags=[{"key": "x1", "value": "v"}, {"key": "x2", "value": "v"}])
+    assert len(cp.list_tags_for_resource(resourceArn=arn)["tags"]) == 49
+    with pytest.raises(cp.exceptions.InvalidTagsException):
+        cp.tag_resource(resourceArn=arn, tags=[{"key": "aws:reserved", "value": "v"}])
+    cp.tag_resource(resourceArn=arn, tags=[{"key": "k0", "value": "new"}, {"key": "x1", "value": "v"}])
+    tags = {t["key"]: t["value"] for t in cp.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert len(tags) == 50 and tags["k0"] == "new"
+    cp.delete_pipeline(name="tagged")

@@ -613,3 +613,15 @@ def test_an_unreachable_target_becomes_inactive_after_24_hours():
         assert target_status(aws, account, rule_arn) == ["UNREACHABLE"]
         clock.advance(3600)
         assert target_status(aws, account, rule_arn) == ["INACTIVE"]
+
+
+def test_an_emulator_serves_the_managed_rule_before_any_codestar_request(aws: RunningEmulator) -> None:
+    """The target was registered on the first CodeStar Notifications request an emulator served, so a
+    second emulator in the process (moto's rules are shared) failed every delivery to the managed rule."""
+    account = "464646464646"
+    topic = topic_with_policy(aws, account, "served-from-start", grant=True)
+    build_rule(aws, account, "served-from-start", topic)  # the managed rule, made through `aws`
+    with running_emulator() as other:  # it never sees a CodeStar Notifications request
+        put(other, account, build_event(account, "served-from-start", "SUCCEEDED"))
+        record = other.aws.event_delivery.wait_for(lambda r: r["rule"].endswith(f"/{MANAGED_RULE}"), WAIT)
+    assert record["outcome"] == "delivered", record

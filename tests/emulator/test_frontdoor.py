@@ -179,3 +179,49 @@ def test_role_clients_assume_cache_and_renew(aws):
     assert clients.for_account("sts", A).get_caller_identity()["Account"] == A
     with pytest.raises(ValueError, match="not an IAM role ARN"):
         clients.for_role("s3", "arn:aws:s3:::bucket")
+
+
+def test_request_log_names_every_moto_operation(aws):
+    """moto's requests read "operation": "?" in the log; each protocol names its operation differently."""
+    account = "545454545454"
+    aws.client("sts", account=account).get_caller_identity()  # query (form body)
+    s3 = aws.client("s3", account=account)  # rest-xml, path style
+    s3.create_bucket(Bucket="named-ops")
+    s3.put_object(Bucket="named-ops", Key="k/v.txt", Body=b"x")
+    s3.get_object(Bucket="named-ops", Key="k/v.txt")
+    s3.list_objects_v2(Bucket="named-ops")
+    aws.client("sqs", account=account).list_queues()  # json (X-Amz-Target)
+    aws.client("lambda", account=account).list_functions()  # rest-json
+    aws.client("ec2", account=account).describe_vpcs()  # ec2
+    status, body = _http(aws.endpoint_url + "/_emulator/requests")
+    named = [(e["service"], e["operation"]) for e in json.loads(body)["requests"] if e["account"] == account]
+    assert named == [
+        ("sts", "GetCallerIdentity"),
+        ("s3", "CreateBucket"),
+        ("s3", "PutObject"),
+        ("s3", "GetObject"),
+        ("s3", "ListObjectsV2"),
+        ("sqs", "ListQueues"),
+        ("lambda", "ListFunctions"),
+        ("ec2", "DescribeVpcs"),
+    ]
+
+
+def test_operation_names_from_the_model_for_virtual_hosted_s3_and_unknown_requests():
+    from io import BytesIO
+
+    from gitops_harness.emulator.operations import operation_name
+
+    virtual = {"REQUEST_METHOD": "GET", "PATH_INFO": "/key", "HTTP_HOST": "bucket.s3.us-east-1.amazonaws.com"}
+    assert operation_name("s3", virtual) == "GetObject"
+    body = b"Action=Publish&TopicArn=x"
+    form = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": BytesIO(body),
+    }
+    assert operation_name("sns", form) == "Publish"
+    assert form["wsgi.input"].read() == body  # put back for moto
+    assert operation_name("lambda", {"REQUEST_METHOD": "PATCH", "PATH_INFO": "/nowhere"}) == "?"

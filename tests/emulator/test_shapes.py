@@ -1,8 +1,9 @@
 """Every operation every control plane implements answers within its botocore output shape.
 
 Planes come from the registry (gitops_harness.emulator.registry.CONTROL_PLANES), so a new plane is
-covered by registering it; each plane lists sample requests for its operations (shape_samples), and a
-plane that implements an operation without a sample fails here. The test-only demo planes keep the
+covered by registering it; each service has sample requests for its operations in
+tests/emulator/shape_samples/<service>.py, and a plane that implements an operation without a sample
+fails here. The test-only demo planes keep the
 machinery itself under test while the registry is still empty.
 """
 
@@ -13,6 +14,7 @@ from datetime import datetime
 import pytest
 from botocore import xform_name
 from emulator_demo_planes import DEMO_PLANES
+from shape_samples import samples_for
 
 from gitops_harness.emulator.controlplane import ControlPlane
 from gitops_harness.emulator.registry import load_control_planes
@@ -30,7 +32,7 @@ def test_every_implemented_operation_answers_in_shape(plane_class: type[ControlP
     with running_emulator(planes=[plane_class], strict_shapes=True) as aws:
         [plane] = aws.aws.planes
         answers: dict[str, dict] = {}
-        for sample in plane.shape_samples():
+        for sample in samples_for(plane):
             request = sample.request(answers) if callable(sample.request) else sample.request
             client = aws.client(plane_class.service_name, account=sample.account_id, region=sample.region)
             response = getattr(client, xform_name(sample.operation))(**request)

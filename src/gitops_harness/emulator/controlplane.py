@@ -18,7 +18,7 @@ quick: long work (executions, builds, deployments) goes to `self.runtime.schedul
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,7 @@ from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceExc
 
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
+    from gitops_harness.emulator.eventbridge.delivery import EventDelivery
     from gitops_harness.emulator.scheduler import Scheduler
 
 S = TypeVar("S")
@@ -60,6 +61,9 @@ class Runtime:
     # The emulator's planes by service name, for what AWS services do internally and no API offers
     # (CodePipeline reading a CodeCommit archive).
     planes: dict[str, ControlPlane] = field(default_factory=dict)
+    # The emulator's EventBridge delivery, for a service that is itself a rule's target (CodeStar
+    # Notifications' managed rule): `event_delivery.serve_target(service, handler)` at construction.
+    event_delivery: EventDelivery | None = None
 
 
 class Store(Generic[S]):
@@ -90,19 +94,6 @@ class Store(Generic[S]):
             self._states.clear()
 
 
-@dataclass(frozen=True)
-class Sample:
-    """A request a plane offers for the shape test. Samples run in order; `request` may be a function of
-    the answers so far ({operation: its latest response}) to use an id an earlier sample created."""
-
-    operation: str
-    request: dict[str, Any] | Callable[[dict[str, dict[str, Any]]], dict[str, Any]] = field(
-        default_factory=dict
-    )
-    account_id: str = "111111111111"
-    region: str = "us-east-1"
-
-
 @cache
 def service_model(service_name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(service_name)
@@ -130,10 +121,6 @@ class ControlPlane:
     @classmethod
     def implemented_operations(cls) -> list[str]:
         return [name for name in cls.model().operation_names if callable(getattr(cls, name, None))]
-
-    def shape_samples(self) -> Iterable[Sample]:
-        """Requests covering every implemented operation, for tests/emulator/test_shapes.py."""
-        return ()
 
     def validation_error(self, operation: str, report: str) -> ServiceException:
         """The error for params that fail ParamValidator; override to use per-field codes (CodeCommit)."""

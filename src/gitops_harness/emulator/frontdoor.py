@@ -37,6 +37,7 @@ from gitops_harness.emulator.identity import (
     resolve_caller,
     sigv2_access_key,
 )
+from gitops_harness.emulator.operations import operation_name
 from gitops_harness.emulator.protocol import ServiceProtocol, WireRequest, WireResponse, plain_error
 from gitops_harness.emulator.shape_check import check_output
 
@@ -44,6 +45,7 @@ log = logging.getLogger("gitops_harness.emulator.requests")
 
 HEALTH_PATHS = ("/_localstack/health", "/_emulator/health")
 REQUESTS_PATH = "/_emulator/requests"
+LISTENERS_PATH = "/_emulator/listeners"  # the ALB data plane's listener servers (elb_dataplane)
 # moto backend module names -> the service names users know (LocalStack's health keys)
 _SERVICE_ALIASES = {
     "awslambda": "lambda",
@@ -80,6 +82,7 @@ class FrontDoor:
         self.strict_shapes = strict_shapes
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
+        self.listener_directory: Callable[[], list[dict[str, Any]]] = list  # set by the server
         self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
         self._used: set[str] = set()
         self._lock = threading.Lock()
@@ -88,7 +91,7 @@ class FrontDoor:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in HEALTH_PATHS or path == REQUESTS_PATH:
+        if path in HEALTH_PATHS or path in (REQUESTS_PATH, LISTENERS_PATH):
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
@@ -229,6 +232,7 @@ class FrontDoor:
             return _respond(verdict.denial)(environ, start_response)
         if verdict is not None and verdict.account:  # moto finds another account's KMS key only there
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = verdict.account
+        operation = operation_name(service, environ)  # from the botocore model, for the request log
         if self._moto_backend(environ) is None:
             error = NotImplementedFailure(
                 f"service '{service}' is not served by the embedded AWS: no control plane of ours and "
@@ -239,7 +243,7 @@ class FrontDoor:
                 environ.get("REQUEST_METHOD", ""),
                 environ.get("PATH_INFO", ""),
                 service,
-                "?",
+                operation,
                 account,
                 response.status,
                 "none",
@@ -260,7 +264,7 @@ class FrontDoor:
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),
             service,
-            environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2] or "?",
+            operation,
             account,
             status,
             "moto",
@@ -357,6 +361,8 @@ class FrontDoor:
                     },
                 },
             }
+        elif path == LISTENERS_PATH:
+            body = {"listeners": self.listener_directory()}
         else:
             with self._lock:
                 body = {"requests": list(self.requests)}

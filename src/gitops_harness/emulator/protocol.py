@@ -78,6 +78,8 @@ class _Route:
     labels: dict[str, str]  # regex group -> label name
     static_query: tuple[tuple[str, str | None], ...]
     specificity: int
+    # required header members (lower case): S3's CopyObject is PutObject's route plus x-amz-copy-source
+    required_headers: tuple[str, ...] = ()
 
 
 class ServiceProtocol:
@@ -90,7 +92,7 @@ class ServiceProtocol:
         if not self.protocols:
             raise ValueError(f"{model.service_name}: protocols {protocols} are not supported by the emulator")
         self.target_prefix = model.metadata.get("targetPrefix")
-        self._routes = self._build_routes() if REST_JSON in self.protocols else []
+        self._routes = build_routes(model) if REST_JSON in self.protocols else []
         self._validator = ParamValidator()
 
     # ---- requests -------------------------------------------------------------------------------
@@ -153,56 +155,8 @@ class ServiceProtocol:
             )
         return self._operation(match.group(2))
 
-    # rest-json: route by the model's http method and requestUri
-    def _build_routes(self) -> list[_Route]:
-        routes = []
-        for name in self.model.operation_names:
-            operation = self.model.operation_model(name)
-            uri = operation.http.get("requestUri", "/")
-            path, _, query = uri.partition("?")
-            labels: dict[str, str] = {}
-            pattern = ""
-            position = 0
-            for index, match in enumerate(_LABEL_RE.finditer(path)):
-                pattern += re.escape(path[position : match.start()])
-                group = f"g{index}"
-                labels[group] = match.group(1)
-                pattern += f"(?P<{group}>.+)" if match.group(2) else f"(?P<{group}>[^/]+)"
-                position = match.end()
-            pattern += re.escape(path[position:])
-            static_query = tuple(
-                (key, value if sep else None)
-                for key, sep, value in (item.partition("=") for item in query.split("&") if item)
-            )
-            literal = len(_LABEL_RE.sub("", path))
-            routes.append(
-                _Route(
-                    operation,
-                    operation.http.get("method", "POST").upper(),
-                    re.compile(f"^{pattern}/?$"),
-                    labels,
-                    static_query,
-                    literal * 10 + len(static_query),
-                )
-            )
-        return routes
-
     def _parse_rest_json(self, request: WireRequest) -> tuple[OperationModel, dict[str, Any]]:
-        query_keys = {key: value for key, value in request.query}
-        best: tuple[_Route, re.Match[str]] | None = None
-        for route in self._routes:
-            if route.method != request.method.upper():
-                continue
-            match = route.regex.match(request.path)
-            if not match:
-                continue
-            if any(
-                key not in query_keys or (value is not None and query_keys[key] != value)
-                for key, value in route.static_query
-            ):
-                continue
-            if best is None or route.specificity > best[0].specificity:
-                best = (route, match)
+        best = match_route(self._routes, request.method, request.path, request.query, request.headers)
         if best is None:
             raise UnknownOperationException(
                 f"no {self.model.service_name} operation for {request.method} {request.path}", status=404
@@ -352,6 +306,79 @@ class ServiceProtocol:
                 f"application/x-amz-json-{self.model.metadata.get('jsonVersion', '1.0')}"
             )
         return WireResponse(status, headers, json.dumps(body).encode())
+
+
+# rest protocols: route by the model's http method and requestUri (also used to name moto's operations)
+def build_routes(model: ServiceModel) -> list[_Route]:
+    routes = []
+    for name in model.operation_names:
+        operation = model.operation_model(name)
+        uri = operation.http.get("requestUri", "/")
+        path, _, query = uri.partition("?")
+        labels: dict[str, str] = {}
+        pattern = ""
+        position = 0
+        for index, match in enumerate(_LABEL_RE.finditer(path)):
+            pattern += re.escape(path[position : match.start()])
+            group = f"g{index}"
+            labels[group] = match.group(1)
+            pattern += f"(?P<{group}>.+)" if match.group(2) else f"(?P<{group}>[^/]+)"
+            position = match.end()
+        pattern += re.escape(path[position:])
+        static_query = tuple(
+            (key, value if sep else None)
+            for key, sep, value in (item.partition("=") for item in query.split("&") if item)
+        )
+        literal = len(_LABEL_RE.sub("", path))
+        shape = operation.input_shape
+        required = set(shape.required_members) if shape is not None else set()
+        headers = tuple(
+            member.serialization.get("name", member_name).lower()
+            for member_name, member in (shape.members.items() if shape is not None else ())
+            if member_name in required and member.serialization.get("location") == "header"
+        )
+        routes.append(
+            _Route(
+                operation,
+                operation.http.get("method", "POST").upper(),
+                re.compile(f"^{pattern}/?$"),
+                labels,
+                static_query,
+                literal * 10 + len(static_query) + len(headers),
+                headers,
+            )
+        )
+    return routes
+
+
+def match_route(
+    routes: list[_Route],
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str] | None = None,
+) -> tuple[_Route, re.Match[str]] | None:
+    """The most specific route for method + path (+ the query keys a requestUri requires, + the required
+    header members when `headers` is given), if any."""
+    query_keys = {key: value for key, value in query}
+    header_names = {name.lower() for name, _ in headers.items()} if headers is not None else None
+    best: tuple[_Route, re.Match[str]] | None = None
+    for route in routes:
+        if route.method != method.upper():
+            continue
+        match = route.regex.match(path)
+        if not match:
+            continue
+        if any(
+            key not in query_keys or (value is not None and query_keys[key] != value)
+            for key, value in route.static_query
+        ):
+            continue
+        if header_names is not None and not header_names.issuperset(route.required_headers):
+            continue
+        if best is None or route.specificity > best[0].specificity:
+            best = (route, match)
+    return best
 
 
 def plain_error(error: ServiceException, request_id: str) -> WireResponse:

@@ -17,12 +17,13 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, moto_gaps
+from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane, lambda_runtime
 from gitops_harness.emulator.clients import RoleClients
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
 from gitops_harness.emulator.identity import credential_scope
+from gitops_harness.emulator.moto_patches import MotoPatchSession
 from gitops_harness.emulator.registry import load_control_planes
 from gitops_harness.emulator.scheduler import Clock, Scheduler
 from gitops_harness.errors import ToolError
@@ -76,7 +77,10 @@ class EmbeddedAWS:
         self.front_door: FrontDoor | None = None
         self.event_delivery: EventDelivery | None = None
         self.planes: list[ControlPlane] = []
-        self._cloudformation_installed = False
+        self.lambda_executor: lambda_runtime.LambdaExecutor | None = None
+        self.moto_patches = MotoPatchSession()  # the groups of moto patches this emulator holds
+        self.task_sets: ecs_tasks.TaskSetController | None = None
+        self.data_plane: elb_dataplane.DataPlane | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -101,20 +105,35 @@ class EmbeddedAWS:
         try:
             self.scheduler = Scheduler(self._clock, time_scale=self.time_scale)
             self.clients = RoleClients(lambda: self.endpoint_url, default_region=self.region)
+            # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
+            self.event_delivery = EventDelivery(self.scheduler, self.clients)
             runtime = Runtime(
                 self.scheduler,
                 self.clients,
                 self.state_dir,
                 lambda: self.endpoint_url,  # type: ignore[arg-type]
                 self.time_scale,
+                event_delivery=self.event_delivery,
             )
             self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
             runtime.planes.update({plane.service_name: plane for plane in self.planes})
             self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
-            # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
-            self.event_delivery = EventDelivery(self.scheduler, self.clients)
             app = self.event_delivery.install(self.front_door)
-            moto_gaps.install()
+            # Lambda functions run as local processes (never in Docker), acting through this emulator
+            self.lambda_executor = lambda_runtime.LambdaExecutor(
+                lambda: self.endpoint_url,
+                self.state_dir / "lambda",  # type: ignore[operator]
+                self.clients,
+                self.scheduler,
+            )
+            lambda_runtime.register(self.lambda_executor)
+            self.moto_patches.ensure("core")
+            # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
+            self.moto_patches.ensure("elb_dataplane")
+            self.data_plane = elb_dataplane.start(self.clients, self.time_scale)
+            self.front_door.listener_directory = self.data_plane.listeners
+            self.moto_patches.ensure("ecs_tasks")
+            self.task_sets = ecs_tasks.start(self.state_dir / "ecs", self.clients, self.time_scale)  # type: ignore[operator]
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # Installed on the first CloudFormation request: importing moto's CloudFormation imports
             # every moto service it models (~1.5 s), which a run without stacks never needs.
@@ -144,35 +163,40 @@ class EmbeddedAWS:
         return self
 
     def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
-        install_lock = threading.Lock()
-
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
-            if not self._cloudformation_installed:
+            if not self.moto_patches.holds("cloudformation"):
                 request = Request(environ)  # headers and query only: the body stays for the app
                 scope = credential_scope(request.headers, request.args)
                 if scope is not None and scope.service == "cloudformation":
-                    with install_lock:
-                        if not self._cloudformation_installed:
-                            cloudformation.install()
-                            self._cloudformation_installed = True
+                    self.moto_patches.ensure("cloudformation")
             return app(environ, start_response)
 
         return serve
 
     def stop(self) -> None:
         """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
+        # Tasks first (they deregister from target groups), then the data plane, whose last metrics
+        # still go through the front door.
+        if self.task_sets is not None:
+            ecs_tasks.stop(self.task_sets)
+            self.task_sets = None
+        if self.data_plane is not None:
+            elb_dataplane.stop(self.data_plane)
+            self.data_plane = None
         if self._server is not None:
             if self._thread is not None and self._thread.is_alive():
                 self._server.shutdown()  # blocks until serve_forever returns, so only when it runs
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self.lambda_executor is not None:
+            lambda_runtime.unregister(self.lambda_executor)
+            self.lambda_executor.close()
+            self.lambda_executor = None
         if self.event_delivery is not None:
             self.event_delivery.uninstall()
             self.event_delivery = None
-        if self._cloudformation_installed:
-            cloudformation.uninstall()
-            self._cloudformation_installed = False
+        self.moto_patches.close()  # the last emulator to stop leaves moto as it found it
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:
@@ -180,6 +204,13 @@ class EmbeddedAWS:
         self._server = None
         self._thread = None
         self.scheduler = None
+
+    def listener_url(self, listener_arn: str) -> str:
+        """The local URL of a load balancer listener (its ALB data plane server)."""
+        url = self.data_plane.url(listener_arn) if self.data_plane is not None else None
+        if url is None:
+            raise ToolError(f"no listener {listener_arn} in the embedded AWS (see /_emulator/listeners)")
+        return url
 
     def __enter__(self) -> EmbeddedAWS:
         return self.start()

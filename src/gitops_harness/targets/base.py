@@ -16,6 +16,9 @@ Capabilities (strings):
   manual-approval      CodePipeline approval actions (PutApprovalResult)
   bluegreen            CodeDeploy ECS blue/green deployments observable with GetDeploymentTarget
   chat                 notification rules (CodeStar Notifications) for build/deploy messages
+  alb-data-plane       load balancer listeners answer HTTP here (target.listener_url(arn)) and forward to
+                       ECS tasks that run
+  lambda-invoke        Lambda functions run (CodeDeploy hooks, the chat notifier)
   disposable-accounts  any 12-digit account id is an empty account to deploy into (with_accounts)
   embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
@@ -43,7 +46,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "build_failures": frozenset({"pipeline-execution", "build"}),
     "cross_account": frozenset({"codecommit-git", "cross-account-events", "pipeline-execution"}),
     "approval": frozenset({"pipeline-execution", "manual-approval", "sns"}),
-    "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen"}),
+    "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen", "alb-data-plane"}),
+    "bluegreen_hooks": frozenset({"bluegreen", "alb-data-plane", "lambda-invoke"}),
     "notify": frozenset({"build", "bluegreen", "chat", "sns"}),
     "smoke": frozenset({"cloudformation", "codecommit-git", "pipeline-execution"}),
     "stacks": frozenset({"cloudformation"}),
@@ -59,6 +63,8 @@ class Target(ABC):
     """A place the pipeline runs. Use as a context manager, or start()/stop()."""
 
     name: str
+    # Wall seconds per AWS second: waits the target scales (deployment configs, hook timeouts) take this long.
+    time_scale: float = 1.0
 
     def __init__(self, accounts: Accounts, region: str):
         self.accounts = accounts
@@ -139,6 +145,17 @@ class Target(ABC):
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         """git config (key, value) pairs sending AWS CodeCommit clone URLs to this target (none on AWS)."""
         return []
+
+    def listener_url(self, listener_arn: str) -> str:
+        """A URL that reaches a load balancer listener: the load balancer's DNSName and the listener's
+        port (DescribeListeners, DescribeLoadBalancers). Targets whose listeners live elsewhere override it."""
+        account = listener_arn.split(":")[4]
+        elbv2 = self.client("elbv2", account)
+        [listener] = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
+        [balancer] = elbv2.describe_load_balancers(LoadBalancerArns=[listener["LoadBalancerArn"]])[
+            "LoadBalancers"
+        ]
+        return f"{listener['Protocol'].lower()}://{balancer['DNSName']}:{listener['Port']}/"
 
     # -- capabilities ---------------------------------------------------------------------------------
 

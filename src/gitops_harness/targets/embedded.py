@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 
 from gitops_harness.config import Accounts, HarnessConfig
-from gitops_harness.emulator.codecommit.repositories import insteadof_config
+from gitops_harness.emulator.codecommit import insteadof_config
 from gitops_harness.emulator.controlplane import ControlPlane
 from gitops_harness.emulator.server import EmbeddedAWS
 from gitops_harness.targets.base import Target
@@ -95,6 +95,13 @@ class EmbeddedTarget(Target):
         # The front door takes a 12-digit access key id as the account (LocalStack's convention).
         return {"aws_access_key_id": account_id, "aws_secret_access_key": "test"}
 
+    def listener_url(self, listener_arn: str) -> str:
+        """Where a load balancer listener answers on this machine: its ALB data plane server
+        (http://127.0.0.1:<port>; also listed at /_emulator/listeners)."""
+        if self.aws is None:
+            raise RuntimeError("the embedded target is not started")
+        return self.aws.listener_url(listener_arn)
+
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         return [insteadof_config(self.endpoint_url, self.region)]
 
@@ -120,8 +127,12 @@ class EmbeddedTarget(Target):
                 found.add(capability)
         if getattr(self.aws, "event_delivery", None) is not None:
             found.add("cross-account-events")
+        if getattr(self.aws, "data_plane", None) is not None:
+            found.add("alb-data-plane")  # listeners carry requests to tasks that run
         if self._serves_git():
             found.add("codecommit-git")
+        if getattr(self.aws, "lambda_executor", None) is not None:
+            found.add("lambda-invoke")
         return frozenset(found)
 
     def _serves_git(self) -> bool:

@@ -1,32 +1,28 @@
 """moto's CloudFormation with our resource models, per-resource events, and create failures that roll
 the stack back as CloudFormation does instead of answering a 500 or skipping the resource.
 
-Installed into moto's module state while an emulator runs (reference-counted, removed by the last
-stop): moto's parser finds a resource class through `parsing.resource_class_from_type` and creates
-resources through `parsing.parse_and_create_resource`, both module globals looked up at call time;
-`CloudFormationBackend.create_stack`/`delete_stack` run the stack.
+Installed into moto's module state while an emulator runs by emulator/moto_patches.py (group
+"cloudformation"): moto's parser finds a resource class through `parsing.resource_class_from_type` and
+creates resources through `parsing.parse_and_create_resource`, both module globals looked up at call
+time; `CloudFormationBackend.create_stack`/`delete_stack` run the stack. Each replacement here is a
+function of moto's original, so nothing keeps moto's state of its own.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
-from gitops_harness.emulator.cloudformation.deletions import with_api_deletes
-from gitops_harness.emulator.cloudformation.intrinsics import with_extra_intrinsics
-from gitops_harness.emulator.cloudformation.models import RESOURCE_MODELS
+from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
     acting_through,
     client_for,
     handler_message,
-    unsupported,
 )
 from gitops_harness.emulator.cloudformation.validation import check_template
 
@@ -68,26 +64,11 @@ class _Progress:
 
 
 _creating: dict[str, _Progress] = {}  # by stack id; ids are unique, so threads never share an entry
-_install_lock = threading.Lock()
-_installs = 0
-_originals: dict[str, Any] = {}
 
 
-@cache
-def _unsupported_class(resource_type: str) -> type:
-    return unsupported(resource_type)
-
-
-def resource_class_from_type(resource_type: str) -> Any:
-    from moto.cloudformation import parsing
-
-    model = RESOURCE_MODELS.get(resource_type)
-    if model is not None:
-        return model
-    if resource_type in parsing.NULL_MODELS or resource_type.startswith("Custom::"):
-        return _originals["resource_class_from_type"](resource_type)
-    moto_model = parsing.get_model_map().get(resource_type)
-    return moto_model if moto_model is not None else _unsupported_class(resource_type)
+def resource_class_lookup(_moto_lookup: Callable[[str], Any]) -> Callable[[str], Any]:
+    """moto's `parsing.resource_class_from_type`: our models first, unsupported types fail."""
+    return resource_class_from_type
 
 
 def _reason(error: BaseException) -> str:
@@ -97,17 +78,39 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def parse_and_create_resource(
-    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `parsing.parse_and_create_resource`, with per-resource events and failures that roll back."""
+
+    def parse_and_create_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
+        return _create_with_events(
+            moto_create, logical_id, resource_json, resources_map, account_id, region_name
+        )
+
+    return parse_and_create_resource
+
+
+def _create_with_events(
+    moto_create: Callable[..., Any],
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: Any,
+    account_id: str,
+    region_name: str,
 ) -> Any:
     progress = _creating.get(resources_map.stack_id)
     condition = resource_json.get("Condition")
     if progress is None or (condition and not resources_map.lazy_condition_map[condition]):
-        return _create_completed(logical_id, resource_json, resources_map, account_id, region_name)
+        return _create_completed(
+            moto_create, logical_id, resource_json, resources_map, account_id, region_name
+        )
     resource_type = resource_json["Type"]
     progress.event(logical_id, resource_type, "", "CREATE_IN_PROGRESS")
     try:
-        resource = _create_completed(logical_id, resource_json, resources_map, account_id, region_name)
+        resource = _create_completed(
+            moto_create, logical_id, resource_json, resources_map, account_id, region_name
+        )
     except StackResourceFailed:
         raise  # a resource this one refers to failed; that one carries the reason
     except Exception as error:
@@ -122,12 +125,15 @@ def parse_and_create_resource(
 
 
 def _create_completed(
-    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    moto_create: Callable[..., Any],
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: Any,
+    account_id: str,
+    region_name: str,
 ) -> Any:
     """moto's create, then the properties moto ignores for that type (completions.AFTER_CREATE)."""
-    resource = _originals["parse_and_create_resource"](
-        logical_id, resource_json, resources_map, account_id, region_name
-    )
+    resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
     completion = AFTER_CREATE.get(resource_json["Type"])
     if resource is not None and completion is not None:
         from moto.cloudformation import parsing
@@ -139,6 +145,11 @@ def _create_completed(
         except (ClientError, BotoCoreError) as error:
             raise ResourceFailure(handler_message(error, service)) from None
     return resource
+
+
+def create_stack_replacing(_moto_create_stack: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `CloudFormationBackend.create_stack`, replaced whole (validation first, rollback on failure)."""
+    return create_stack
 
 
 def create_stack(
@@ -234,15 +245,23 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
     stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
 
 
-def delete_stack(backend: Any, name_or_stack_id: str) -> None:
+def deleting_or_failing(moto_delete_stack: Callable[..., None]) -> Callable[..., None]:
     """moto's delete, but a resource that cannot be deleted leaves the stack DELETE_FAILED (with the
     reason) instead of failing the request and losing the stack."""
+
+    def delete_stack(backend: Any, name_or_stack_id: str) -> None:
+        _delete_or_fail(moto_delete_stack, backend, name_or_stack_id)
+
+    return delete_stack
+
+
+def _delete_or_fail(moto_delete_stack: Callable[..., None], backend: Any, name_or_stack_id: str) -> None:
     stacks = [
         stack for stack in list(backend.stacks.values()) if name_or_stack_id in (stack.stack_id, stack.name)
     ]
     for stack in stacks:
         try:
-            _originals["delete_stack"](backend, stack.stack_id)
+            moto_delete_stack(backend, stack.stack_id)
         except Exception as error:
             backend.stacks[stack.stack_id] = stack
             backend.deleted_stacks.pop(stack.stack_id, None)
@@ -266,60 +285,9 @@ def parameter_list(stack: Any) -> list[dict[str, Any]]:
     ]
 
 
-def install() -> None:
-    """Patch moto's CloudFormation (first call); later calls only count."""
-    global _installs
-    with _install_lock:
-        _installs += 1
-        if _installs > 1:
-            return
-        import moto.logs.models  # noqa: F401  (not imported by moto's parser: AWS::Logs::* would be unknown)
-        from moto.cloudformation import parsing
-        from moto.cloudformation.models import CloudFormationBackend, Stack
-
-        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-            cached.cache_clear()
-        _originals.update(
-            resource_class_from_type=parsing.resource_class_from_type,
-            parse_and_create_resource=parsing.parse_and_create_resource,
-            clean_json=parsing.clean_json,
-            delete_resource=parsing.ResourceMap._delete_resource,
-            create_stack=CloudFormationBackend.create_stack,
-            delete_stack=CloudFormationBackend.delete_stack,
-            parameter_list=Stack.parameter_list,
-        )
-        parsing.resource_class_from_type = resource_class_from_type
-        parsing.parse_and_create_resource = parse_and_create_resource
-        parsing.clean_json = with_extra_intrinsics(_originals["clean_json"])
-        parsing.ResourceMap._delete_resource = with_api_deletes(_originals["delete_resource"])
-        CloudFormationBackend.create_stack = create_stack
-        CloudFormationBackend.delete_stack = delete_stack
-        Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
-
-
-def uninstall() -> None:
-    global _installs
-    with _install_lock:
-        if _installs == 0:
-            return
-        _installs -= 1
-        if _installs:
-            return
-        from moto.cloudformation import parsing
-        from moto.cloudformation.models import CloudFormationBackend, Stack
-
-        parsing.resource_class_from_type = _originals["resource_class_from_type"]
-        parsing.parse_and_create_resource = _originals["parse_and_create_resource"]
-        parsing.clean_json = _originals["clean_json"]
-        parsing.ResourceMap._delete_resource = _originals["delete_resource"]
-        CloudFormationBackend.create_stack = _originals["create_stack"]
-        CloudFormationBackend.delete_stack = _originals["delete_stack"]
-        Stack.parameter_list = _originals["parameter_list"]  # type: ignore[method-assign]
-        _originals.clear()
-
-
-def installed() -> bool:
-    return _installs > 0
+def masked_parameter_list(_moto_property: Any) -> property:
+    """moto's `Stack.parameter_list`, NoEcho parameters masked."""
+    return property(parameter_list)
 
 
 def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from gitops_harness.emulator.cloudformation.models import resource_class_from_type
+
 PSEUDO_PARAMETERS = frozenset(
     {
         "AWS::AccountId",
@@ -142,8 +144,6 @@ def _condition_names(template: dict[str, Any]) -> set[str]:
 
 
 def _check_attributes(template: dict[str, Any], resources: dict[str, Any]) -> None:
-    from gitops_harness.emulator.cloudformation.stacks import resource_class_from_type
-
     for key, value in _walk({"r": template.get("Resources"), "o": template.get("Outputs")}):
         targets: list[tuple[str, str]] = []
         if key == "Fn::GetAtt" and (target := _get_att(value)):

@@ -5,8 +5,8 @@ scheduler and serializes the BuildResult; nothing here knows about the HTTP prot
 """
 
 from .artifacts import ArtifactError, ArtifactOutput
+from .build_io import BuildRequest, BuildResult, EnvironmentVariable, PhaseContext, PhaseRecord
 from .buildspec import Buildspec, BuildspecError, SecretRef, load_buildspec
-from .model import BuildRequest, BuildResult, EnvironmentVariable, PhaseContext, PhaseRecord
 from .runner import run_build, utc_now
 
 __all__ = [

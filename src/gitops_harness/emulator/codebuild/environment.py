@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .build_io import EnvironmentVariable
 from .buildspec import EnvSpec, SecretRef
-from .model import EnvironmentVariable
 
 ParameterResolver = Callable[[str], str]
 SecretResolver = Callable[[SecretRef], str]  # returns the SecretString of the referenced version

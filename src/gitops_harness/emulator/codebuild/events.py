@@ -9,10 +9,11 @@ strings ("[COMMAND_EXECUTION_ERROR: Error while executing command: ...]").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from gitops_harness.emulator.common.events import event_entry
 
 SOURCE = "aws.codebuild"
 STATE_CHANGE = "CodeBuild Build State Change"
@@ -98,14 +99,7 @@ def _entry(
     build: dict[str, Any], detail_type: str, detail: dict[str, Any], now: datetime | None
 ) -> dict[str, Any]:
     """A PutEvents entry (EventBridge fills in id, account and region from the calling account)."""
-    return {
-        "Source": SOURCE,
-        "DetailType": detail_type,
-        "Resources": [build["arn"]],
-        "Detail": json.dumps(detail),
-        "Time": now or datetime.now(UTC),
-        "EventBusName": "default",
-    }
+    return event_entry(SOURCE, detail_type, detail, resources=[build["arn"]], time=now or datetime.now(UTC))
 
 
 def state_change(build: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:

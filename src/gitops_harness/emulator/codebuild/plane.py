@@ -1,6 +1,6 @@
-"""The CodeBuild control plane: projects, and builds that run real buildspecs (executor.py, runner.py).
+"""The CodeBuild control plane: projects, and builds that run real buildspecs (engine.py, runner.py).
 
-Projects and builds live per (account, region) in state.py's dataclasses. StartBuild applies the
+Projects and builds live per (account, region) in models.py's dataclasses. StartBuild applies the
 overrides to the project's settings, records SUBMITTED and QUEUED, and hands the build to the
 scheduler; BatchGetBuilds shows its phases while it runs. How a pipeline starts a build
 (CODEPIPELINE project): sourceTypeOverride S3 + sourceLocationOverride "<bucket>/<key>" of the input
@@ -19,19 +19,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagLimits, check_tags, tags_from_list
 from gitops_harness.emulator.controlplane import (
     ControlPlane,
     RequestContext,
     Runtime,
-    Sample,
     Store,
     service_model,
 )
 from gitops_harness.emulator.exceptions import ModeledErrors
 
-from .executor import BuildExecution
-from .model import SUCCEEDED, PhaseRecord
-from .state import (
+from .build_io import SUCCEEDED, PhaseRecord
+from .engine import BuildExecution
+from .models import (
     DEFAULT_QUEUED_TIMEOUT_MINUTES,
     DEFAULT_TIMEOUT_MINUTES,
     BuildRecord,
@@ -84,6 +85,9 @@ class CodeBuild(ControlPlane):
         self.store: Store[CodeBuildState] = Store(CodeBuildState)
         self.work_root = runtime.state_dir / "codebuild" / "builds"
         self.tools_dir = runtime.state_dir / "codebuild" / "tools"
+        self._tag_errors = TagErrors(
+            too_many=self.errors.InvalidInputException, invalid=self.errors.InvalidInputException
+        )
 
     # ---- projects ----------------------------------------------------------------------------------------
 
@@ -245,13 +249,13 @@ class CodeBuild(ControlPlane):
         )
 
     def _page(self, items: list[str], token: str | None) -> tuple[list[str], str | None]:
-        start = 0
-        if token:
-            if not token.isdigit() or int(token) > len(items):
-                raise self.errors.InvalidInputException(f"Invalid nextToken: {token}")
-            start = int(token)
-        end = start + _PAGE
-        return items[start:end], (str(end) if end < len(items) else None)
+        return paginate(
+            items,
+            token,
+            _PAGE,
+            invalid_token=self.errors.InvalidInputException,
+            message=f"Invalid nextToken: {token}",
+        )
 
     def _list_builds(self, builds: list[BuildRecord], request: dict[str, Any]) -> dict[str, Any]:
         order = request.get("sortOrder", "DESCENDING")
@@ -278,6 +282,7 @@ class CodeBuild(ControlPlane):
             },
         )
         settings.setdefault("tags", [])
+        check_tags(tags_from_list(settings["tags"]), {}, TagLimits(), self._tag_errors)
         environment = settings["environment"]
         environment.setdefault("environmentVariables", [])
         environment.setdefault("privilegedMode", False)
@@ -421,50 +426,6 @@ class CodeBuild(ControlPlane):
         record.phases = [PhaseRecord("SUBMITTED", now, SUCCEEDED, now), PhaseRecord("QUEUED", now)]
         record.current_phase = "QUEUED"
         return record
-
-    # ---- shape test ----------------------------------------------------------------------------------------
-
-    def shape_samples(self) -> list[Sample]:
-        role = "arn:aws:iam::111111111111:role/shape-codebuild"
-        project = {
-            "name": "shape-project",
-            "source": {
-                "type": "NO_SOURCE",
-                "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n",
-            },
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL",
-                "environmentVariables": [{"name": "STAGE", "value": "shape", "type": "PLAINTEXT"}],
-            },
-            "serviceRole": role,
-            "tags": [{"key": "team", "value": "harness"}],
-        }
-        return [
-            Sample("CreateProject", project),
-            Sample(
-                "UpdateProject", {"name": "shape-project", "description": "updated", "timeoutInMinutes": 10}
-            ),
-            Sample("BatchGetProjects", {"names": ["shape-project", "missing-project"]}),
-            Sample("ListProjects", {"sortBy": "NAME"}),
-            Sample(
-                "StartBuild",
-                {
-                    "projectName": "shape-project",
-                    "environmentVariablesOverride": [{"name": "EXTRA", "value": "1"}],
-                },
-            ),
-            Sample(
-                "BatchGetBuilds", lambda answers: {"ids": [answers["StartBuild"]["build"]["id"], "nope:1"]}
-            ),
-            Sample("StopBuild", lambda answers: {"id": answers["StartBuild"]["build"]["id"]}),
-            Sample("ListBuildsForProject", {"projectName": "shape-project"}),
-            Sample("ListBuilds", {"sortOrder": "ASCENDING"}),
-            Sample("BatchDeleteBuilds", lambda answers: {"ids": [answers["StartBuild"]["build"]["id"]]}),
-            Sample("DeleteProject", {"name": "shape-project"}),
-        ]
 
 
 def _present(answer: dict[str, Any]) -> dict[str, Any]:

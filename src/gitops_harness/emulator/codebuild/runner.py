@@ -22,9 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import artifacts as artifact_mod
-from .buildspec import Buildspec, BuildspecError, PhaseSpec, load_buildspec
-from .environment import EnvResolutionError, ParameterResolver, ResolvedEnvironment, SecretResolver, resolve
-from .model import (
+from .build_io import (
     FAILED,
     STOPPED,
     SUCCEEDED,
@@ -34,6 +32,8 @@ from .model import (
     PhaseContext,
     PhaseRecord,
 )
+from .buildspec import Buildspec, BuildspecError, PhaseSpec, load_buildspec
+from .environment import EnvResolutionError, ParameterResolver, ResolvedEnvironment, SecretResolver, resolve
 from .shell import CommandOutcome, ShellSession
 
 Clock = Callable[[], datetime]

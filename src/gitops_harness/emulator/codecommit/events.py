@@ -6,19 +6,20 @@ type/name/full name, ``commitId`` (not on deletion), ``oldCommitId`` (on update 
 caller's ARN. Only branches and tags produce events.
 
 Events are handed to an injected ``publish(events)``; the emulator wires it to PutEvents on the
-repository account's default bus (``put_events_publisher``).
+repository account's default bus (``routing_publisher``, over common.events.EventPublisher).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .repositories import RefChange, RepositoryRecord
+from gitops_harness.emulator.common.events import EventPublisher, EventsClientFor, event_entry
+
+from .models import RefChange, RepositoryRecord
 
 SOURCE = "aws.codecommit"
 DETAIL_TYPE = "CodeCommit Repository State Change"
@@ -92,56 +93,34 @@ def reference_events(
     return events
 
 
-def put_events_entries(events: list[dict[str, Any]], event_bus_name: str = "default") -> list[dict[str, Any]]:
+def put_events_entries(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PutEvents request entries for ``events`` (the envelope's id/account/region are set by the bus)."""
     return [
-        {
-            "Source": e["source"],
-            "DetailType": e["detail-type"],
-            "Detail": json.dumps(e["detail"]),
-            "Resources": e["resources"],
-            "Time": datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
-            "EventBusName": event_bus_name,
-        }
+        event_entry(
+            e["source"],
+            e["detail-type"],
+            e["detail"],
+            resources=e["resources"],
+            time=datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        )
         for e in events
     ]
 
 
-def put_events_publisher(events_client: Any, event_bus_name: str = "default") -> Publish:
-    """A ``publish`` that sends events with a boto3 EventBridge client of the repository's account/region.
-
-    Raises RuntimeError naming the failed entries when EventBridge rejects any.
-    """
-
-    def publish(events: list[dict[str, Any]]) -> None:
-        entries = put_events_entries(events, event_bus_name)
-        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
-            batch = entries[start : start + 10]
-            response = events_client.put_events(Entries=batch)
-            if response.get("FailedEntryCount"):
-                failed = [
-                    f"{entry['DetailType']} {json.loads(entry['Detail']).get('referenceFullName')}: "
-                    f"{result.get('ErrorCode')} {result.get('ErrorMessage')}"
-                    for entry, result in zip(batch, response["Entries"], strict=True)
-                    if result.get("ErrorCode")
-                ]
-                raise RuntimeError(f"EventBridge PutEvents rejected {len(failed)} event(s): {failed}")
-
-    return publish
-
-
-def routing_publisher(events_client_for: Callable[[str, str], Any]) -> Publish:
+def routing_publisher(events_client_for: EventsClientFor) -> Publish:
     """A ``publish`` that sends each event to the default bus of its repository's account and region.
 
     ``events_client_for(account_id, region)`` returns a boto3 EventBridge client acting in that account
-    (the emulator's front door with that account's credentials).
+    (the emulator's front door with that account's credentials). Raises EventsRejected naming the
+    refused entries.
     """
+    publisher = EventPublisher(events_client_for)
 
     def publish(events: list[dict[str, Any]]) -> None:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for event in events:
             groups.setdefault((event["account"], event["region"]), []).append(event)
         for (account_id, region), group in groups.items():
-            put_events_publisher(events_client_for(account_id, region))(group)
+            publisher.publish(account_id, region, put_events_entries(group))
 
     return publish

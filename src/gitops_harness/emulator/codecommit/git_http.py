@@ -35,13 +35,7 @@ from dulwich.web import make_wsgi_chain
 from . import authorization
 from .credentials import CredentialStore, GitPrincipal
 from .events import Publish, reference_events
-from .repositories import (
-    ZERO_SHA,
-    RefChange,
-    RepositoryDoesNotExistException,
-    RepositoryStore,
-    repository_arn,
-)
+from .models import ZERO_SHA, RefChange, RepositoryStore, errors, repository_arn
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +163,7 @@ class CodeCommitGitApp:
             )
         try:
             git_path = self.repositories.git_path(principal.account_id, region, name)
-        except RepositoryDoesNotExistException:
+        except errors.RepositoryDoesNotExistException:
             return _plain(
                 start_response,
                 "404 Not Found",

@@ -23,21 +23,23 @@ import logging
 import re
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
+from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagStore
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime
 from gitops_harness.emulator.exceptions import ModeledErrors, ServiceException
 from gitops_harness.emulator.iam_credentials import ServiceSpecificCredentialsApi
 
 from .credentials import CredentialStore
 from .events import reference_events, routing_publisher
 from .git_http import CodeCommitGitApp, is_git_path
-from .repositories import _NAME_RE, CodeCommitError, RefChange, RepositoryStore
+from .models import _NAME_RE, RefChange, RepositoryStore, repository_arn
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ExtraRoute = tuple[str, str, str, WSGIApp]
 
 _PAGE = {"ListRepositories": 1000, "ListBranches": 100}
-_MAX_TAGS = 50
 _MAX_FILE_BYTES = 6 * 1024 * 1024  # GetFile answers FileTooLargeException above 6 MB
-_ARN_RE = re.compile(
-    r"^arn:aws[\w-]*:codecommit:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<name>[^:/]+)$"
-)
 _GIT_OPERATION_RE = re.compile(r"(git-upload-pack|git-receive-pack)")
 _BASIC_ACCOUNT_RE = re.compile(r"-at-(\d{12})$")
 # Model member -> the word CodeCommit's per-field error codes use for it.
@@ -62,13 +60,6 @@ _FIELD_WORDS = {
 }
 
 
-@dataclass
-class TagState:
-    """Tags per repositoryId, so a repository re-created under the same name starts without tags."""
-
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
 class CodeCommit(ControlPlane):
     service_name = "codecommit"
     errors = ModeledErrors("codecommit")
@@ -77,7 +68,14 @@ class CodeCommit(ControlPlane):
         super().__init__(runtime)
         self.repositories = RepositoryStore(runtime.state_dir)
         self.credentials = CredentialStore()
-        self.tag_store: Store[TagState] = Store(TagState)
+        # by ARN, dropped with the repository: one re-created under the same name starts without tags
+        self.tags = TagStore(
+            TagErrors(
+                too_many=self.errors.TooManyTagsException,
+                invalid=self.errors.InvalidTagsMapException,
+                reserved=self.errors.InvalidSystemTagUsageException,
+            )
+        )
         self.publish = routing_publisher(
             lambda account, region: runtime.clients.for_account("events", account, region)
         )
@@ -87,15 +85,6 @@ class CodeCommit(ControlPlane):
         self.iam_credentials = ServiceSpecificCredentialsApi(self.credentials)
 
     # ---- dispatch ------------------------------------------------------------------------------------
-
-    def handle(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return super().handle(ctx, params)
-        except CodeCommitError as error:
-            code = error.code
-            if ctx.operation == "CreateBranch" and code == "CommitIdDoesNotExistException":
-                code = "CommitDoesNotExistException"  # CreateBranch's model names this code instead
-            raise getattr(self.errors, code)(error.message) from None
 
     def validation_error(self, operation: str, report: str) -> ServiceException:
         """CodeCommit answers per-field codes (RepositoryNameRequiredException, InvalidBranchNameException...)."""
@@ -161,41 +150,28 @@ class CodeCommit(ControlPlane):
         self.runtime.scheduler.spawn(deliver, name="codecommit-events")
 
     def _page(self, operation: str, items: list[Any], token: str | None) -> tuple[list[Any], str | None]:
-        start = 0
-        if token:
-            try:
-                start = int(base64.urlsafe_b64decode(token.encode()).decode())
-            except (ValueError, UnicodeDecodeError):
-                raise self.errors.InvalidContinuationTokenException(
-                    "The specified continuation token is not valid."
-                ) from None
-            if start < 0 or start > len(items):
-                raise self.errors.InvalidContinuationTokenException(
-                    "The specified continuation token is not valid."
-                )
-        end = start + _PAGE[operation]
-        next_token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-        return items[start:end], next_token
+        return paginate(
+            items,
+            token,
+            _PAGE[operation],
+            invalid_token=self.errors.InvalidContinuationTokenException,
+            message="The specified continuation token is not valid.",
+        )
 
-    def _tags_for_arn(self, ctx: RequestContext, arn: str) -> dict[str, str]:
-        match = _ARN_RE.match(arn)
-        if match is None:
+    def _tagged_arn(self, ctx: RequestContext, arn: str) -> str:
+        """The ARN of a repository of the caller's account and region (tags are kept by ARN)."""
+        try:
+            parsed = parse_arn(arn)
+        except InvalidArn:
+            parsed = None
+        if parsed is None or parsed.service != "codecommit" or parsed.resource_type is not None:
             raise self.errors.InvalidResourceArnException(
                 f"The value for the resource ARN is not valid: {arn}"
             )
-        if (match["account"], match["region"]) != (ctx.account_id, ctx.region):
+        if (parsed.account, parsed.region) != (ctx.account_id, ctx.region):
             # another account's or region's repository is invisible to this caller
-            raise self.errors.RepositoryDoesNotExistException(f"{match['name']} does not exist")
-        record = self.repositories.record(ctx.account_id, ctx.region, match["name"])
-        return self.tag_store[ctx].tags.setdefault(record.repository_id, {})
-
-    def _check_tags(self, tags: dict[str, str], existing: int = 0) -> None:
-        if any(key.lower().startswith("aws:") for key in tags):
-            raise self.errors.InvalidSystemTagUsageException(
-                "The tag key contains a prefix that is reserved for system use (aws:)."
-            )
-        if existing + len(tags) > _MAX_TAGS:
-            raise self.errors.TooManyTagsException(f"A repository can have at most {_MAX_TAGS} tags.")
+            raise self.errors.RepositoryDoesNotExistException(f"{parsed.resource_id} does not exist")
+        return self.repositories.record(ctx.account_id, ctx.region, parsed.resource_id).arn
 
     # ---- repositories --------------------------------------------------------------------------------
 
@@ -205,11 +181,12 @@ class CodeCommit(ControlPlane):
         if description is not None and len(description) > 1000:
             raise self.errors.InvalidRepositoryDescriptionException("The description is longer than 1000.")
         tags = request.get("tags") or {}
-        self._check_tags(tags)
+        arn = repository_arn(ctx.account_id, ctx.region, name)
+        self.tags.check(arn, tags)  # before the repository exists: a refused tag creates nothing
         metadata = self.repositories.create(ctx.account_id, ctx.region, name, description)
         if "kmsKeyId" in request:
             metadata["kmsKeyId"] = request["kmsKeyId"]  # recorded for the answer; objects are not encrypted
-        self.tag_store[ctx].tags[str(metadata["repositoryId"])] = dict(tags)
+        self.tags.tag(arn, tags)
         return {"repositoryMetadata": metadata}
 
     def GetRepository(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -240,10 +217,11 @@ class CodeCommit(ControlPlane):
         return {"repositories": page, "nextToken": token}
 
     def DeleteRepository(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        repository_id = self.repositories.delete(ctx.account_id, ctx.region, self._repo_name(request))
+        name = self._repo_name(request)
+        repository_id = self.repositories.delete(ctx.account_id, ctx.region, name)
         if repository_id is None:
             return {}  # AWS answers success without an id for a repository that does not exist
-        self.tag_store[ctx].tags.pop(repository_id, None)
+        self.tags.drop(repository_arn(ctx.account_id, ctx.region, name))
         return {"repositoryId": repository_id}
 
     def UpdateRepositoryDescription(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +255,11 @@ class CodeCommit(ControlPlane):
         name = self._repo_name(request)
         branch = self._need(request, "branchName")
         commit_id = self._need(request, "commitId")
-        change = self.repositories.create_branch(ctx.account_id, ctx.region, name, branch, commit_id)
+        try:
+            change = self.repositories.create_branch(ctx.account_id, ctx.region, name, branch, commit_id)
+        except self.errors.CommitIdDoesNotExistException as error:
+            # CreateBranch's model names this code instead
+            raise self.errors.CommitDoesNotExistException(error.message) from None
         # AWS emits referenceCreated for a branch created through the API as for one pushed
         record = self.repositories.record(ctx.account_id, ctx.region, name)
         self._publish(reference_events(record, [change], ctx.caller_arn))
@@ -311,7 +293,7 @@ class CodeCommit(ControlPlane):
         for commit_id in commit_ids:
             try:
                 commits.append(self.repositories.get_commit(ctx.account_id, ctx.region, name, commit_id))
-            except CodeCommitError as error:  # per-commit errors are part of the answer, not a failure
+            except ServiceException as error:  # per-commit errors are part of the answer, not a failure
                 errors.append({"commitId": commit_id, "errorCode": error.code, "errorMessage": error.message})
         return {"commits": commits, "errors": errors}
 
@@ -417,29 +399,23 @@ class CodeCommit(ControlPlane):
     # ---- tags ----------------------------------------------------------------------------------------
 
     def TagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        tags = self._tags_for_arn(ctx, self._need(request, "resourceArn"))
+        arn = self._tagged_arn(ctx, self._need(request, "resourceArn"))
         new = request.get("tags")
         if new is None:
             raise self.errors.TagsMapRequiredException("A map of tags is required.")
-        self._check_tags(new, len(set(tags) - set(new)))
-        tags.update(new)
+        self.tags.tag(arn, new)
         return {}
 
     def UntagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        tags = self._tags_for_arn(ctx, self._need(request, "resourceArn"))
+        arn = self._tagged_arn(ctx, self._need(request, "resourceArn"))
         keys = request.get("tagKeys")
         if keys is None:
             raise self.errors.TagKeysListRequiredException("A list of tag keys is required.")
-        if any(key.lower().startswith("aws:") for key in keys):
-            raise self.errors.InvalidSystemTagUsageException(
-                "The tag key contains a prefix that is reserved for system use (aws:)."
-            )
-        for key in keys:
-            tags.pop(key, None)
+        self.tags.untag(arn, keys)
         return {}
 
     def ListTagsForResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        return {"tags": dict(self._tags_for_arn(ctx, self._need(request, "resourceArn")))}
+        return {"tags": self.tags.get(self._tagged_arn(ctx, self._need(request, "resourceArn")))}
 
     # ---- for the CodePipeline plane ----------------------------------------------------------------------
 
@@ -449,53 +425,7 @@ class CodeCommit(ControlPlane):
         by calling GetBranch/GetCommit as that role through the front door). Raises this plane's modeled
         errors (RepositoryDoesNotExistException, CommitIdDoesNotExistException...)."""
         with self.lock:
-            try:
-                return self.repositories.get_archive(account_id, region, repository_name, commit_id)
-            except CodeCommitError as error:
-                raise getattr(self.errors, error.code)(error.message) from None
-
-    # ---- shape samples -------------------------------------------------------------------------------
-
-    def shape_samples(self) -> list[Sample]:
-        repo = "shape-repo"
-
-        def seed(_: dict[str, dict[str, Any]]) -> dict[str, Any]:
-            # A commit to branch from, written with dulwich as a push would leave it.
-            with self.repositories.open_git("111111111111", "us-east-1", repo) as git_repo:
-                sha = _seed_commit(git_repo)
-            return {"repositoryName": repo, "branchName": "main", "commitId": sha}
-
-        def main_commit(answers: dict[str, dict[str, Any]]) -> str:
-            return str(answers["GetBranch"]["branch"]["commitId"])
-
-        arn = f"arn:aws:codecommit:us-east-1:111111111111:{repo}"
-        return [
-            Sample(
-                "CreateRepository", {"repositoryName": repo, "repositoryDescription": "d", "tags": {"a": "1"}}
-            ),
-            Sample("GetRepository", {"repositoryName": repo}),
-            Sample("ListRepositories", {}),
-            Sample("UpdateRepositoryDescription", {"repositoryName": repo, "repositoryDescription": "e"}),
-            Sample("CreateBranch", seed),
-            Sample("GetBranch", {"repositoryName": repo, "branchName": "main"}),
-            Sample(
-                "CreateBranch",
-                lambda a: {"repositoryName": repo, "branchName": "dev", "commitId": main_commit(a)},
-            ),
-            Sample("UpdateDefaultBranch", {"repositoryName": repo, "defaultBranchName": "main"}),
-            Sample("ListBranches", {"repositoryName": repo}),
-            Sample("DeleteBranch", {"repositoryName": repo, "branchName": "dev"}),
-            Sample("GetCommit", lambda a: {"repositoryName": repo, "commitId": main_commit(a)}),
-            Sample(
-                "BatchGetCommits", lambda a: {"repositoryName": repo, "commitIds": [main_commit(a), "f" * 40]}
-            ),
-            Sample("GetFile", {"repositoryName": repo, "filePath": "bin/run.sh", "commitSpecifier": "main"}),
-            Sample("GetFolder", {"repositoryName": repo, "folderPath": "/"}),
-            Sample("TagResource", {"resourceArn": arn, "tags": {"b": "2"}}),
-            Sample("UntagResource", {"resourceArn": arn, "tagKeys": ["a"]}),
-            Sample("ListTagsForResource", {"resourceArn": arn}),
-            Sample("DeleteRepository", {"repositoryName": repo}),
-        ]
+            return self.repositories.get_archive(account_id, region, repository_name, commit_id)
 
 
 def _basic_auth_account(environ: dict[str, Any]) -> str:
@@ -523,22 +453,3 @@ def _file_mode(mode: int) -> str:
     if stat.S_ISLNK(mode):
         return "SYMLINK"
     return "EXECUTABLE" if mode & stat.S_IXUSR else "NORMAL"
-
-
-def _seed_commit(repo: Repo) -> str:
-    """One commit (README.md, an executable bin/run.sh) for the shape samples; its id."""
-    readme, script = Blob.from_string(b"shape sample\n"), Blob.from_string(b"#!/bin/sh\necho run\n")
-    bin_tree = Tree()
-    bin_tree.add(b"run.sh", 0o100755, script.id)
-    root = Tree()
-    root.add(b"README.md", 0o100644, readme.id)
-    root.add(b"bin", stat.S_IFDIR, bin_tree.id)
-    commit = Commit()
-    commit.tree = root.id
-    commit.author = commit.committer = b"Shape Sample <shape@example.com>"
-    commit.author_time = commit.commit_time = 1_700_000_000
-    commit.author_timezone = commit.commit_timezone = 0
-    commit.message = b"shape sample\n"
-    for obj in (readme, script, bin_tree, root, commit):
-        repo.object_store.add_object(obj)
-    return commit.id.decode()

@@ -7,6 +7,9 @@ newest waiter stays: an older one waiting at the same boundary becomes Supersede
 order; PARALLEL executions never wait for each other (only for disabled transitions).
 
 Locking: state changes under the plane's lock; calls to other services (actions, PutEvents) outside it.
+
+The engine's boundary is what it needs, not the plane: the plane's lock, the scheduler, role clients,
+an event publisher and the CodeCommit archive reader (EngineServices).
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codepipeline import events
 from gitops_harness.emulator.codepipeline.actions import ACTION_RUNNERS, ActionContext, ActionFailed
-from gitops_harness.emulator.codepipeline.model import ActionRun, Execution, Pipeline, StageRun, now
+from gitops_harness.emulator.codepipeline.actions.base import ActionOutcome, SourceArchive
+from gitops_harness.emulator.codepipeline.models import ActionRun, Execution, Pipeline, StageRun, now
 from gitops_harness.emulator.codepipeline.variables import UnresolvedVariable, resolve_map
-from gitops_harness.emulator.scheduler import Job, Signal, WaitFor
+from gitops_harness.emulator.common.events import EventPublisher
+from gitops_harness.emulator.scheduler import Job, Scheduler, Signal, WaitFor
 
 if TYPE_CHECKING:
-    from gitops_harness.emulator.codepipeline.plane import CodePipeline
+    import threading
+
+    from gitops_harness.emulator.clients import RoleClients
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +45,22 @@ class _Group:
     done: Signal
 
 
+@dataclass(frozen=True)
+class EngineServices:
+    lock: threading.RLock  # the plane's: handlers and jobs share the state it guards
+    scheduler: Scheduler
+    clients: RoleClients
+    publisher: EventPublisher
+    source_archive: SourceArchive
+
+
 class Engine:
-    def __init__(self, plane: CodePipeline):
-        self.plane = plane
-        self.lock = plane.lock
-        self.runtime = plane.runtime
-        self.publisher = events.EventPublisher(
-            lambda account, region: self.runtime.clients.for_account("events", account, region)
-        )
+    def __init__(self, services: EngineServices):
+        self.lock = services.lock
+        self.scheduler = services.scheduler
+        self.clients = services.clients
+        self.publisher = services.publisher
+        self.source_archive = services.source_archive
         self._action_jobs: dict[str, Job] = {}
 
     # ---- entry points (called by handlers, under the lock) -------------------------------------
@@ -53,7 +68,7 @@ class Engine:
     def start(
         self, pipeline: Pipeline, execution: Execution, from_stage: int = 0, retry_mode: str | None = None
     ) -> None:
-        self.runtime.scheduler.spawn(
+        self.scheduler.spawn(
             self._execution,
             pipeline,
             execution,
@@ -74,7 +89,7 @@ class Engine:
                         abandoned.append(run)
                         job = self._action_jobs.get(run.action_execution_id)
                         if job is not None:
-                            self.runtime.scheduler.cancel(job)
+                            self.scheduler.cancel(job)
         execution.wake.set()
         self._emit_later(pipeline, events.PIPELINE, events.pipeline_detail(execution, "STOPPING"))
         for run in abandoned:
@@ -221,18 +236,18 @@ class Engine:
                     ]
                 if not todo:
                     continue
-                tracker = _Group(len(todo), self.runtime.scheduler.signal(f"{name}-group"))
+                tracker = _Group(len(todo), self.scheduler.signal(f"{name}-group"))
                 for action in todo:
                     run = ActionRun(
                         stage=name,
                         name=action["name"],
                         declaration=action,
                         action_execution_id=str(uuid.uuid4()),
-                        wake=self.runtime.scheduler.signal(action["name"]),
+                        wake=self.scheduler.signal(action["name"]),
                     )
                     stage_run.actions[run.name] = run
                     execution.action_history.append(run)
-                    job = self.runtime.scheduler.spawn(
+                    job = self.scheduler.spawn(
                         self._action,
                         pipeline,
                         execution,
@@ -261,87 +276,20 @@ class Engine:
     def _action(
         self, pipeline: Pipeline, execution: Execution, run: ActionRun, tracker: _Group
     ) -> Generator[Any, Any, None]:
-        declaration = run.declaration
+        """One action run: prepare its context, run its runner, record the outcome; the tracker is
+        told whatever happens."""
         try:
-            with self.lock:
-                namespaces = {
-                    **execution.namespaces,
-                    "codepipeline": {"PipelineExecutionId": execution.execution_id},
-                    "variables": dict(execution.variables),
-                }
-                run.input_artifacts = [
-                    execution.artifacts[a["name"]]
-                    for a in declaration.get("inputArtifacts") or []
-                    if a["name"] in execution.artifacts
-                ]
-            self._emit(
-                pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "STARTED")
-            )
-            try:
-                configuration = resolve_map(declaration.get("configuration") or {}, namespaces)
-            except UnresolvedVariable as exc:
-                raise ActionFailed(str(exc), "ConfigurationError") from None
-            run.resolved_configuration = configuration
-            type_id = declaration["actionTypeId"]
-            runner = ACTION_RUNNERS.get((type_id["category"], type_id["owner"], type_id["provider"]))
-            if runner is None:
-                raise ActionFailed(
-                    f"Action type {type_id['owner']}/{type_id['category']}/{type_id['provider']} is not run by the "
-                    "embedded AWS",
-                    "ConfigurationError",
-                )
-            context = ActionContext(
-                runtime=self.runtime,
-                pipeline=pipeline,
-                execution=execution,
-                run=run,
-                configuration=configuration,
-                lock=self.lock,
-                clients=lambda service: self._clients(pipeline, execution, declaration, service),
-                pipeline_clients=lambda service: self._clients(pipeline, execution, None, service),
-            )
-            outcome = yield from runner(context)
-            with self.lock:
-                if run.status != "InProgress":  # abandoned meanwhile
-                    return
-                run.summary = outcome.summary or run.summary
-                run.external_id = outcome.external_id or run.external_id
-                run.external_url = outcome.external_url or run.external_url
-                run.output_variables = outcome.output_variables
-                if declaration.get("namespace"):
-                    execution.namespaces[declaration["namespace"]] = dict(outcome.output_variables)
-                for detail in run.output_artifacts:
-                    execution.artifacts[detail["name"]] = detail
-                if outcome.revision:
-                    revision = {k: v for k, v in outcome.revision.items() if v}  # Url and summary take no ""
-                    execution.source_revisions.append({"actionName": run.name, **revision})
-                    for detail in run.output_artifacts:
-                        execution.artifact_revisions.append(
-                            {"name": detail["name"], **revision, "created": now()}
-                        )
-                run.set_status("Succeeded")
-            self._emit(
-                pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "SUCCEEDED")
-            )
+            context = self._prepare(pipeline, execution, run)
+            outcome = yield from self._run(context)
+            self._record_success(pipeline, execution, run, outcome)
         except ActionFailed as failure:
-            with self.lock:
-                if run.status != "InProgress":
-                    return
-                run.error = {"code": failure.code, "message": failure.message[:5000]}
-                run.summary = failure.message[:2048]
-                run.external_url = failure.external_url or run.external_url
-                run.set_status("Failed")
-            self._emit(
-                pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "FAILED")
+            self._record_failure(
+                pipeline, execution, run, failure.code, failure.message, failure.external_url
             )
         except Exception as exc:  # a bug or an unexpected answer: the action fails, the emulator goes on
             log.exception("action %s of %s failed", run.name, execution.execution_id)
-            with self.lock:
-                if run.status == "InProgress":
-                    run.error = {"code": "JobFailed", "message": f"Internal error: {exc}"[:5000]}
-                    run.set_status("Failed")
-            self._emit(
-                pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "FAILED")
+            self._record_failure(
+                pipeline, execution, run, "JobFailed", f"Internal error: {exc}", internal=True
             )
         finally:
             with self.lock:
@@ -350,6 +298,97 @@ class Engine:
                 done = tracker.remaining == 0
             if done:
                 tracker.done.set()
+
+    def _prepare(self, pipeline: Pipeline, execution: Execution, run: ActionRun) -> ActionContext:
+        """Inputs and variables as they stand now, the STARTED event, the configuration resolved."""
+        declaration = run.declaration
+        with self.lock:
+            namespaces = {
+                **execution.namespaces,
+                "codepipeline": {"PipelineExecutionId": execution.execution_id},
+                "variables": dict(execution.variables),
+            }
+            run.input_artifacts = [
+                execution.artifacts[a["name"]]
+                for a in declaration.get("inputArtifacts") or []
+                if a["name"] in execution.artifacts
+            ]
+        self._emit(pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "STARTED"))
+        try:
+            configuration = resolve_map(declaration.get("configuration") or {}, namespaces)
+        except UnresolvedVariable as exc:
+            raise ActionFailed(str(exc), "ConfigurationError") from None
+        run.resolved_configuration = configuration
+        return ActionContext(
+            scheduler=self.scheduler,
+            pipeline=pipeline,
+            execution=execution,
+            run=run,
+            configuration=configuration,
+            lock=self.lock,
+            clients=lambda service: self._clients(pipeline, execution, declaration, service),
+            pipeline_clients=lambda service: self._clients(pipeline, execution, None, service),
+            source_archive=self.source_archive,
+        )
+
+    def _run(self, context: ActionContext) -> Generator[Any, Any, ActionOutcome]:
+        type_id = context.declaration["actionTypeId"]
+        runner = ACTION_RUNNERS.get((type_id["category"], type_id["owner"], type_id["provider"]))
+        if runner is None:
+            raise ActionFailed(
+                f"Action type {type_id['owner']}/{type_id['category']}/{type_id['provider']} is not run by the "
+                "embedded AWS",
+                "ConfigurationError",
+            )
+        return (yield from runner(context))
+
+    def _record_success(
+        self, pipeline: Pipeline, execution: Execution, run: ActionRun, outcome: ActionOutcome
+    ) -> None:
+        with self.lock:
+            if run.status != "InProgress":  # abandoned meanwhile
+                return
+            run.summary = outcome.summary or run.summary
+            run.external_id = outcome.external_id or run.external_id
+            run.external_url = outcome.external_url or run.external_url
+            run.output_variables = outcome.output_variables
+            namespace = run.declaration.get("namespace")
+            if namespace:
+                execution.namespaces[namespace] = dict(outcome.output_variables)
+            for detail in run.output_artifacts:
+                execution.artifacts[detail["name"]] = detail
+            if outcome.revision:
+                revision = {k: v for k, v in outcome.revision.items() if v}  # Url and summary take no ""
+                execution.source_revisions.append({"actionName": run.name, **revision})
+                for detail in run.output_artifacts:
+                    execution.artifact_revisions.append(
+                        {"name": detail["name"], **revision, "created": now()}
+                    )
+            run.set_status("Succeeded")
+        self._emit(
+            pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "SUCCEEDED")
+        )
+
+    def _record_failure(
+        self,
+        pipeline: Pipeline,
+        execution: Execution,
+        run: ActionRun,
+        code: str,
+        message: str,
+        external_url: str | None = None,
+        *,
+        internal: bool = False,
+    ) -> None:
+        with self.lock:
+            if run.status != "InProgress":  # abandoned meanwhile: its ABANDONED event went out already
+                return
+            run.error = {"code": code, "message": message[:5000]}
+            if not internal:
+                run.summary = message[:2048]
+                run.external_url = external_url or run.external_url
+            run.set_status("Failed")
+        self._emit(pipeline, events.ACTION, events.action_detail(execution, run, pipeline.region, "FAILED"))
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -361,7 +400,7 @@ class Engine:
         pipeline_role = execution.declaration["roleArn"]
         region = (action or {}).get("region") or pipeline.region
         role = (action or {}).get("roleArn")
-        clients = self.runtime.clients
+        clients = self.clients
         try:
             if role and role != pipeline_role:
                 return clients.for_role(
@@ -377,8 +416,11 @@ class Engine:
             ) from None
 
     def _emit(self, pipeline: Pipeline, detail_type: str, detail: dict[str, Any]) -> None:
-        self.publisher.publish(pipeline.account_id, pipeline.region, pipeline.arn, detail_type, detail)
+        # an event lost must not break the execution; the request log still shows the PutEvents
+        self.publisher.try_publish(
+            pipeline.account_id, pipeline.region, [events.entry(pipeline.arn, detail_type, detail)]
+        )
 
     def _emit_later(self, pipeline: Pipeline, detail_type: str, detail: dict[str, Any]) -> None:
         """From a handler (under the lock): publish on a worker, not while holding the lock."""
-        self.runtime.scheduler.spawn(self._emit, pipeline, detail_type, detail, name="codepipeline-event")
+        self.scheduler.spawn(self._emit, pipeline, detail_type, detail, name="codepipeline-event")

@@ -7,12 +7,11 @@ FAILED, CANCELED, SUPERSEDED, STOPPING, STOPPED, RESUMED; actions also ABANDONED
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger(__name__)
+from gitops_harness.emulator.common.events import event_entry
+
+SOURCE = "aws.codepipeline"
 
 PIPELINE = "CodePipeline Pipeline Execution State Change"
 STAGE = "CodePipeline Stage Execution State Change"
@@ -100,26 +99,6 @@ def _artifact(detail: dict[str, Any]) -> dict[str, Any]:
     return {"name": detail["name"], "s3location": {"bucket": location["bucket"], "key": location["key"]}}
 
 
-class EventPublisher:
-    """PutEvents as the pipeline's account (AWS services deliver their own events to the default bus)."""
-
-    def __init__(self, events_client_for: Callable[[str, str], Any]):
-        self._events_client_for = events_client_for
-
-    def publish(
-        self, account_id: str, region: str, pipeline_arn: str, detail_type: str, detail: dict
-    ) -> None:
-        entry = {
-            "Source": "aws.codepipeline",
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-            "Resources": [pipeline_arn],
-            "EventBusName": "default",
-        }
-        try:
-            answer = self._events_client_for(account_id, region).put_events(Entries=[entry])
-        except Exception:  # an event lost must not break the execution; it shows in the request log
-            log.exception("PutEvents of %s failed", detail_type)
-            return
-        if answer.get("FailedEntryCount"):
-            log.warning("PutEvents rejected %s: %s", detail_type, answer.get("Entries"))
+def entry(pipeline_arn: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """The PutEvents entry of one state change (the pipeline account's default bus)."""
+    return event_entry(SOURCE, detail_type, detail, resources=[pipeline_arn])

@@ -5,26 +5,24 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_harness.emulator.codepipeline.engine import Engine
-from gitops_harness.emulator.codepipeline.model import EXECUTION_DONE, Execution, Pipeline, now
+from gitops_harness.emulator.codepipeline.actions import ActionFailed
+from gitops_harness.emulator.codepipeline.engine import Engine, EngineServices
+from gitops_harness.emulator.codepipeline.models import (
+    EXECUTION_DONE,
+    CodePipelineState,
+    Execution,
+    Pipeline,
+    now,
+)
 from gitops_harness.emulator.codepipeline.validation import validate_declaration
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
+from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
+from gitops_harness.emulator.common.events import EventPublisher
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagStore, tags_from_list, tags_to_list
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
-
-
-@dataclass
-class CodePipelineState:
-    pipelines: dict[str, Pipeline] = field(default_factory=dict)
-
-
-def _page(items: list[Any], request: dict[str, Any], default: int = 100) -> tuple[list[Any], str | None]:
-    start = int(request.get("nextToken") or 0)
-    size = request.get("maxResults") or default
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
 
 
 class CodePipeline(ControlPlane):
@@ -34,7 +32,40 @@ class CodePipeline(ControlPlane):
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[CodePipelineState] = Store(CodePipelineState)
-        self.engine = Engine(self)
+        self.tags = TagStore(
+            TagErrors(too_many=self.errors.TooManyTagsException, invalid=self.errors.InvalidTagsException)
+        )
+        self.engine = Engine(
+            EngineServices(
+                lock=self.lock,
+                scheduler=runtime.scheduler,
+                clients=runtime.clients,
+                publisher=EventPublisher(
+                    lambda account, region: runtime.clients.for_account("events", account, region)
+                ),
+                source_archive=self._source_archive,
+            )
+        )
+
+    def _source_archive(self, account_id: str, region: str, repository: str, commit_id: str) -> bytes:
+        """The CodeCommit source action's CODE_ZIP, from the CodeCommit plane this emulator serves."""
+        codecommit = self.runtime.planes.get("codecommit")
+        if codecommit is None:
+            raise ActionFailed(
+                f"Could not archive {repository}@{commit_id}: CodeCommit is not served by this emulator"
+            )
+        return codecommit.source_archive(account_id, region, repository, commit_id)  # type: ignore[attr-defined]
+
+    def _page(
+        self, items: list[Any], request: dict[str, Any], default: int = 100
+    ) -> tuple[list[Any], str | None]:
+        return paginate(
+            items,
+            request.get("nextToken"),
+            request.get("maxResults") or default,
+            invalid_token=self.errors.InvalidNextTokenException,
+            message="The next token was invalid.",
+        )
 
     # ---- lookups -------------------------------------------------------------------------------
 
@@ -64,6 +95,10 @@ class CodePipeline(ControlPlane):
         return declaration
 
     def _by_arn(self, ctx: RequestContext, arn: str) -> Pipeline:
+        try:
+            parse_arn(arn)
+        except InvalidArn:
+            raise self.errors.InvalidArnException(f"The ARN {arn} is not valid") from None
         for pipeline in self.store[ctx].pipelines.values():
             if pipeline.arn == arn:
                 return pipeline
@@ -83,14 +118,16 @@ class CodePipeline(ControlPlane):
         declaration.setdefault("executionMode", "SUPERSEDED")
         declaration.setdefault("pipelineType", "V1")
         created = now()
+        arn = build_arn("codepipeline", ctx.region, ctx.account_id, declaration["name"])
+        self.tags.drop(arn)  # a pipeline created again under a deleted one's name starts untagged
+        self.tags.tag(arn, tags_from_list(request.get("tags")))  # limits checked before anything is stored
         pipeline = Pipeline(
             declaration=declaration,
-            arn=f"arn:aws:codepipeline:{ctx.region}:{ctx.account_id}:{declaration['name']}",
+            arn=arn,
             account_id=ctx.account_id,
             region=ctx.region,
             created=created,
             updated=created,
-            tags={t["key"]: t["value"] for t in request.get("tags") or []},
         )
         pipeline.versions[1] = copy.deepcopy(declaration)
         state.pipelines[pipeline.name] = pipeline
@@ -128,6 +165,7 @@ class CodePipeline(ControlPlane):
     def DeletePipeline(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipeline = self.store[ctx].pipelines.pop(request["name"], None)  # AWS answers 200 when absent
         if pipeline is not None:
+            self.tags.drop(pipeline.arn)
             for execution in pipeline.executions.values():
                 if execution.status not in EXECUTION_DONE:
                     self.engine.stop(pipeline, execution, abandon=True)
@@ -135,7 +173,7 @@ class CodePipeline(ControlPlane):
 
     def ListPipelines(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipelines = sorted(self.store[ctx].pipelines.values(), key=lambda p: p.name)
-        page, token = _page(pipelines, request, default=1000)
+        page, token = self._page(pipelines, request, default=1000)
         answer: dict[str, Any] = {
             "pipelines": [
                 {
@@ -234,7 +272,7 @@ class CodePipeline(ControlPlane):
     def ListPipelineExecutions(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, request["pipelineName"])
         executions = list(reversed(pipeline.executions.values()))
-        page, token = _page(executions, request)
+        page, token = self._page(executions, request)
         summaries = []
         for execution in page:
             summary: dict[str, Any] = {
@@ -381,7 +419,7 @@ class CodePipeline(ControlPlane):
                     detail["updatedBy"] = run.updated_by
                 details.append(detail)
         details.sort(key=lambda d: d["startTime"], reverse=True)
-        page, token = _page(details, request)
+        page, token = self._page(details, request)
         answer: dict[str, Any] = {"actionExecutionDetails": page}
         if token:
             answer["nextToken"] = token
@@ -478,24 +516,14 @@ class CodePipeline(ControlPlane):
 
     def TagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._by_arn(ctx, request["resourceArn"])
-        pipeline.tags.update({t["key"]: t["value"] for t in request["tags"]})
-        if len(pipeline.tags) > 50:
-            raise self.errors.TooManyTagsException("A pipeline can have at most 50 tags")
+        self.tags.tag(pipeline.arn, tags_from_list(request["tags"]))
         return {}
 
     def UntagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._by_arn(ctx, request["resourceArn"])
-        for key in request["tagKeys"]:
-            pipeline.tags.pop(key, None)
+        self.tags.untag(pipeline.arn, request["tagKeys"])
         return {}
 
     def ListTagsForResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._by_arn(ctx, request["resourceArn"])
-        return {"tags": [{"key": k, "value": v} for k, v in pipeline.tags.items()]}
-
-    # ---- shape samples -------------------------------------------------------------------------
-
-    def shape_samples(self) -> list[Sample]:
-        from gitops_harness.emulator.codepipeline.samples import shape_samples
-
-        return shape_samples(self)
+        return {"tags": tags_to_list(self.tags.get(pipeline.arn))}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gitops_harness.emulator.common.arns import parse_arn
 from gitops_harness.emulator.eventbridge.policy import Decision, evaluate
 
 if TYPE_CHECKING:
@@ -55,13 +56,6 @@ class Outcome:
         }
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str, str]:
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[2], parts[3], parts[4], parts[5]
-
-
 def _error(error: ClientError) -> str:
     err = error.response.get("Error", {})
     return f"{err.get('Code')}: {err.get('Message')}"
@@ -74,7 +68,7 @@ class TargetSender:
     def check_sns(self, topic_arn: str, *, rule_account: str, rule_arn: str) -> Decision:
         """Whether CodeStar Notifications could publish to the topic for this rule."""
         try:
-            _, region, account, _ = _arn_parts(topic_arn)
+            _, region, account, _ = parse_arn(topic_arn).parts
         except ValueError as error:
             return Decision(False, str(error))
         try:
@@ -104,7 +98,7 @@ class TargetSender:
         return decision
 
     def _check_key(self, key_id: str, *, account: str, region: str, context: Mapping[str, str]) -> Decision:
-        key_account = _arn_parts(key_id)[2] if key_id.startswith("arn:") else account
+        key_account = parse_arn(key_id).parts[2] if key_id.startswith("arn:") else account
         try:
             kms = self.clients.for_account("kms", key_account, region)
             metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
@@ -153,7 +147,7 @@ class TargetSender:
         decision = self.check_sns(target_address, rule_account=rule_account, rule_arn=rule_arn)
         if not decision.allowed:
             return outcome(False, decision.reason)
-        _, region, account, _ = _arn_parts(target_address)
+        _, region, account, _ = parse_arn(target_address).parts
         try:
             sns = self.clients.for_account("sns", account, region)
             answer = sns.publish(TopicArn=target_address, Message=rendered)

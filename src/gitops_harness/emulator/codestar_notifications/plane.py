@@ -1,91 +1,47 @@
 """CodeStar Notifications: notification rules on developer-tools resources, delivered to SNS topics.
 
-How events reach the rules (the one hook): like AWS, the service keeps an EventBridge *managed rule*,
-`awscodestarnotifications-rule` (ManagedBy codestar-notifications.amazonaws.com), on the default bus of
-each account and region that has notification rules; its pattern takes the developer-tools sources.
-Events put on that bus (PutEvents from our CodeBuild/CodePipeline/CodeCommit planes, from tests, or
-forwarded from another account's bus) therefore pass through the same rule matching and per-target
-FIFO lanes on the scheduler as every other rule (eventbridge/delivery.py), and the lane hands them to
-`on_event` here. A bus without notification rules gets no extra rule, so nothing else changes.
-
-The managed rule is put into moto's EventBridge directly: the public PutRule cannot set ManagedBy.
+One handler per operation here; state in models.py; the EventBridge managed rule that brings events and
+the notifications sent for them in events.py (its `Notifier` is the managed rule's target, registered
+with the emulator's EventBridge delivery when the plane is created).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import re
-import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from threading import Condition
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from gitops_harness.emulator.codestar_notifications import messages
-from gitops_harness.emulator.codestar_notifications.delivery import SLACK, SNS, Outcome, TargetSender
-from gitops_harness.emulator.codestar_notifications.event_types import (
-    ARN_SERVICE,
-    EVENT_TYPES,
-    SOURCES,
-    event_type_ids,
+from gitops_harness.emulator.codestar_notifications.delivery import SLACK, SNS
+from gitops_harness.emulator.codestar_notifications.event_types import ARN_SERVICE, EVENT_TYPES
+from gitops_harness.emulator.codestar_notifications.events import (
+    MANAGED_RULE,
+    SERVICE,
+    Notifier,
+    put_managed_rule,
+    remove_managed_rule,
 )
-from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Sample, Store
-from gitops_harness.emulator.eventbridge.delivery import current_delivery
+from gitops_harness.emulator.codestar_notifications.models import (
+    MAX_TARGETS,
+    UNREACHABLE_TO_INACTIVE,
+    NotificationRule,
+    NotificationsState,
+    Target,
+)
+from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
+from gitops_harness.emulator.common.pagination import paginate
+from gitops_harness.emulator.common.tags import TagErrors, TagStore
+from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
-log = logging.getLogger(__name__)
+__all__ = ["MANAGED_RULE", "CodeStarNotifications"]
 
-SERVICE = "codestar-notifications"
-MANAGED_RULE = "awscodestarnotifications-rule"
-MANAGED_BY = "codestar-notifications.amazonaws.com"
-MAX_TARGETS = 10
-UNREACHABLE_TO_INACTIVE = 24 * 3600  # AWS seconds a target stays UNREACHABLE before it is INACTIVE
 _RULE_ARN = re.compile(r"^arn:aws[^:\s]*:codestar-notifications:([^:\s]+):(\d{12}):notificationrule/(.*\S)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[^:\s]*:sns:[^:\s]+:\d{12}:[\w-]{1,256}$")
 _CHATBOT_ARN = re.compile(r"^arn:aws[^:\s]*:chatbot::\d{12}:chat-configuration/slack-channel/.+$")
-_RESOURCE_ARN = re.compile(r"^arn:aws[^:\s]*:([^:\s]+):([^:\s]*):(\d{12}):(.+)$")
-
-
-@dataclass
-class Target:
-    address: str
-    type: str
-    status: str = "PENDING"
-    reason: str = ""
-    unreachable_since: float | None = None  # scheduler clock
-
-
-@dataclass
-class NotificationRule:
-    arn: str
-    name: str
-    resource: str
-    event_type_ids: list[str]
-    detail_type: str
-    status: str
-    created_by: str
-    created: datetime
-    modified: datetime
-    targets: list[str] = field(default_factory=list)  # target addresses, in the order given
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.arn.rsplit("/", 1)[1]
-
-
-@dataclass
-class NotificationsState:
-    rules: dict[str, NotificationRule] = field(default_factory=dict)  # by ARN
-    targets: dict[str, Target] = field(default_factory=dict)  # by address, shared by the account's rules
-    tokens: dict[str, str] = field(default_factory=dict)  # ClientRequestToken -> rule ARN
 
 
 class CodeStarNotifications(ControlPlane):
@@ -95,17 +51,24 @@ class CodeStarNotifications(ControlPlane):
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[NotificationsState] = Store(NotificationsState)
-        self.sender = TargetSender(runtime.clients)
-        self._log: deque[dict[str, Any]] = deque(maxlen=1000)
-        self._log_cond = Condition()
+        self.tags = TagStore(
+            TagErrors(too_many=self.errors.LimitExceededException, invalid=self.errors.ValidationException)
+        )
+        self.notifier = Notifier(self.store, self.lock, runtime.clients, runtime.scheduler)
+        # The managed rule's target, served by this emulator's EventBridge delivery from the start (moto's
+        # rules are shared by every emulator in the process; each emulator delivers its own requests).
+        if runtime.event_delivery is not None:
+            runtime.event_delivery.serve_target(SERVICE, self.notifier.on_event)
 
-    def handle(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        # Serve the managed rule's target on the EventBridge delivery of the emulator this request came
-        # through (each emulator has its own; moto's rules are shared by all emulators in the process).
-        delivery = current_delivery()
-        if delivery is not None:
-            delivery.serve_target(SERVICE, self.on_event)
-        return super().handle(ctx, params)
+    def deliveries(self) -> list[dict[str, Any]]:
+        """The notifications sent (or refused), oldest first."""
+        return self.notifier.deliveries()
+
+    def wait_for_delivery(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any]:
+        """The first delivery record matching `predicate`, waiting up to `timeout` seconds."""
+        return self.notifier.wait_for_delivery(predicate, timeout)
 
     # ---- rules --------------------------------------------------------------------------------------
 
@@ -127,9 +90,11 @@ class CodeStarNotifications(ControlPlane):
         status = self._enum("Status", request.get("Status", "ENABLED"), ("ENABLED", "DISABLED"))
         targets = self._targets(request["Targets"])
         digest = hashlib.sha1(f"{ctx.account_id}/{ctx.region}/{name}/{uuid.uuid4()}".encode()).hexdigest()
+        arn = build_arn(SERVICE, ctx.region, ctx.account_id, f"notificationrule/{digest}")
+        self.tags.tag(arn, request.get("Tags") or {})  # limits checked before the rule exists
         now = datetime.now(UTC)
         rule = NotificationRule(
-            arn=f"arn:aws:codestar-notifications:{ctx.region}:{ctx.account_id}:notificationrule/{digest}",
+            arn=arn,
             name=name,
             resource=request["Resource"],
             event_type_ids=event_type_ids,
@@ -138,13 +103,12 @@ class CodeStarNotifications(ControlPlane):
             created_by=ctx.caller_arn,
             created=now,
             modified=now,
-            tags=self._tags(request.get("Tags") or {}),
         )
         state.rules[rule.arn] = rule
         if token:
             state.tokens[token] = rule.arn
         self._attach(ctx, state, rule, targets)
-        self._put_managed_rule(ctx.account_id, ctx.region)
+        put_managed_rule(ctx.account_id, ctx.region)
         return {"Arn": rule.arn}
 
     def DescribeNotificationRule(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +125,7 @@ class CodeStarNotifications(ControlPlane):
             "Status": rule.status,
             "CreatedTimestamp": rule.created,
             "LastModifiedTimestamp": rule.modified,
-            "Tags": dict(rule.tags),
+            "Tags": self.tags.get(rule.arn),
         }
 
     def ListNotificationRules(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -212,9 +176,10 @@ class CodeStarNotifications(ControlPlane):
         state = self.store[ctx]
         rule = state.rules.pop(arn, None)
         if rule is not None:
-            self._drop_unused_targets(state)
+            self.tags.drop(arn)
+            state.drop_unused_targets()
             if not state.rules:
-                self._remove_managed_rule(ctx.account_id, ctx.region)
+                remove_managed_rule(ctx.account_id, ctx.region)
         return {"Arn": arn}  # AWS answers the ARN even when the rule is already gone
 
     # ---- targets ------------------------------------------------------------------------------------
@@ -231,7 +196,7 @@ class CodeStarNotifications(ControlPlane):
         if request["TargetAddress"] in rule.targets:
             rule.targets.remove(request["TargetAddress"])
             rule.modified = datetime.now(UTC)
-            self._drop_unused_targets(state)
+            state.drop_unused_targets()
         return {"Arn": rule.arn}
 
     def ListTargets(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -282,17 +247,16 @@ class CodeStarNotifications(ControlPlane):
 
     def TagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         rule = self._rule(ctx, request["Arn"])
-        rule.tags.update(self._tags(request["Tags"]))
-        return {"Tags": dict(rule.tags)}
+        self.tags.tag(rule.arn, request["Tags"])
+        return {"Tags": self.tags.get(rule.arn)}
 
     def UntagResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         rule = self._rule(ctx, request["Arn"])
-        for key in request["TagKeys"]:
-            rule.tags.pop(key, None)
+        self.tags.untag(rule.arn, request["TagKeys"])
         return {}
 
     def ListTagsForResource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
-        return {"Tags": dict(self._rule(ctx, request["Arn"]).tags)}
+        return {"Tags": self.tags.get(self._rule(ctx, request["Arn"]).arn)}
 
     # ---- validation helpers -------------------------------------------------------------------------
 
@@ -309,13 +273,16 @@ class CodeStarNotifications(ControlPlane):
         return value
 
     def _resource(self, ctx: RequestContext, resource: str) -> None:
-        match = _RESOURCE_ARN.match(resource)
-        if match is None or match.group(1) not in set(ARN_SERVICE.values()):
+        try:
+            arn = parse_arn(resource)
+        except InvalidArn:
+            arn = None
+        if arn is None or arn.service not in set(ARN_SERVICE.values()):
             raise self.errors.ValidationException(
                 f"Resource {resource} is not the ARN of a CodeBuild project, CodePipeline pipeline, "
                 "CodeDeploy application or CodeCommit repository"
             )
-        if match.group(3) != ctx.account_id or match.group(2) != ctx.region:
+        if arn.account != ctx.account_id or arn.region != ctx.region:
             raise self.errors.ValidationException(
                 f"Resource {resource} is not in this account and Region ({ctx.account_id}, {ctx.region})"
             )
@@ -352,12 +319,6 @@ class CodeStarNotifications(ControlPlane):
             found.append((kind, address))
         return found
 
-    def _tags(self, tags: Mapping[str, str]) -> dict[str, str]:
-        for key in tags:
-            if key.lower().startswith("aws:"):
-                raise self.errors.ValidationException(f"Tag key {key} uses the reserved prefix aws:")
-        return dict(tags)
-
     def _rule_arn(self, arn: str) -> str:
         if not _RULE_ARN.match(arn):
             raise self.errors.ValidationException(f"{arn} is not a notification rule ARN")
@@ -375,17 +336,13 @@ class CodeStarNotifications(ControlPlane):
         size = request.get("MaxResults") or 100
         if not 1 <= size <= 100:
             raise self.errors.ValidationException("MaxResults must be between 1 and 100")
-        token = request.get("NextToken")
-        start = 0
-        if token:
-            try:
-                start = int(token)
-            except ValueError:
-                raise self.errors.InvalidNextTokenException("The NextToken is not valid") from None
-            if not 0 <= start <= len(items):
-                raise self.errors.InvalidNextTokenException("The NextToken is not valid")
-        end = start + size
-        return items[start:end], (str(end) if end < len(items) else None)
+        return paginate(
+            items,
+            request.get("NextToken"),
+            size,
+            invalid_token=self.errors.InvalidNextTokenException,
+            message="The NextToken is not valid",
+        )
 
     @staticmethod
     def _event_type(event_type: Any) -> dict[str, str]:
@@ -401,11 +358,8 @@ class CodeStarNotifications(ControlPlane):
         return {"TargetAddress": target.address, "TargetType": target.type, "TargetStatus": target.status}
 
     def _status(self, target: Target) -> Target:
-        since = target.unreachable_since
-        if target.status == "UNREACHABLE" and since is not None:
-            clock = self.runtime.scheduler.clock.now()
-            if clock - since >= self.runtime.scheduler.to_clock(UNREACHABLE_TO_INACTIVE):
-                target.status = "INACTIVE"
+        scheduler = self.runtime.scheduler
+        target.age(scheduler.clock.now(), scheduler.to_clock(UNREACHABLE_TO_INACTIVE))
         return target
 
     # ---- targets' life ------------------------------------------------------------------------------
@@ -426,213 +380,10 @@ class CodeStarNotifications(ControlPlane):
                 if kind == SNS:
                     # AWS checks a new target in the background: PENDING, then ACTIVE or UNREACHABLE
                     self.runtime.scheduler.spawn(
-                        self._check_target, ctx.account_id, ctx.region, rule.arn, address,
+                        self.notifier.check_target, ctx.account_id, ctx.region, rule.arn, address,
                         name=f"codestar-notifications check {address}",
                     )  # fmt: skip
                 else:
                     state.targets[address].status = "ACTIVE"
             if address not in rule.targets:
                 rule.targets.append(address)
-
-    def _check_target(self, account: str, region: str, rule_arn: str, address: str) -> None:
-        decision = self.sender.check_sns(address, rule_account=account, rule_arn=rule_arn)
-        self._set_status(account, region, address, decision.allowed, decision.reason, only_pending=True)
-
-    def _set_status(
-        self,
-        account: str,
-        region: str,
-        address: str,
-        reachable: bool,
-        reason: str,
-        *,
-        only_pending: bool = False,
-    ) -> None:
-        with self.lock:
-            target = self.store.get(account, region).targets.get(address)
-            if target is None or (only_pending and target.status != "PENDING"):
-                return
-            target.reason = reason
-            if reachable:
-                target.status, target.unreachable_since = "ACTIVE", None
-            elif target.status not in ("UNREACHABLE", "INACTIVE"):
-                target.status = "UNREACHABLE"
-                target.unreachable_since = self.runtime.scheduler.clock.now()
-
-    def _drop_unused_targets(self, state: NotificationsState) -> None:
-        # a target not used by any rule is gone from ListTargets too
-        used = {address for rule in state.rules.values() for address in rule.targets}
-        for address in [a for a in state.targets if a not in used]:
-            del state.targets[address]
-
-    # ---- the EventBridge managed rule ---------------------------------------------------------------
-
-    @staticmethod
-    def _events(account: str, region: str) -> Any:
-        from moto.events.models import events_backends
-
-        return events_backends[account][region]
-
-    def _put_managed_rule(self, account: str, region: str) -> None:
-        events = self._events(account, region)
-        if MANAGED_RULE in events.event_buses["default"].rules:
-            return
-        events.put_rule(
-            MANAGED_RULE,
-            description="Managed by CodeStar Notifications: the events of its notification rules",
-            event_pattern=json.dumps({"source": list(SOURCES)}),
-            state="ENABLED",
-            managed_by=MANAGED_BY,
-        )
-        events.put_targets(
-            MANAGED_RULE,
-            None,
-            [{"Id": SERVICE, "Arn": f"arn:aws:codestar-notifications:{region}:{account}:{MANAGED_RULE}"}],
-        )
-
-    def _remove_managed_rule(self, account: str, region: str) -> None:
-        self._events(account, region).event_buses["default"].rules.pop(MANAGED_RULE, None)
-
-    # ---- delivery -----------------------------------------------------------------------------------
-
-    def on_event(self, target: Mapping[str, Any], event: Mapping[str, Any]) -> str:
-        """The managed rule's target: notify every enabled rule of that account whose resource and event
-        types the event matches. Runs in the rule's EventBridge delivery lane (in order, on the scheduler)."""
-        # the managed rule's target ARN names the account and Region whose rules it serves
-        region, account = str(target["Arn"]).split(":", 5)[3:5]
-        match = event_type_ids(event)
-        if match is None:
-            return "no notification event type"
-        with self.lock:
-            rules = [
-                (rule.arn, rule.detail_type, [(state_target.type, state_target.address) for state_target in
-                 (self.store.get(account, region).targets[a] for a in rule.targets)])
-                for rule in self.store.get(account, region).rules.values()
-                if rule.status == "ENABLED"
-                and rule.resource == match.resource_arn
-                and set(rule.event_type_ids) & set(match.event_type_ids)
-            ]  # fmt: skip
-        sent = 0
-        for rule_arn, detail_type, targets in rules:
-            message = messages.notification(
-                event,
-                rule_arn=rule_arn,
-                detail_type=detail_type,
-                additional_attributes=self._additional_attributes(
-                    account, region, event, match.event_type_ids
-                ),
-            )
-            rendered = messages.render(message)
-            for kind, address in targets:
-                outcome = self.sender.send(
-                    rule_arn=rule_arn,
-                    rule_account=account,
-                    target_type=kind,
-                    target_address=address,
-                    message=message,
-                    rendered=rendered,
-                    event_id=event.get("id"),
-                )
-                self._set_status(account, region, address, outcome.delivered, outcome.detail)
-                self._record(outcome)
-                sent += outcome.delivered
-        return f"{sent} notification(s) sent for {len(rules)} rule(s) ({', '.join(match.event_type_ids)})"
-
-    def _additional_attributes(
-        self, account: str, region: str, event: Mapping[str, Any], ids: tuple[str, ...]
-    ) -> dict[str, Any]:
-        """FULL detail: for a manual approval, the action's CustomData and ExternalEntityLink."""
-        if not any(i.startswith("codepipeline-pipeline-manual-approval-") for i in ids):
-            return {}
-        detail = event.get("detail") or {}
-        try:
-            pipeline = self.runtime.clients.for_account("codepipeline", account, region).get_pipeline(
-                name=detail.get("pipeline")
-            )["pipeline"]
-        except (ClientError, BotoCoreError) as error:
-            log.info("no approval details for %s: %s", detail.get("pipeline"), error)
-            return {}
-        for stage in pipeline.get("stages", []):
-            if stage.get("name") != detail.get("stage"):
-                continue
-            for action in stage.get("actions", []):
-                if action.get("name") == detail.get("action"):
-                    config = action.get("configuration") or {}
-                    found = {
-                        "customData": config.get("CustomData"),
-                        "externalEntityLink": config.get("ExternalEntityLink"),
-                    }
-                    return {k: v for k, v in found.items() if v}
-        return {}
-
-    # ---- the delivery log (tests and humans read it) ------------------------------------------------
-
-    def _record(self, outcome: Outcome) -> None:
-        with self._log_cond:
-            self._log.append(outcome.as_dict())
-            self._log_cond.notify_all()
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._log_cond:
-            return list(self._log)
-
-    def wait_for_delivery(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
-    ) -> dict[str, Any]:
-        """The first delivery record matching `predicate`, waiting up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._log_cond:
-            while True:
-                for entry in self._log:
-                    if predicate(entry):
-                        return entry
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"no matching CodeStar notification delivery within {timeout}s; seen: {list(self._log)[-5:]}"
-                    )
-                self._log_cond.wait(remaining)
-
-    # ---- shape samples ------------------------------------------------------------------------------
-
-    def shape_samples(self) -> Iterable[Sample]:
-        topic = "arn:aws:sns:us-east-1:111111111111:shape-notifications"
-        slack = "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/shapes"
-
-        def arn(answers: dict[str, dict[str, Any]]) -> str:
-            return answers["CreateNotificationRule"]["Arn"]
-
-        return [
-            Sample(
-                "CreateNotificationRule",
-                {
-                    "Name": "shape-build",
-                    "Resource": "arn:aws:codebuild:us-east-1:111111111111:project/shape",
-                    "EventTypeIds": ["codebuild-project-build-state-failed"],
-                    "Targets": [{"TargetType": "SNS", "TargetAddress": topic}],
-                    "DetailType": "FULL",
-                    "Tags": {"team": "shapes"},
-                },
-            ),
-            Sample("DescribeNotificationRule", lambda a: {"Arn": arn(a)}),
-            Sample("ListNotificationRules", {"Filters": [{"Name": "TARGET_ADDRESS", "Value": topic}]}),
-            Sample(
-                "UpdateNotificationRule",
-                lambda a: {"Arn": arn(a), "Status": "DISABLED", "DetailType": "BASIC"},
-            ),
-            Sample(
-                "Subscribe",
-                lambda a: {
-                    "Arn": arn(a),
-                    "Target": {"TargetType": "AWSChatbotSlack", "TargetAddress": slack},
-                },
-            ),
-            Sample("ListTargets", {"MaxResults": 1}),
-            Sample("Unsubscribe", lambda a: {"Arn": arn(a), "TargetAddress": slack}),
-            Sample("ListEventTypes", {"Filters": [{"Name": "SERVICE_NAME", "Value": "CodeBuild"}]}),
-            Sample("TagResource", lambda a: {"Arn": arn(a), "Tags": {"env": "test"}}),
-            Sample("UntagResource", lambda a: {"Arn": arn(a), "TagKeys": ["env"]}),
-            Sample("ListTagsForResource", lambda a: {"Arn": arn(a)}),
-            Sample("DeleteTarget", {"TargetAddress": topic, "ForceUnsubscribeAll": True}),
-            Sample("DeleteNotificationRule", lambda a: {"Arn": arn(a)}),
-        ]

@@ -37,6 +37,8 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gitops_harness.emulator import service_metrics
+from gitops_harness.emulator.common.arns import parse_arn
+from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.eventbridge.policy import (
     EVENTS_SERVICE,
     Decision,
@@ -53,28 +55,24 @@ log = logging.getLogger(__name__)
 DELIVERIES_PATH = "/_emulator/eventbridge/deliveries"
 
 _current: ContextVar[EventDelivery | None] = ContextVar("gitops_eventbridge_delivery", default=None)
-_patch_lock = threading.Lock()
-_installed: list[EventDelivery] = []
-_original_send: Callable[..., None] | None = None
-
 StartResponse = Callable[..., Any]
 # an AWS service that is itself a rule's target (CodeStar Notifications' managed rule): (target, event) -> detail
 ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
 
 
-def current_delivery() -> EventDelivery | None:
-    """The delivery of the emulator serving the current front-door request (None outside one)."""
-    return _current.get()
+def routing_send_to_targets(original: Callable[..., None]) -> Callable[..., None]:
+    """moto's Rule.send_to_targets while an emulator runs (installed by emulator/moto_patches.py): an
+    event put through an emulator's front door goes to that emulator's delivery; any other (a plain
+    moto in the same process) goes to moto's own method."""
 
+    def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        delivery = _current.get()
+        if delivery is None:
+            original(rule, event, transform_input)
+            return
+        delivery.route(rule, event, transform_input=transform_input)
 
-def _send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
-    """Stands in for moto's Rule.send_to_targets while an emulator runs."""
-    delivery = _current.get()
-    if delivery is None:
-        assert _original_send is not None
-        _original_send(rule, event, transform_input)
-        return
-    delivery.route(rule, event, transform_input=transform_input)
+    return send_to_targets
 
 
 @dataclass
@@ -85,14 +83,6 @@ class _Item:
     transform_input: bool
     forwarded: bool  # it reached this rule's bus from another bus
     accepted: float = field(default_factory=time.monotonic)
-
-
-def _arn_parts(arn: str) -> tuple[str, str, str, str]:
-    """(service, region, account, resource) of an ARN."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[2], parts[3], parts[4], parts[5]
 
 
 def _session_name(rule_name: str) -> str:
@@ -107,23 +97,16 @@ class EventDelivery:
         self._cond = threading.Condition(threading.RLock())
         self._lanes: dict[str, deque[_Item]] = {}
         self._draining: set[str] = set()
-        self._records: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self._records = RecordLog("EventBridge delivery", maxlen=log_size)
         self._installed = False
         self._service_targets: dict[str, ServiceTarget] = {}
 
     # ---- install / uninstall -----------------------------------------------------------------------
 
     def install(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """Replace moto's Rule.send_to_targets (once per process) and wrap `app` so its requests use us."""
-        global _original_send
-        from moto.events.models import Rule
-
-        with _patch_lock:
-            if not _installed:
-                _original_send = Rule.send_to_targets
-                Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
-            _installed.append(self)
-            self._installed = True
+        """Wrap `app` so the events its requests put are delivered here (moto's Rule.send_to_targets is
+        routed to the current delivery by the "core" group of emulator/moto_patches.py)."""
+        self._installed = True
 
         def middleware(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == DELIVERIES_PATH:
@@ -139,17 +122,9 @@ class EventDelivery:
         return middleware
 
     def uninstall(self) -> None:
-        """Stop taking events; put moto's method back when no other emulator in the process uses it."""
-        from moto.events.models import Rule
-
-        with _patch_lock:
-            if not self._installed:
-                return
-            self._installed = False
-            _installed.remove(self)
-            if not _installed and _original_send is not None:
-                Rule.send_to_targets = _original_send  # type: ignore[method-assign]
+        """Stop taking events (queued ones are dropped)."""
         with self._cond:
+            self._installed = False
             self._lanes.clear()
 
     # ---- routing (in the PutEvents request, or in a delivery job for a forwarded event) ------------
@@ -208,7 +183,7 @@ class EventDelivery:
     # ---- delivery -----------------------------------------------------------------------------------
 
     def _deliver(self, item: _Item) -> None:
-        service, _, _, resource = _arn_parts(item.target["Arn"])
+        service, _, _, resource = parse_arn(item.target["Arn"]).parts
         if service == "events" and resource.startswith("event-bus/"):
             self._to_event_bus(item)
         elif service == "codepipeline":
@@ -224,7 +199,7 @@ class EventDelivery:
         from moto.events.models import events_backends
 
         target_arn = item.target["Arn"]
-        _, region, account, resource = _arn_parts(target_arn)
+        _, region, account, resource = parse_arn(target_arn).parts
         if item.forwarded:
             # AWS: an event a bus received from another bus is not sent on to a further bus
             self._failed(item, "the event came from another event bus and is not forwarded again")
@@ -266,7 +241,7 @@ class EventDelivery:
             self._service_targets[service] = handler
 
     def _start_pipeline(self, item: _Item) -> None:
-        _, region, _, name = _arn_parts(item.target["Arn"])
+        _, region, _, name = parse_arn(item.target["Arn"]).parts
         role_arn = item.target.get("RoleArn")
         if not role_arn:
             self._failed(
@@ -297,7 +272,7 @@ class EventDelivery:
         """Whether EventBridge could assume the target's role: it exists in the rule's account and trusts
         events.amazonaws.com (moto's STS assumes any ARN, so this is checked here)."""
         try:
-            service, _, account, resource = _arn_parts(role_arn)
+            service, _, account, resource = parse_arn(role_arn).parts
         except ValueError as error:
             return Decision(False, str(error))
         if service != "iam" or not resource.startswith("role/"):
@@ -326,19 +301,23 @@ class EventDelivery:
 
     def _to_moto(self, item: _Item) -> None:
         """The target kinds moto delivers (SQS, log groups, archives, API destinations), with AWS's payload."""
-        assert _original_send is not None
+        from moto.events.models import Rule
+
         event, transform = self._payload(item)
         if event is None:
             return
         proxy = copy.copy(item.rule)
         proxy.targets = [item.target]
         proxy.event_pattern = _MATCH_ALL  # matched already; the payload may no longer look like the event
+        token = _current.set(None)  # outside a delivery the routed method is moto's own
         try:
-            _original_send(proxy, event, transform)
+            Rule.send_to_targets(proxy, event, transform)
         except NotImplementedError:
-            service = _arn_parts(item.target["Arn"])[0]
+            service = parse_arn(item.target["Arn"]).parts[0]
             self._failed(item, f"the embedded AWS (moto) does not deliver to {service} targets")
             return
+        finally:
+            _current.reset(token)
         self._delivered(item, "handed to moto")
 
     def _payload(self, item: _Item) -> tuple[dict[str, Any] | None, bool]:
@@ -397,9 +376,7 @@ class EventDelivery:
             "ms": round((time.monotonic() - item.accepted) * 1000, 1),
         }
         self._publish_metrics(item, outcome)  # first: whoever waits on the record may read the metric
-        with self._cond:
-            self._records.append(entry)
-            self._cond.notify_all()
+        self._records.append(entry)
 
     @staticmethod
     def _publish_metrics(item: _Item, outcome: str) -> None:
@@ -422,23 +399,11 @@ class EventDelivery:
             log.exception("could not publish AWS/Events metrics for %s", rule.arn)
 
     def deliveries(self) -> list[dict[str, Any]]:
-        with self._cond:
-            return list(self._records)
+        return self._records.records()
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         """The first delivery record matching `predicate`, waiting up to `timeout` seconds for it."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for entry in self._records:
-                    if predicate(entry):
-                        return entry
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"no matching EventBridge delivery within {timeout}s; seen: {list(self._records)[-5:]}"
-                    )
-                self._cond.wait(remaining)
+        return self._records.wait_for(predicate, timeout)
 
 
 class _MatchAll:

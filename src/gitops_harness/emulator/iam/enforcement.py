@@ -259,26 +259,21 @@ def _s3_operation(request: WsgiRequest) -> tuple[str, str] | None:
 # there. For the object resource this module has just decided, moto's check answers "no opinion"; for
 # everything else it runs unchanged. Per thread: moto handles the request on the thread that decided it.
 _decided = threading.local()
-_moto_check_patched = False
-_patch_lock = threading.Lock()
+
+
+def deferring_bucket_permission(moto_check: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's FakeBucket.get_permission while an emulator runs (installed by emulator/moto_patches.py)."""
+    from moto.iam.access_control import PermissionResult
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if resource in getattr(_decided, "resources", ()):
+            return PermissionResult.NEUTRAL
+        return moto_check(self, action, resource)
+
+    return get_permission
 
 
 def _defer_moto_bucket_policy_check(resource: str) -> None:
-    global _moto_check_patched
-    with _patch_lock:
-        if not _moto_check_patched:
-            from moto.iam.access_control import PermissionResult
-            from moto.s3.models import FakeBucket
-
-            moto_check = FakeBucket.get_permission
-
-            def get_permission(self: Any, action: str, resource: str) -> Any:
-                if resource in getattr(_decided, "resources", ()):
-                    return PermissionResult.NEUTRAL
-                return moto_check(self, action, resource)
-
-            FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
-            _moto_check_patched = True
     _decided.resources = (*getattr(_decided, "resources", ()), resource)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from gitops_harness.emulator.cloudformation.models import (
     codebuild,
     codecommit,
@@ -13,7 +16,7 @@ from gitops_harness.emulator.cloudformation.models import (
     notifications,
     policies,
 )
-from gitops_harness.emulator.cloudformation.resource import ApiResource
+from gitops_harness.emulator.cloudformation.resource import ApiResource, unsupported
 
 RESOURCE_MODELS: dict[str, type[ApiResource]] = {
     model.resource_type: model
@@ -23,6 +26,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         codepipeline.Pipeline,
         codedeploy.Application,
         codedeploy.DeploymentGroup,
+        codedeploy.DeploymentConfig,
         ecs.Service,
         notifications.NotificationRule,
         iam.Group,
@@ -33,3 +37,24 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         monitoring.Subscription,
     )
 }
+
+
+@cache
+def _unsupported_class(resource_type: str) -> type:
+    return unsupported(resource_type)
+
+
+def resource_class_from_type(resource_type: str) -> Any:
+    """The class that creates `resource_type`: ours, else moto's, else one that fails the resource
+    ("not supported by the embedded AWS"); None for moto's NULL_MODELS, as moto answers."""
+    from moto.cloudformation import parsing
+
+    model = RESOURCE_MODELS.get(resource_type)
+    if model is not None:
+        return model
+    if resource_type in parsing.NULL_MODELS:
+        return None
+    if resource_type.startswith("Custom::"):
+        return parsing.CustomModel
+    moto_model = parsing.get_model_map().get(resource_type)
+    return moto_model if moto_model is not None else _unsupported_class(resource_type)

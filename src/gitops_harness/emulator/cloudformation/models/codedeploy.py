@@ -1,4 +1,4 @@
-"""AWS::CodeDeploy::Application and ::DeploymentGroup (Ref: their names)."""
+"""AWS::CodeDeploy::Application, ::DeploymentGroup and ::DeploymentConfig (Ref: their names)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,22 @@ class DeploymentGroup(ApiResource):
         client.delete_deployment_group(
             applicationName=self.properties["ApplicationName"], deploymentGroupName=self.physical_id
         )
+
+
+class DeploymentConfig(ApiResource):
+    """A custom config (TimeBasedCanary / TimeBasedLinear / AllAtOnce for ECS); every change replaces it."""
+
+    resource_type = "AWS::CodeDeploy::DeploymentConfig"
+    service = "codedeploy"
+    name_property = "DeploymentConfigName"
+    attributes = frozenset()
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(client, "CreateDeploymentConfig", properties)
+        params["deploymentConfigName"] = cls.resource_name(properties, where)
+        client.create_deployment_config(**params)
+        return params["deploymentConfigName"], {}
+
+    def remove(self, client: Any) -> None:
+        client.delete_deployment_config(deploymentConfigName=self.physical_id)

@@ -43,7 +43,7 @@ def run(ctx: ActionContext) -> Generator[Any, Any, ActionOutcome]:
     token = str(uuid.uuid4())
     minutes = ctx.declaration.get("timeoutInMinutes") or DEFAULT_TIMEOUT_MINUTES
     expires = datetime.now(UTC) + timedelta(minutes=minutes)
-    ctx.update(token=token)
+    ctx.set_token(token)
     topic = ctx.configuration.get("NotificationArn")
     if topic:
         message = approval_message(ctx, token, expires)

@@ -1,4 +1,8 @@
-"""What an action sees while it runs: its resolved configuration, its artifacts, clients acting as its role."""
+"""What an action sees while it runs: its resolved configuration, its artifacts, clients acting as its role.
+
+The context is the action's whole boundary: it never sees the plane or the engine. Fields of the run
+that the API reads (token, external id and URL) change only through the methods here, under the lock.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_harness.emulator.codepipeline import artifact_store
-from gitops_harness.emulator.codepipeline.model import ActionRun, Execution, Pipeline
-from gitops_harness.emulator.controlplane import Runtime
+from gitops_harness.emulator.codepipeline.models import ActionRun, Execution, Pipeline
+from gitops_harness.emulator.scheduler import Scheduler
+
+# (account, region, repository, commit id) -> the CODE_ZIP of that commit (the CodeCommit plane's)
+SourceArchive = Callable[[str, str, str, str], bytes]
 
 
 class ActionFailed(Exception):
@@ -33,7 +40,7 @@ class ActionOutcome:
 
 @dataclass
 class ActionContext:
-    runtime: Runtime
+    scheduler: Scheduler
     pipeline: Pipeline
     execution: Execution
     run: ActionRun
@@ -41,6 +48,7 @@ class ActionContext:
     lock: Any  # the plane's lock, to touch `run`
     clients: Callable[[str], Any]  # client acting as the action's role (RoleArn, else the pipeline role)
     pipeline_clients: Callable[[str], Any]  # client acting as the pipeline role
+    source_archive: SourceArchive
     output_keys: dict[str, str] = field(default_factory=dict)  # artifact name -> key reserved for it
 
     @property
@@ -104,25 +112,29 @@ class ActionContext:
             self.run.output_artifacts = [a for a in self.run.output_artifacts if a["name"] != detail["name"]]
             self.run.output_artifacts.append(detail)
 
-    def update(self, **changes: Any) -> None:
-        """Set ActionRun fields (token, external_id, external_url, summary) while the action runs."""
+    def set_token(self, token: str) -> None:
+        """A manual approval's token (GetPipelineState shows it, PutApprovalResult checks it)."""
         with self.lock:
-            for key, value in changes.items():
-                setattr(self.run, key, value)
-            self.run.set_status(self.run.status)
+            self.run.token = token
+            self.run.touch()
+
+    def set_external(self, external_id: str, external_url: str) -> None:
+        """The external job the action runs (a build, a deployment), for the API's executionDetails."""
+        with self.lock:
+            self.run.external_id = external_id
+            self.run.external_url = external_url
+            self.run.touch()
 
     def approval(self) -> dict[str, Any] | None:
         with self.lock:
             return self.run.approval
 
     def clock_deadline(self, aws_seconds: float) -> float:
-        scheduler = self.runtime.scheduler
-        return scheduler.clock.now() + scheduler.to_clock(aws_seconds)
+        return self.scheduler.clock.now() + self.scheduler.to_clock(aws_seconds)
 
     def remaining(self, deadline: float) -> float:
         """AWS seconds left until a clock deadline."""
-        scheduler = self.runtime.scheduler
-        return max(0.0, (deadline - scheduler.clock.now()) / scheduler.time_scale)
+        return max(0.0, (deadline - self.scheduler.clock.now()) / self.scheduler.time_scale)
 
     def source_override(self) -> dict[str, str] | None:
         return self.execution.source_overrides.get(self.run.name)

@@ -105,7 +105,7 @@ def run(ctx: ActionContext) -> Generator[Any, Any, ActionOutcome]:
         f"https://console.aws.amazon.com/codesuite/codebuild/{ctx.account_id}/projects/{project}/"
         f"build/{build_id}/?region={ctx.region}"
     )
-    ctx.update(external_id=build_id, external_url=url)
+    ctx.set_external(build_id, url)
     while build.get("buildStatus", "IN_PROGRESS") not in BUILD_DONE:
         ctx.run.wake.clear()
         yield WaitFor(ctx.run.wake, timeout=POLL_SECONDS)

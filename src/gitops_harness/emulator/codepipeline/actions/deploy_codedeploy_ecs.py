@@ -133,7 +133,7 @@ def run(ctx: ActionContext) -> Generator[Any, Any, ActionOutcome]:
     url = (
         f"https://console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}?region={ctx.region}"
     )
-    ctx.update(external_id=deployment_id, external_url=url)
+    ctx.set_external(deployment_id, url)
     status = "Created"
     info: dict[str, Any] = {}
     while status not in DEPLOYMENT_DONE:

@@ -1,8 +1,9 @@
 """CodeCommit source: resolve the commit through CodeCommit's API as the action's role, zip its tree.
 
 The GetBranch/GetCommit calls go through the front door as the action's RoleArn, which proves the role
-reaches the repository (in the management account for the reference pipeline); the archive comes from
-the CodeCommit repository store (codecommit_archive).
+reaches the repository (in the management account for the reference pipeline). The archive then comes
+from the CodeCommit plane this emulator serves (`ctx.source_archive`), as CodePipeline gets it from
+CodeCommit inside AWS: no API offers it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codepipeline.actions.base import ActionContext, ActionFailed, ActionOutcome
-from gitops_harness.emulator.codepipeline.codecommit_archive import read_archive
+from gitops_harness.emulator.exceptions import ServiceException
 
 
 def _iso_date(git_date: str) -> str:
@@ -56,7 +57,10 @@ def run(ctx: ActionContext) -> Generator[Any, Any, ActionOutcome]:
             if error.get("Code", "").endswith("DoesNotExistException")
             else "PermissionError",
         ) from None
-    archive = read_archive(ctx.runtime, metadata["accountId"], ctx.region, repository, commit_id)
+    try:
+        archive = ctx.source_archive(metadata["accountId"], ctx.region, repository, commit_id)
+    except ServiceException as exc:
+        raise ActionFailed(f"Could not archive {repository}@{commit_id}: {exc.code}: {exc}") from None
     ctx.write_output(ctx.output_names[0], archive)
     message = commit.get("message", "").strip()
     url = (

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .model import IN_PROGRESS, PhaseRecord
+from .build_io import IN_PROGRESS, PhaseRecord
 
 DEFAULT_TIMEOUT_MINUTES = 60
 DEFAULT_QUEUED_TIMEOUT_MINUTES = 480

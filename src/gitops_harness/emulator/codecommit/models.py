@@ -6,8 +6,8 @@ metadata, so a repository deleted and re-created under the same name never sees 
 restarted emulator finds its repositories again.
 
 The methods return plain dicts in the botocore output shapes (RepositoryMetadata, BranchInfo, Commit) so
-the CodeCommit control plane can hand them to its serializer as they are. Errors are ``CodeCommitError``
-subclasses named after the AWS error codes.
+the CodeCommit control plane can hand them to its serializer as they are. Errors are the plane's own
+modeled error classes (``errors.RepositoryDoesNotExistException``...), so they reach the API as they are.
 """
 
 from __future__ import annotations
@@ -29,64 +29,20 @@ from pathlib import Path
 from dulwich.objects import Blob, Commit, Tag
 from dulwich.repo import Repo
 
+from gitops_harness.emulator.common.arns import build_arn
+from gitops_harness.emulator.exceptions import ModeledErrors
+
 ZERO_SHA = "0" * 40
 _NAME_RE = re.compile(r"[\w.-]{1,100}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _BRANCH_PREFIX = "refs/heads/"
 
 
-class CodeCommitError(Exception):
-    """An AWS CodeCommit error; ``code`` is the error code the API returns."""
-
-    code = "CodeCommitException"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class RepositoryNameExistsException(CodeCommitError):
-    code = "RepositoryNameExistsException"
-
-
-class RepositoryDoesNotExistException(CodeCommitError):
-    code = "RepositoryDoesNotExistException"
-
-
-class InvalidRepositoryNameException(CodeCommitError):
-    code = "InvalidRepositoryNameException"
-
-
-class BranchDoesNotExistException(CodeCommitError):
-    code = "BranchDoesNotExistException"
-
-
-class BranchNameExistsException(CodeCommitError):
-    code = "BranchNameExistsException"
-
-
-class InvalidBranchNameException(CodeCommitError):
-    code = "InvalidBranchNameException"
-
-
-class DefaultBranchCannotBeDeletedException(CodeCommitError):
-    code = "DefaultBranchCannotBeDeletedException"
-
-
-class InvalidCommitIdException(CodeCommitError):
-    code = "InvalidCommitIdException"
-
-
-class CommitDoesNotExistException(CodeCommitError):
-    code = "CommitDoesNotExistException"
-
-
-class CommitIdDoesNotExistException(CodeCommitError):
-    code = "CommitIdDoesNotExistException"
+errors = ModeledErrors("codecommit")  # the same classes the plane raises (ModeledErrors caches them)
 
 
 def repository_arn(account_id: str, region: str, name: str) -> str:
-    return f"arn:aws:codecommit:{region}:{account_id}:{name}"
+    return build_arn("codecommit", region, account_id, name)
 
 
 def aws_clone_url_http(region: str, name: str) -> str:
@@ -217,13 +173,13 @@ class RepositoryStore:
         self, account_id: str, region: str, name: str, description: str | None = None
     ) -> dict[str, object]:
         if not _NAME_RE.fullmatch(name) or name.endswith(".git"):
-            raise InvalidRepositoryNameException(
+            raise errors.InvalidRepositoryNameException(
                 f"Repository name '{name}' is invalid: use 1-100 letters, digits, '.', '_' or '-', "
                 "not ending in '.git'."
             )
         with self._lock:
             if (account_id, region, name) in self._records:
-                raise RepositoryNameExistsException(f"Repository named {name} already exists")
+                raise errors.RepositoryNameExistsException(f"Repository named {name} already exists")
             now = _iso(datetime.now(UTC))
             record = RepositoryRecord(
                 account_id=account_id,
@@ -246,7 +202,7 @@ class RepositoryStore:
             try:
                 return self._records[(account_id, region, name)]
             except KeyError:
-                raise RepositoryDoesNotExistException(f"{name} does not exist") from None
+                raise errors.RepositoryDoesNotExistException(f"{name} does not exist") from None
 
     def get(self, account_id: str, region: str, name: str) -> dict[str, object]:
         return self.record(account_id, region, name).to_api()
@@ -287,7 +243,7 @@ class RepositoryStore:
     @staticmethod
     def _branch_ref(branch: str) -> bytes:
         if not branch or branch.startswith("refs/") or len(branch) > 256:
-            raise InvalidBranchNameException(f"The branch name '{branch}' is not valid.")
+            raise errors.InvalidBranchNameException(f"The branch name '{branch}' is not valid.")
         return (_BRANCH_PREFIX + branch).encode()
 
     def get_branch(self, account_id: str, region: str, name: str, branch: str) -> dict[str, str]:
@@ -295,7 +251,7 @@ class RepositoryStore:
         with self.open_git(account_id, region, name) as repo:
             sha = repo.refs.as_dict().get(ref)
         if sha is None:
-            raise BranchDoesNotExistException(f"Could not find branch {branch} in repository {name}")
+            raise errors.BranchDoesNotExistException(f"Could not find branch {branch} in repository {name}")
         return {"branchName": branch, "commitId": sha.decode()}
 
     def list_branches(self, account_id: str, region: str, name: str) -> list[str]:
@@ -311,7 +267,7 @@ class RepositoryStore:
         with self.open_git(account_id, region, name) as repo:
             self._require_commit(repo, commit_id)
             if not repo.refs.add_if_new(ref, commit_id.encode()):
-                raise BranchNameExistsException(f"Branch {branch} already exists in repository {name}")
+                raise errors.BranchNameExistsException(f"Branch {branch} already exists in repository {name}")
         change = RefChange(ref.decode(), None, commit_id)
         self.record_ref_changes(account_id, region, name, [change])
         return change
@@ -321,7 +277,7 @@ class RepositoryStore:
         ref = self._branch_ref(branch)
         record = self.record(account_id, region, name)
         if record.default_branch == branch:
-            raise DefaultBranchCannotBeDeletedException(
+            raise errors.DefaultBranchCannotBeDeletedException(
                 f"{branch} is the default branch of {name}: make another branch the default first."
             )
         info = self.get_branch(account_id, region, name, branch)
@@ -370,15 +326,17 @@ class RepositoryStore:
     @staticmethod
     def _require_commit(repo: Repo, commit_id: str) -> Commit:
         if not _SHA_RE.fullmatch(commit_id or ""):
-            raise InvalidCommitIdException(f"The commit ID '{commit_id}' is not a full 40-character SHA-1.")
+            raise errors.InvalidCommitIdException(
+                f"The commit ID '{commit_id}' is not a full 40-character SHA-1."
+            )
         try:
             obj = repo[commit_id.encode()]
         except KeyError:
-            raise CommitIdDoesNotExistException(f"Could not find commit {commit_id}") from None
+            raise errors.CommitIdDoesNotExistException(f"Could not find commit {commit_id}") from None
         while isinstance(obj, Tag):
             obj = repo[obj.object[1]]
         if not isinstance(obj, Commit):
-            raise InvalidCommitIdException(f"{commit_id} is a {obj.type_name.decode()}, not a commit.")
+            raise errors.InvalidCommitIdException(f"{commit_id} is a {obj.type_name.decode()}, not a commit.")
         return obj
 
     def get_commit(self, account_id: str, region: str, name: str, commit_id: str) -> dict[str, object]:

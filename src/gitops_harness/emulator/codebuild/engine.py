@@ -30,12 +30,12 @@ from typing import Any
 
 import botocore.exceptions
 
+from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.controlplane import Runtime
 from gitops_harness.emulator.scheduler import Sleep, WaitFor
 
 from . import events, tools
-from .buildspec import SecretRef
-from .model import (
+from .build_io import (
     FAILED,
     STOPPED,
     SUCCEEDED,
@@ -45,8 +45,9 @@ from .model import (
     PhaseContext,
     PhaseRecord,
 )
+from .buildspec import SecretRef
+from .models import BuildRecord
 from .runner import run_build, utc_now
-from .state import BuildRecord
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class BuildExecution:
         self.lock = lock  # the plane's: BatchGetBuilds reads the record under it
         self.work_root = work_root
         self.tools_dir = tools_dir
+        self.events = EventPublisher(
+            lambda account, region: runtime.clients.for_account("events", account, region)
+        )
         self.session_name = f"AWSCodeBuild-{record.uuid}"
         self._log_lines: list[tuple[int, str]] = []
         self._log_lock = threading.Lock()
@@ -430,14 +434,8 @@ class BuildExecution:
                 log.warning("build %s: PutLogEvents failed: %s", self.record.id, exc)
 
     def _publish(self, entries: list[dict[str, Any]]) -> None:
-        try:
-            client = self.runtime.clients.for_account("events", self.record.account_id, self.record.region)
-            answer = client.put_events(Entries=entries)
-        except Exception as exc:  # events are observability: a failure must not fail the build
-            log.warning("build %s: PutEvents failed: %s", self.record.id, exc)
-            return
-        if answer.get("FailedEntryCount"):
-            log.warning("build %s: PutEvents rejected entries: %s", self.record.id, answer.get("Entries"))
+        # events are observability: try_publish logs a failure instead of failing the build
+        self.events.try_publish(self.record.account_id, self.record.region, entries)
 
 
 class _SourceError(Exception):

@@ -47,7 +47,6 @@ class Pipeline:
     region: str
     created: datetime
     updated: datetime
-    tags: dict[str, str] = field(default_factory=dict)
     transitions: dict[str, Transition] = field(default_factory=dict)  # stage name -> inbound transition
     # stage name -> the execution holding it (SUPERSEDED/QUEUED run one execution per stage)
     occupant: dict[str, str] = field(default_factory=dict)
@@ -78,6 +77,13 @@ class Pipeline:
 
 
 @dataclass
+class CodePipelineState:
+    """One account and region's pipelines, by name (tags live in the plane's TagStore, by ARN)."""
+
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+
+
+@dataclass
 class ActionRun:
     stage: str
     name: str
@@ -101,6 +107,9 @@ class ActionRun:
 
     def set_status(self, status: str) -> None:
         self.status = status
+        self.last_update = now()
+
+    def touch(self) -> None:
         self.last_update = now()
 
 

@@ -7,15 +7,13 @@ next operation needs (approval pending, stage failed), each with a deadline.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitops_harness.emulator.codepipeline.artifact_store import make_zip
-from gitops_harness.emulator.controlplane import Sample
-
-if TYPE_CHECKING:
-    from gitops_harness.emulator.codepipeline.plane import CodePipeline
+from gitops_harness.emulator.codepipeline.plane import CodePipeline
+from gitops_harness.waiting import wait_until
+from shape_samples import Sample
 
 ACCOUNT = "111111111111"
 NAME = "shape-pipeline"
@@ -75,17 +73,16 @@ def declaration() -> dict[str, Any]:
 
 
 def _wait(plane: CodePipeline, what: str, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """Until the plane's state satisfies `predicate` (it has no event for these states), with a deadline."""
+
+    def check() -> bool:
         with plane.lock:
-            if predicate():
-                return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"shape samples: timed out waiting for {what}")
-        time.sleep(0.02)  # polling the plane's state with a deadline
+            return predicate()
+
+    wait_until(check, timeout=timeout, describe_expected=f"shape samples: {what}", interval=0.02)
 
 
-def shape_samples(plane: CodePipeline) -> list[Sample]:
+def samples(plane: CodePipeline) -> list[Sample]:
     def pipeline() -> Any:
         return plane.store.get(ACCOUNT, "us-east-1").pipelines[NAME]
 

@@ -1,0 +1,1 @@
+"""The CodeDeploy control plane (ECS blue/green) and its deployment engine."""

@@ -1,0 +1,185 @@
+"""Where moto's Lambda meets the executor: the replacements emulator/moto_patches.py installs (group
+"core", with every emulator), and the registry of executors they run functions with.
+
+- `LambdaFunction.invoke` (every invocation path of moto: the Invoke API, SNS, EventBridge, S3
+  notifications...) runs the function with the executor instead of moto's Docker container, ALWAYS:
+  the embedded AWS never reaches a Docker daemon or an image registry.
+- `LambdaBackend.send_sns_message` builds moto's SNS event as before, but its invocation is
+  asynchronous, as SNS invokes Lambda on AWS (a publish never waits for the function).
+
+moto's state is module-global, so every EmbeddedAWS in the process shares these functions. Each
+emulator registers its own executor (its endpoint, state folder and role clients) when it starts and
+unregisters it when it stops; an invocation uses the most recently registered executor still registered.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from moto.awslambda.exceptions import LambdaClientError
+
+from gitops_harness.emulator.lambda_runtime.executor import (
+    FunctionSpec,
+    LambdaExecutor,
+    LayerCode,
+    UnrunnableFunction,
+)
+
+logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+_executors: list[LambdaExecutor] = []
+_asynchronous_source: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lambda_async_source", default=False
+)
+
+
+def register(executor: LambdaExecutor) -> None:
+    """From now on (until unregistered or another registers), functions run with `executor`."""
+    with _lock:
+        if executor not in _executors:
+            _executors.append(executor)
+
+
+def unregister(executor: LambdaExecutor) -> None:
+    with _lock:
+        if executor in _executors:
+            _executors.remove(executor)
+
+
+def _current_executor() -> LambdaExecutor:
+    with _lock:
+        if not _executors:
+            raise UnrunnableFunction(
+                "ServiceException", "no embedded AWS is running to run the function", 500
+            )
+        return _executors[-1]
+
+
+def preparing_runtime_on_create(original: Any) -> Any:
+    """moto_patches replacement for LambdaBackend.create_function: moto's, then the runtime warms up."""
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        function = original(self, spec)
+        with _lock:
+            executor = _executors[-1] if _executors else None
+        if executor is not None:
+            executor.prepare_runtime(function_spec(function))
+        return function
+
+    return create_function
+
+
+def invoke_replacement(_original: Any) -> Any:
+    """moto_patches replacement for LambdaFunction.invoke (moto's original is never called)."""
+    return _invoke
+
+
+def sending_sns_message(original: Any) -> Any:
+    """moto_patches replacement for LambdaBackend.send_sns_message: moto's, marked asynchronous."""
+
+    def send_sns_message(self: Any, *args: Any, **kwargs: Any) -> None:
+        token = _asynchronous_source.set(True)
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            _asynchronous_source.reset(token)
+
+    return send_sns_message
+
+
+def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> bytes:
+    """moto's LambdaFunction.invoke, answered by the executor (headers as moto's Invoke response sends them)."""
+    invocation_type = _header(request_headers, "X-Amz-Invocation-Type")
+    if invocation_type is None:
+        invocation_type = "Event" if _asynchronous_source.get() else "RequestResponse"
+    event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    asynchronous_source = _asynchronous_source.get()
+    if event.strip():
+        try:
+            json.loads(event)
+        except ValueError as exc:  # Lambda refuses it before any function runs
+            raise LambdaClientError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+            ) from None
+    try:
+        executor = _current_executor()
+        spec = function_spec(self)
+        if not asynchronous_source:
+            executor.check(spec)  # an Invoke call learns at once why the function cannot run
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            executor.invoke_async(spec, event)  # a refusal goes to the function's log group
+            return b""
+        result = executor.invoke(spec, event)
+    except UnrunnableFunction as exc:
+        if asynchronous_source:  # a publish must not fail because of one subscriber
+            logger.warning("invocation of %s not run: %s", self.function_name, exc.message)
+            return b""
+        error = LambdaClientError(exc.code, exc.message)
+        error.code = exc.status
+        raise error from None
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-executed-version"] = result.executed_version
+    response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail).decode("ascii")
+    return result.payload
+
+
+def function_spec(function: Any) -> FunctionSpec:
+    """A snapshot of moto's LambdaFunction (a version object for a qualified invocation)."""
+    from moto.awslambda.utils import get_backend
+
+    version = str(function.version)
+    code = getattr(function, "code_bytes", b"") or b""
+    backend = get_backend(function.account_id, function.region)
+    layers = []
+    for layer in function.layers or []:
+        layer_version = backend.layers_versions_by_arn(layer["Arn"])
+        if layer_version is not None:
+            zipped = getattr(layer_version, "code_bytes", b"") or b""
+            layers.append(LayerCode(layer["Arn"], hashlib.sha256(zipped).hexdigest(), zipped))
+    return FunctionSpec(
+        account=function.account_id,
+        region=function.region,
+        name=function.function_name,
+        invoked_arn=function.function_arn,
+        version=version,
+        runtime=function.run_time,
+        handler=function.handler,
+        role=function.role,
+        timeout=float(function.timeout or 3),
+        memory_size=int(function.memory_size or 128),
+        variables=dict(function.environment_vars or {}),
+        package_type=function.package_type or "Zip",
+        code_sha256=getattr(function, "code_digest", "") or hashlib.sha256(code).hexdigest(),
+        code=code,
+        layers=tuple(layers),
+        maximum_retry_attempts=_maximum_retry_attempts(function),
+    )
+
+
+def _maximum_retry_attempts(function: Any) -> int:
+    for config in getattr(function, "event_invoke_config", None) or []:
+        if "MaximumRetryAttempts" in config.config:
+            return int(config.config["MaximumRetryAttempts"])
+    return 2
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping) and not hasattr(headers, "items"):
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if str(key).lower() == wanted:
+            return str(value)
+    return None

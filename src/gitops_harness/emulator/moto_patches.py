@@ -1,0 +1,364 @@
+"""Every change this project makes to moto, in one list, installed and removed symmetrically.
+
+moto keeps its services in module globals shared by every emulator in the process, so a patch is
+installed by the first emulator that needs its group and removed by the last one that lets go (counted
+per group). Removal goes through `unittest.mock.patch.object` in an ExitStack, so moto is exactly as it
+was: an attribute we added (an operation moto lacks) is deleted again, and a plain `moto.mock_aws` in
+the user's own tests after the last emulator stopped sees unpatched moto.
+
+Groups:
+- "core": installed at every emulator start (operations moto lacks, Lambda functions run by
+  emulator/lambda_runtime instead of Docker, EventBridge delivery through the emulator that took the
+  request, S3 bucket-policy checks the front door decided);
+- "cloudformation": on the first CloudFormation request (importing moto's CloudFormation imports every
+  service it models, ~1.5 s that a run without stacks never pays);
+- "ecs_tasks" and "elb_dataplane": at every emulator start (task sets whose tasks run, ALB listeners
+  that carry requests; see ecs_tasks/ and elb_dataplane/).
+
+A new patch (the ECS task runtime) is one more PatchSpec in PATCH_GROUPS, or its own
+group that its component ensures on first use:
+
+    PatchSpec("moto.ecs.models:EC2ContainerServiceBackend", "run_task",
+              lambda original: my_run_task, why="run the task's containers as local processes")
+
+Each emulator holds a `MotoPatchSession`: `ensure(group)` takes the group once for that emulator,
+`close()` (on stop) lets go of every group it took.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+Replacement = Callable[[Any], Any]  # the original attribute (None when moto lacks it) -> the new one
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    target: str  # "module:Object" (or "module" for a module attribute), imported at install time
+    attribute: str
+    replacement: Replacement
+    why: str
+    missing_only: bool = False  # add only when moto lacks the attribute (never replace what it has)
+    when: Callable[[], bool] | None = None  # install only if this holds (checked at install time)
+
+
+@dataclass(frozen=True)
+class PatchGroup:
+    name: str
+    specs: tuple[PatchSpec, ...]
+    # run before the first install (imports moto needs for the patched code, caches to clear)
+    prepare: Callable[[], None] | None = None
+
+
+def _resolve(target: str) -> Any:
+    module_name, _, attribute_path = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in filter(None, attribute_path.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+# ---- the patches ----------------------------------------------------------------------------------------
+
+
+def _lambda(name: str) -> Replacement:
+    def replacement(original: Any) -> Any:
+        from gitops_harness.emulator.lambda_runtime import moto_hook
+
+        return getattr(moto_hook, name)(original)
+
+    return replacement
+
+
+def _eventbridge_routing(original: Any) -> Any:
+    from gitops_harness.emulator.eventbridge.delivery import routing_send_to_targets
+
+    return routing_send_to_targets(original)
+
+
+def _bucket_policy_deferral(original: Any) -> Any:
+    from gitops_harness.emulator.iam.enforcement import deferring_bucket_permission
+
+    return deferring_bucket_permission(original)
+
+
+def _cloudformation(name: str, module: str = "stacks") -> Replacement:
+    def replacement(original: Any) -> Any:
+        found = importlib.import_module(f"gitops_harness.emulator.cloudformation.{module}")
+        return getattr(found, name)(original)
+
+    return replacement
+
+
+def _prepare_cloudformation() -> None:
+    import moto.logs.models  # noqa: F401  (moto's parser does not import it: AWS::Logs::* would be unknown)
+    from moto.cloudformation import parsing
+
+    # moto caches its model map; ours must be seen by the lookups made after the install
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def _from(module: str, name: str) -> Replacement:
+    def replacement(original: Any) -> Any:
+        return getattr(importlib.import_module(f"gitops_harness.emulator.{module}"), name)(original)
+
+    return replacement
+
+
+_CFN = "moto.cloudformation"
+
+PATCH_GROUPS: dict[str, PatchGroup] = {
+    group.name: group
+    for group in (
+        PatchGroup(
+            "core",
+            (
+                PatchSpec(
+                    "moto.awslambda.models:LambdaFunction",
+                    "invoke",
+                    _lambda("invoke_replacement"),
+                    why="run python3.x functions as local processes; never Docker, never an image registry",
+                ),
+                PatchSpec(
+                    "moto.awslambda.models:LambdaBackend",
+                    "create_function",
+                    _lambda("preparing_runtime_on_create"),
+                    why="start the Lambda fork server when a function is created, not at its first invocation",
+                ),
+                PatchSpec(
+                    "moto.awslambda.models:LambdaBackend",
+                    "send_sns_message",
+                    _lambda("sending_sns_message"),
+                    why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",
+                ),
+                PatchSpec(
+                    "moto.events.models:Rule",
+                    "send_to_targets",
+                    _eventbridge_routing,
+                    why="deliver through the emulator that took the request (other accounts, pipelines, FIFO lanes)",
+                ),
+                PatchSpec(
+                    "moto.s3.models:FakeBucket",
+                    "get_permission",
+                    _bucket_policy_deferral,
+                    why="moto denies every statement with a Condition; the front door decided the object request",
+                ),
+            ),
+        ),
+        PatchGroup(
+            "cloudformation",
+            (
+                PatchSpec(
+                    f"{_CFN}.parsing",
+                    "resource_class_from_type",
+                    _cloudformation("resource_class_lookup"),
+                    why="our resource models; unsupported types fail instead of being skipped",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing",
+                    "parse_and_create_resource",
+                    _cloudformation("creating_with_events"),
+                    why="per-resource events and create failures that roll the stack back",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing",
+                    "clean_json",
+                    _cloudformation("with_extra_intrinsics", "intrinsics"),
+                    why="Fn::Cidr, Fn::GetAZs '' and GetAtt attributes moto lacks",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing:ResourceMap",
+                    "_delete_resource",
+                    _cloudformation("with_api_deletes", "deletions"),
+                    why="deletes moto skips (routes, gateways...) and our models' deletes",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
+                    "create_stack",
+                    _cloudformation("create_stack_replacing"),
+                    why="validation before anything is created, rollback on failure",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
+                    "delete_stack",
+                    _cloudformation("deleting_or_failing"),
+                    why="DELETE_FAILED with the reason instead of a failed request",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:Stack",
+                    "parameter_list",
+                    _cloudformation("masked_parameter_list"),
+                    why="NoEcho parameters read **** in DescribeStacks",
+                ),
+            ),
+            prepare=_prepare_cloudformation,
+        ),
+        PatchGroup(
+            "ecs_tasks",
+            (
+                *(
+                    PatchSpec(
+                        "moto.ecs.models:EC2ContainerServiceBackend",
+                        name,
+                        _from("ecs_tasks.moto_hooks", name),
+                        why=why,
+                    )
+                    for name, why in (
+                        (
+                            "create_service",
+                            "a CODE_DEPLOY service gets its first (PRIMARY) task set, as on ECS",
+                        ),
+                        ("create_task_set", "task sets run tasks; moto's own run with `scale` crashed"),
+                        ("update_task_set", "a new scale starts or stops tasks"),
+                        ("delete_task_set", "the task set's tasks stop (DRAINING)"),
+                        (
+                            "update_service",
+                            "CODE_DEPLOY refuses a new task definition; desiredCount rescales",
+                        ),
+                        ("delete_service", "the service's tasks stop"),
+                        ("stop_task", "StopTask stops the task's processes"),
+                        ("describe_task_sets", "running/pending counts and stabilityStatus from the tasks"),
+                        ("describe_services", "running/pending counts from the task sets"),
+                    )
+                ),
+                PatchSpec(
+                    "moto.ec2.models.elastic_network_interfaces:NetworkInterface",
+                    "private_dns_name",
+                    _from("ecs_tasks.moto_hooks", "eni_private_dns_name"),
+                    why="an awsvpc task reads it and moto lacks it (CreateTaskSet with scale crashed)",
+                    missing_only=True,
+                ),
+                PatchSpec(
+                    "moto.ecr.models:ECRBackend",
+                    "complete_layer_upload",
+                    _from("ecs_tasks.ecr_blobs", "keeping_blobs"),
+                    why="moto drops pushed layer bytes; tasks read images back from them",
+                ),
+            ),
+        ),
+        PatchGroup(
+            "elb_dataplane",
+            (
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "create_listener",
+                    _from("elb_dataplane.data_plane", "creating_listener"),
+                    why="each listener is a real HTTP server on 127.0.0.1",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "delete_listener",
+                    _from("elb_dataplane.data_plane", "deleting_listener"),
+                    why="its server stops with it",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "delete_load_balancer",
+                    _from("elb_dataplane.data_plane", "deleting_load_balancer"),
+                    why="its listeners' servers stop with it",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:FakeTargetGroup",
+                    "health_for",
+                    _from("elb_dataplane.data_plane", "checked_health"),
+                    why="DescribeTargetHealth from real health checks (moto says healthy for any target)",
+                ),
+            ),
+        ),
+    )
+}
+
+
+# ---- installing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Installed:
+    holders: int = 0
+    stack: ExitStack = field(default_factory=ExitStack)
+
+
+_lock = threading.Lock()
+_installed: dict[str, _Installed] = {}
+
+
+def _install(group: PatchGroup) -> ExitStack:
+    if group.prepare is not None:
+        group.prepare()
+    stack = ExitStack()
+    try:
+        for spec in group.specs:
+            if spec.when is not None and not spec.when():
+                continue
+            owner = _resolve(spec.target)
+            exists = hasattr(owner, spec.attribute)
+            if spec.missing_only and exists:
+                continue
+            original = getattr(owner, spec.attribute) if exists else None
+            stack.enter_context(
+                mock.patch.object(owner, spec.attribute, spec.replacement(original), create=not exists)
+            )
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def acquire(name: str) -> None:
+    """Take group `name`: the first holder installs its patches."""
+    group = PATCH_GROUPS[name]
+    with _lock:
+        state = _installed.get(name)
+        if state is None:
+            state = _installed[name] = _Installed(stack=_install(group))
+        state.holders += 1
+
+
+def release(name: str) -> None:
+    """Let go of group `name`: the last holder removes its patches (moto as it was)."""
+    with _lock:
+        state = _installed.get(name)
+        if state is None:
+            return
+        state.holders -= 1
+        if state.holders == 0:
+            del _installed[name]
+            state.stack.close()
+
+
+def installed(name: str) -> bool:
+    with _lock:
+        return name in _installed
+
+
+class MotoPatchSession:
+    """The groups one emulator holds; `close()` releases them all (safe to call twice)."""
+
+    def __init__(self) -> None:
+        self._held: list[str] = []
+        self._lock = threading.Lock()
+
+    def ensure(self, name: str) -> None:
+        """Take group `name` for this emulator, once (later calls return at once)."""
+        if name in self._held:
+            return
+        with self._lock:
+            if name not in self._held:
+                acquire(name)
+                self._held.append(name)
+
+    def holds(self, name: str) -> bool:
+        return name in self._held
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for name in reversed(held):
+            release(name)
