@@ -380,18 +380,19 @@ def _image_detail_uri(r: _Rules, trace: _Trace) -> None:
 
 
 def _classify_uri(r: _Rules, where: Path_, uri: str) -> None:
-    if "@" in uri:
-        digest = uri.rsplit("@", 1)[1]
-        if digest.startswith("sha256:") or unresolved(digest):
-            return  # pinned by digest (or a variable holding it)
-    last = uri.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last else None
-    if tag is None or uri.strip("${}").isidentifier():
+    if uri.strip("${}").isidentifier():
         return  # one variable: nothing to judge
-    host = uri.split("/", 1)[0] if "/" in uri else ""
-    if not host and unresolved(uri):
+    name, _, digest = uri.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    host = name.split("/", 1)[0] if "/" in name else ""
+    if not host and unresolved(name):
         host = "$"  # `$REPOSITORY_URI:tag`: the registry is in the variable
-    if tag == "latest":
+    if digest.startswith("sha256:") or (digest and unresolved(digest)):
+        pass  # pinned by digest (or a variable holding it)
+    elif tag is None:
+        return
+    elif tag == "latest":
         r.add(
             where,
             "BS004",
