@@ -138,7 +138,7 @@ def _path_for(data: dict, message: str) -> Path_:
 # --- follow the commands ------------------------------------------------------------------------------
 
 
-def _commands(data: dict) -> list[tuple[Path_, str]]:
+def buildspec_commands(data: dict) -> list[tuple[Path_, str]]:
     out: list[tuple[Path_, str]] = []
     phases = data.get("phases") if isinstance(data.get("phases"), dict) else {}
     for phase in PHASES:
@@ -160,7 +160,7 @@ def _trace(data: dict, ctx: BuildContext) -> _Trace:
     env.update(ctx.variables)  # the project's environment overrides the buildspec's
     trace = _Trace()
     cwd: str | None = ""
-    for where, text in _commands(data):
+    for where, text in buildspec_commands(data):
         cwd = _follow(text, where, text, cwd, env, ctx, trace, depth=0)
     return trace
 
@@ -555,7 +555,7 @@ def _hard_coded(r: _Rules, data: dict, trace: _Trace) -> None:
     places: list[tuple[Path_, str]] = [
         (("env", "variables", k), str(v)) for k, v in variables.items() if isinstance(v, str | int)
     ]
-    places += _commands(data)
+    places += buildspec_commands(data)
     for where, text in places:
         account = _ACCOUNT.search(text)
         region = _REGION.search(text)
@@ -589,7 +589,7 @@ def filled_placeholders(doc: Document | None, target: str) -> set[str]:
     if doc is None or not isinstance(doc.data, dict):
         return set()
     found: set[str] = set()
-    for _, text in _commands(doc.data):
+    for _, text in buildspec_commands(doc.data):
         for c in parse_command(text).commands:
             if c.name != "sed":
                 continue
