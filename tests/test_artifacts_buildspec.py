@@ -268,5 +268,39 @@ def test_static_checks_on_a_directory_stay_under_50ms(tmp_path: Path) -> None:
     runs = 20
     start = time.perf_counter()
     for _ in range(runs):
+        parse_command.cache_clear()  # each run parses every command, as a fresh process would
         validate_directory(directory)
     assert (time.perf_counter() - start) / runs < 0.05
+
+
+# --- field buildspecs ------------------------------------------------------------------------------
+
+FIELD = Path(__file__).parent / "artifact_fixtures" / "field"
+
+
+def field_findings(directory: Path) -> list[tuple[str, str, str, str]]:
+    template = directory / "pipeline.yaml"
+    findings = validate_directory(directory, template if template.is_file() else None)
+    return sorted(
+        (f.rule_id, f.severity.value, Path(f.file).relative_to(directory).as_posix(), f.location)
+        for f in findings
+    )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIELD.iterdir() if p.is_dir()))
+def test_field_buildspec_findings_are_exactly_the_real_defects(name: str) -> None:
+    directory = FIELD / name
+    wanted = sorted(
+        (rule, severity, file, location)
+        for rule, severity, file, location in (
+            line.split(" ", 3) for line in (directory / "expect.txt").read_text().splitlines() if line.strip()
+        )
+    )
+    assert field_findings(directory) == wanted
+
+
+def test_field_buildspecs_hold_eight_errors_and_twelve_warnings() -> None:
+    found = [f for d in FIELD.iterdir() if d.is_dir() for f in field_findings(d)]
+    assert len(found) == 20
+    assert sum(1 for f in found if f[1] == "error") == 8
+    assert len({f[0] for f in found}) >= 10  # distinct kinds of defect

@@ -180,7 +180,10 @@ def _follow(
         trace.opaque.append(source.strip().splitlines()[0][:60] if source.strip() else source)
     for command in parsed.commands:
         for name, value in command.assignments:
-            env[name] = expand(value, env)
+            if "$(" in value or "`" in value:
+                env.pop(name, None)  # a command's output: unknown here, kept as the reference
+            else:
+                env[name] = expand(value, env)
         trace.steps.append(_Step(command, where, source, cwd, dict(env)))
         if command.name == "cd":
             cwd = _cd(cwd, command, env)
@@ -410,7 +413,8 @@ def _classify_uri(r: _Rules, where: Path_, uri: str) -> None:
         )
     if unresolved(host):
         return
-    if not host or ("." not in host and ":" not in host and host != "localhost"):
+    docker_hub = ("docker.io", "index.docker.io", "registry-1.docker.io")
+    if not host or host in docker_hub or ("." not in host and ":" not in host and host != "localhost"):
         registry = "Docker Hub"
     elif ".dkr.ecr." in host:
         return
@@ -420,8 +424,8 @@ def _classify_uri(r: _Rules, where: Path_, uri: str) -> None:
         where,
         "BS005",
         Severity.WARNING,
-        f"imageDetail.json points at {registry} ({uri}), not ECR: ECS pulls it with the execution role's "
-        "registry access and Docker Hub rate limits; push the image to ECR",
+        f"imageDetail.json points at {registry} ({uri}), not ECR: AWS accepts it, but pulls need registry "
+        "credentials (repositoryCredentials) or meet Docker Hub's rate limits; push the image to ECR",
     )
 
 
