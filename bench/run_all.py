@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("bench_policy.py", "bench_emulator.py", "bench_test_suite.py")
+SCRIPTS = ("bench_policy.py", "bench_emulator.py", "bench_artifacts.py", "bench_test_suite.py")
 
 
 def main() -> int:

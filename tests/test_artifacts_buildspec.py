@@ -304,3 +304,26 @@ def test_field_buildspecs_hold_eight_errors_and_twelve_warnings() -> None:
     assert len(found) == 20
     assert sum(1 for f in found if f[1] == "error") == 8
     assert len({f[0] for f in found}) >= 10  # distinct kinds of defect
+
+
+def test_run_artifact_verdict_includes_the_buildspec_rules(tmp_path: Path) -> None:
+    from gitops_harness.config import load_config
+    from gitops_harness.run import artifact_verdict
+
+    for name in ("fixtures",):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "harness.yaml", tmp_path / "harness.yaml")
+    config = load_config(tmp_path / "harness.yaml")
+    clean = artifact_verdict(config)
+    assert clean.passed and "buildspec rules: 0 error(s), 0 warning(s)" in clean.detail
+    buildspec = tmp_path / "fixtures" / "app" / "buildspec.yml"
+    buildspec.write_text(
+        buildspec.read_text().replace(
+            'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin '
+            '"${REPOSITORY_URI%%/*}"',
+            '$(aws ecr get-login --no-include-email --region "$AWS_REGION")',
+        )
+    )
+    broken = artifact_verdict(config)
+    assert not broken.passed and "buildspec rules: 1 error(s)" in broken.detail
+    assert "BS006" in broken.where_to_look and "buildspec.yml:line 17" in broken.where_to_look
