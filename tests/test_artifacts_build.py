@@ -12,7 +12,7 @@ import pytest
 from gitops_harness.cli import main
 
 APP = Path(__file__).parents[1] / "fixtures" / "app"
-pytestmark = pytest.mark.slow
+TEMPLATE = Path(__file__).parents[1] / "fixtures" / "pipeline" / "pipeline-account.yaml"
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -20,6 +20,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_reference_app_builds_and_its_artifact_validates(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = cli(capsys, str(APP), "--build", "--format", "json")
     report = json.loads(out)
@@ -33,6 +34,7 @@ def test_reference_app_builds_and_its_artifact_validates(capsys: pytest.CaptureF
     assert report["errors"] == report["warnings"] == 0
 
 
+@pytest.mark.slow
 def test_forgotten_image_detail_and_a_failing_command_are_reported(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -59,3 +61,47 @@ def test_forgotten_image_detail_and_a_failing_command_are_reported(
     assert failed[0].startswith(f"{app / 'buildspec.yml'}:line ")
     assert "    | checking the release notes" in out  # the command's own log lines
     assert "build output/imageDetail.json:(missing): error ID000" in out
+
+
+def test_plan_follows_the_template_project_and_stands_in_for_its_environment() -> None:
+    from gitops_harness.artifacts.build_run import _plan
+    from gitops_harness.cfn_template import load_template
+
+    plan = _plan(APP, load_template(TEMPLATE), {"LOG_GROUP": "/mine"})
+    assert plan.buildspec == "buildspec.yml" and not plan.inline
+    assert plan.project is not None and plan.project.image == "aws/codebuild/standard:7.0"
+    # !GetAtt Repository.RepositoryUri and !Ref Repository become the throwaway repository; --env wins.
+    assert (
+        plan.stand_ins["REPOSITORY_URI"]
+        == f"{plan.account}.dkr.ecr.us-east-1.amazonaws.com/{plan.repository}"
+    )
+    assert plan.stand_ins["REPOSITORY_NAME"] == plan.repository
+    assert plan.stand_ins["TASK_EXECUTION_ROLE_ARN"].startswith(f"arn:aws:iam::{plan.account}:role/")
+    assert "LOG_GROUP" not in plan.stand_ins and plan.variables["LOG_GROUP"] == "/mine"
+    # Each plan has an account of its own (moto's state lives as long as the process).
+    assert _plan(APP, None, {}).account != plan.account
+
+
+def test_secondary_artifact_is_built_as_the_primary_of_its_own_build(tmp_path: Path) -> None:
+    import yaml
+
+    from gitops_harness.artifacts.build_run import BuildRun, _Build, _plan
+
+    (tmp_path / "buildspec.yml").write_text(
+        "version: 0.2\nphases:\n  build:\n    commands: [echo hi > a.txt]\n"
+        "artifacts:\n  files: [a.txt]\n  secondary-artifacts:\n    Extra:\n      files: [b.txt]\n"
+        "      discard-paths: yes\n"
+    )
+    build = _Build("http://127.0.0.1:1", tmp_path, _plan(tmp_path, None, {}), BuildRun(), 60)
+    rewritten = yaml.safe_load(build._as_primary("Extra"))
+    assert rewritten["artifacts"] == {"files": ["b.txt"], "discard-paths": True}
+    assert rewritten["phases"] == {"build": {"commands": ["echo hi > a.txt"]}}
+
+
+def test_build_on_a_directory_without_buildspec_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["validate-artifacts", str(tmp_path), "--build"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no buildspec to build with" in err
+    assert main(["validate-artifacts", str(APP), "--build", "--env", "no-equals"]) == 2

@@ -172,13 +172,13 @@ def _plan(directory: Path, template: dict | None, overrides: dict[str, str]) -> 
     stand_ins = {
         n: v for n in sorted(needed) if (v := _stand_in(n, account, registry, repository)) is not None
     }
-    for name, value in (project.variables if project else {}).items():
-        if not isinstance(value, str) and name not in overrides:
+    for variable, value in (project.variables if project else {}).items():
+        if not isinstance(value, str) and variable not in overrides:
             guessed = _from_intrinsic(value, template or {}, account, registry, repository) or _stand_in(
-                name, account, registry, repository
+                variable, account, registry, repository
             )
             if guessed is not None:
-                stand_ins[name] = guessed
+                stand_ins[variable] = guessed
     return _Plan(
         buildspec=text if inline else name,
         inline=inline,
@@ -490,8 +490,8 @@ class _Build:
     def _validate(
         self, outputs: dict[str, dict[str, bytes]], template: dict | None, template_name: str
     ) -> None:
-        if not outputs:
-            return
+        if not any(outputs.values()):
+            return  # nothing was uploaded: the build's own failure (BLD001/BLD002) says why
         merged: dict[str, bytes] = {}
         origin: dict[str, str] = {}
         for name, files in outputs.items():

@@ -22,6 +22,7 @@ import bashlex.errors
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _DECLARE = ("export", "declare", "local", "readonly", "typeset")
 _CONTROL = {";", "&&", "||", "|", "&", "(", ")", "\n", ";;", "|&"}
+MAX_COMMAND = 64 * 1024
 _REDIRECT_OPS = {">", ">>", ">|", "&>", "&>>", "<", "<<", "<<<", "<>"}
 
 
@@ -61,6 +62,8 @@ _OPERATORS = re.compile(r"[|&;<>()`\n#*?\[\]~!\\]|\$\(")
 def parse_command(source: str) -> ParsedCommand:
     """Parse one buildspec command (which may span lines); never raises. Cached: the result is shared,
     do not change it."""
+    if len(source) > MAX_COMMAND:
+        return ParsedCommand(source, [], exact=False)  # not a command a person wrote: not analysed
     if not _OPERATORS.search(source):
         try:
             words = shlex.split(source)
@@ -184,11 +187,14 @@ def _from_tokens(tokens: list[str]) -> SimpleCommand:
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
+MAX_EXPANDED = 8192  # X="$X$X" repeated must not grow a value without bound
+
+
 def expand(text: str, env: Mapping[str, str], depth: int = 4) -> str:
     """Replace $NAME and ${NAME} whose value is known; unknown references and ${X:-y} forms stay as written."""
     for _ in range(depth):
         changed = _REFERENCE.sub(lambda m: env.get(m[1] or m[2], m[0]), text)
-        if changed == text:
+        if changed == text or len(changed) > MAX_EXPANDED:
             break
         text = changed
     return text
