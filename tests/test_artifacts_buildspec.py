@@ -88,6 +88,13 @@ def test_commands_are_parsed_with_redirects_assignments_and_substitutions() -> N
     )
 
 
+def test_aws_global_options_and_command_wrappers_do_not_hide_the_command() -> None:
+    (login,) = parse_command("aws --region eu-west-1 --output text ecr get-login --no-include-email").commands
+    assert login.is_("aws", "ecr", "get-login")
+    (push,) = parse_command("sudo docker push x:1").commands
+    assert push.is_("docker", "push") and push.name == "docker"
+
+
 def test_unparseable_commands_fall_back_to_tokens_and_silence_guessing_rules(tmp_path: Path) -> None:
     parsed = parse_command('[[ -n "$X" ]] && docker push "$REPO:$TAG"')
     assert not parsed.exact and any(c.words[:2] == ("docker", "push") for c in parsed.commands)

@@ -23,6 +23,13 @@ _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _DECLARE = ("export", "declare", "local", "readonly", "typeset")
 _CONTROL = {";", "&&", "||", "|", "&", "(", ")", "\n", ";;", "|&"}
 MAX_COMMAND = 64 * 1024
+# AWS CLI global options that take a value (`aws --region eu-west-1 ecr get-login`).
+_AWS_VALUE_OPTIONS = frozenset(
+    {"--region", "--profile", "--endpoint-url", "--output", "--query", "--color", "--ca-bundle"}
+    | {"--cli-read-timeout", "--cli-connect-timeout", "--cli-binary-format"}
+)
+# Words that run the rest of the line as the command (`sudo docker push x`).
+_WRAPPERS = frozenset({"sudo", "time", "nohup", "exec", "command"})
 _REDIRECT_OPS = {">", ">>", ">|", "&>", "&>>", "<", "<<", "<<<", "<>"}
 
 
@@ -33,6 +40,12 @@ class SimpleCommand:
     assignments: tuple[tuple[str, str], ...] = ()  # NAME=value, also after export/declare
     exact: bool = True  # False when the shell parser failed and a tokenizer read the text
 
+    def __post_init__(self) -> None:
+        words = self.words
+        while len(words) > 1 and words[0] in _WRAPPERS:
+            words = words[1:]
+        object.__setattr__(self, "words", words)
+
     @property
     def name(self) -> str:
         return posixpath.basename(self.words[0]) if self.words else ""
@@ -41,8 +54,19 @@ class SimpleCommand:
         return self.words[1:]
 
     def is_(self, *prefix: str) -> bool:
-        """Whether argv starts with `prefix` once options before the first positional are skipped for `aws`."""
-        words = [w for w in self.words if not (self.name == "aws" and w.startswith("--"))]
+        """Whether argv starts with `prefix`; for `aws`, global options (`--region x`) are skipped."""
+        words = list(self.words)
+        if self.name == "aws":
+            kept: list[str] = []
+            skip = False
+            for w in words:
+                if skip:
+                    skip = False
+                elif w.startswith("--"):
+                    skip = w in _AWS_VALUE_OPTIONS
+                else:
+                    kept.append(w)
+            words = kept
         return tuple(words[: len(prefix)]) == prefix
 
 

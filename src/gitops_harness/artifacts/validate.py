@@ -233,7 +233,13 @@ def validate_documents(
     for deploy in actions:
         findings.extend(
             CrossCheck(
-                template, template_name, deploy, documents, present, buildspecs=buildspecs.per_action or None
+                template,
+                template_name,
+                deploy,
+                documents,
+                present,
+                # the buildspec each build action's project runs; a build output has none to check
+                buildspecs=None if build_output else buildspecs.per_action,
             ).run(taskdef)
         )
     return sorted(set(findings))
