@@ -54,10 +54,11 @@ def test_fixture_reports_exactly_what_it_expects(tmp_path: Path, fixture: str) -
         assert any(f.rule_id == rule for f in findings)
 
 
-def test_every_rule_has_a_fail_fixture_and_a_doc_entry() -> None:
+def test_every_rule_has_a_pass_and_a_fail_fixture_and_a_doc_entry() -> None:
     rules = {f"BS{n:03d}" for n in range(1, 12)}
-    fixtures = {p.name.split("-")[0] for p in FIXTURES.glob("BS*-fail.yml")}
-    assert rules <= fixtures
+    for kind in ("fail", "pass"):
+        fixtures = {p.name.split("-")[0] for p in FIXTURES.glob(f"BS*-{kind}.yml")}
+        assert rules <= fixtures, (kind, rules - fixtures)
     doc = (ROOT / "docs" / "artifact-rules.md").read_text()
     assert all(f"| {rule} |" in doc for rule in rules | {"BS000"})
 
