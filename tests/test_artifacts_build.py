@@ -105,3 +105,41 @@ def test_build_on_a_directory_without_buildspec_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no buildspec to build with" in err
     assert main(["validate-artifacts", str(APP), "--build", "--env", "no-equals"]) == 2
+
+
+@pytest.mark.slow
+def test_each_secondary_artifact_is_built_and_validated(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for member in ("taskdef.json", "appspec.yml"):
+        shutil.copy(APP / member, tmp_path / member)
+    (tmp_path / "buildspec.yml").write_text(
+        "version: 0.2\n"
+        "phases:\n"
+        "  build:\n"
+        "    commands:\n"
+        "      - >-\n"
+        '        printf \'{"ImageURI":"%s"}\' "$REPOSITORY_URI@sha256:$(printf \'%064d\' 7)" > imageDetail.json\n'
+        "      - for name in TASK_EXECUTION_ROLE_ARN TASK_ROLE_ARN AWS_REGION LOG_GROUP; do "
+        'sed -i "s|\\${$name}|${!name}|g" taskdef.json; done\n'
+        "artifacts:\n"
+        "  files: [imageDetail.json]\n"
+        "  secondary-artifacts:\n"
+        "    DefinitionArtifact:\n"
+        "      files: [taskdef.json]\n"
+        "    ImageArtifact:\n"
+        "      files: [imageDetail.json]\n"
+    )
+    code, out = cli(capsys, str(tmp_path), "--build", "--format", "json")
+    report = json.loads(out)
+    assert report["build"]["artifacts"] == {
+        "build output": ["imageDetail.json"],
+        "DefinitionArtifact": ["taskdef.json"],
+        "ImageArtifact": ["imageDetail.json"],
+    }
+    # Static BS001 and the built artifacts agree: nothing exports the AppSpec file.
+    assert code == 1
+    rules = {(f["rule_id"], f["file"]) for f in report["findings"]}
+    assert ("BS001", str(tmp_path / "buildspec.yml")) in rules
+    assert ("AS000", "build output/appspec.yaml") in rules
+    assert not [f for f in report["findings"] if f["rule_id"].startswith("TD")]  # the taskdef was filled

@@ -1,8 +1,9 @@
 """Which buildspec each build runs, and the buildspec rules on it (the wiring between validate.py and
 buildspec_rules.py).
 
-Without a template the directory's buildspec.yml is checked, and it must export imageDetail.json when the
-directory is clearly a CodeDeployToECS source (taskdef and appspec present). With a template each
+Without a template the directory's buildspec.yml is checked, and it must export imageDetail.json, the
+taskdef and the AppSpec file when the directory is clearly a CodeDeployToECS source (taskdef and appspec
+present). With a template each
 CodeBuild action's project decides its buildspec (Source.BuildSpec: a path in the source, or inline).
 """
 
@@ -48,7 +49,7 @@ def check_buildspecs(
     deploys: list[DeployAction],
     *,
     template_name: str,
-    taskdef_and_appspec: bool,
+    deploy_files: tuple[str, ...],
     build_output: bool,
     source_has: Callable[[str], bool],
     read_source: Callable[[str], str | None],
@@ -62,8 +63,8 @@ def check_buildspecs(
         if doc is None:
             return BuildspecChecks({}, [])
         ctx = BuildContext(
-            deploys_ecs=taskdef_and_appspec,
-            check_image_detail_export=taskdef_and_appspec,
+            deploys_ecs=bool(deploy_files),
+            required_exports=deploy_files,
             source_has=source_has,
             read_source=read_source,
             text=texts.get(DEFAULT_BUILDSPEC),

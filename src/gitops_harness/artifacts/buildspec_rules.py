@@ -47,7 +47,9 @@ class BuildContext:
     """What the rules know about the project that runs the buildspec."""
 
     deploys_ecs: bool = False  # a CodeDeployToECS action reads imageDetail.json from this build
-    check_image_detail_export: bool = False  # BS001 here (without a template; XC007 owns it with one)
+    # BS001: files the deploy action reads that some artifacts section must export (without a template;
+    # XC007 owns this with one): imageDetail.json, taskdef.json and the AppSpec file.
+    required_exports: tuple[str, ...] = ()
     image: str | None = None  # the project's Environment.Image when a template names it
     variables: dict[str, str] = field(default_factory=dict)  # the project's plaintext environment
     source_has: Callable[[str], bool] = lambda _: False  # a file exists in the source directory
@@ -300,14 +302,15 @@ def _exports(r: _Rules, data: dict, trace: _Trace) -> None:
     from gitops_harness.artifacts.pipeline_crosscheck import exports
 
     sections = _sections(data)
-    if r.ctx.check_image_detail_export and not any(exports(s, IMAGE_DETAIL) for _, s in sections):
-        r.add(
-            ("artifacts",) if "artifacts" in data else (),
-            "BS001",
-            Severity.ERROR,
-            "the deploy action (CodeDeployToECS: taskdef and appspec are here) reads imageDetail.json, "
-            "but no artifacts section exports it; add imageDetail.json to artifacts.files",
-        )
+    for name in r.ctx.required_exports:
+        if not any(exports(s, name) for _, s in sections):
+            r.add(
+                ("artifacts",) if "artifacts" in data else (),
+                "BS001",
+                Severity.ERROR,
+                f"the deploy action (CodeDeployToECS: taskdef and appspec are here) reads {name}, "
+                f"but no artifacts section exports it; add {name} to artifacts.files",
+            )
     written = [path for step in trace.steps for path in _written(step)]
     names = {posixpath.basename(p) for p in written if p.startswith("?/")}
     for where, section in sections:

@@ -169,7 +169,10 @@ def validate_documents(
         template,
         actions,
         template_name=template_name,
-        taskdef_and_appspec=taskdef_doc is not None and any(p in documents for p in appspec_paths),
+        # A CodeDeployToECS source (taskdef and appspec here): the build must export them and imageDetail.json.
+        deploy_files=(IMAGE_DETAIL, TASKDEF, *[p for p in appspec_paths if p in documents][:1])
+        if taskdef_doc is not None and any(p in documents for p in appspec_paths)
+        else (),
         build_output=build_output,
         source_has=source_has or (lambda name: name in present),
         read_source=read_source or (lambda _: None),
