@@ -110,6 +110,26 @@ def test_unparseable_commands_fall_back_to_tokens_and_silence_guessing_rules(tmp
     assert [f.severity for f in bs002] == [Severity.WARNING] and "./scripts/release.sh" in bs002[0].message
 
 
+def test_files_copied_into_a_directory_count_as_written(tmp_path: Path) -> None:
+    buildspec = (
+        (FIXTURES / "pass.yml")
+        .read_text()
+        .replace(
+            "artifacts:\n  files:\n    - taskdef.json\n    - appspec.yml\n    - imageDetail.json\n",
+            "      - mkdir -p out && cp taskdef.json appspec.yml imageDetail.json out\n"
+            "artifacts:\n  base-directory: out\n  files:\n    - taskdef.json\n    - appspec.yml\n    - imageDetail.json\n",
+        )
+    )
+    assert "base-directory: out" in buildspec
+    assert validate_directory(source_dir(tmp_path, buildspec)) == []
+    broken = buildspec.replace("cp taskdef.json appspec.yml imageDetail.json out", "cp taskdef.json out")
+    findings = validate_directory(source_dir(tmp_path, broken))
+    assert sorted((f.rule_id, f.message.split(" ")[0]) for f in findings) == [
+        ("BS002", "out/appspec.yml"),
+        ("BS002", "out/imageDetail.json"),
+    ]
+
+
 def test_scripts_in_the_source_are_followed(tmp_path: Path) -> None:
     buildspec = (
         (FIXTURES / "BS002-fail.yml")

@@ -246,17 +246,24 @@ def _written(step: _Step) -> list[str]:
     if c.name in ("tee", "touch"):
         targets += args
     elif c.name in ("cp", "mv", "install", "ln") and len(args) >= 2:
-        dest = args[-1]
-        if dest in (".", "./") or dest.endswith("/"):
-            targets += [posixpath.join(dest, posixpath.basename(s)) for s in args[:-1]]
+        dest, sources = args[-1], args[:-1]
+        recursive = any(w in ("-r", "-R", "-a", "--recursive") for w in c.args())
+        if recursive:
+            targets.append(dest.rstrip("/") + "/")  # a directory tree lands under dest
+        if dest in (".", "./") or dest.endswith("/") or len(sources) > 1:
+            targets += [posixpath.join(dest, posixpath.basename(s)) for s in sources]
         else:
-            targets.append(dest)
-    elif c.name == "aws" and c.is_("aws", "s3", "cp") and len(args) >= 4:
-        if not args[-1].startswith("s3://"):
-            dest = args[-1]
-            targets.append(
-                posixpath.join(dest, posixpath.basename(args[-2])) if dest in (".", "./") else dest
-            )
+            # `cp a out`: out is the file, or out/a when out is a directory
+            targets += [dest, posixpath.join(dest, posixpath.basename(sources[0]))]
+    elif c.name == "aws" and (c.is_("aws", "s3", "cp") or c.is_("aws", "s3", "sync")) and len(args) >= 4:
+        dest = args[-1]
+        if not dest.startswith("s3://"):
+            if c.is_("aws", "s3", "sync") or "--recursive" in c.words:
+                targets.append(dest.rstrip("/") + "/")
+            elif dest in (".", "./") or dest.endswith("/"):
+                targets.append(posixpath.join(dest, posixpath.basename(args[-2])))
+            else:
+                targets.append(dest)
     elif c.name == "aws" and c.is_("aws", "s3api", "get-object") and args:
         targets.append(args[-1])
     elif c.name in ("curl", "wget"):
@@ -268,8 +275,12 @@ def _written(step: _Step) -> list[str]:
     for target in targets:
         if target.startswith("/dev/") or target in ("-", ""):
             continue
-        joined = _join(step.cwd, expand(target, step.env))
-        out.append(joined if joined is not None else "?/" + posixpath.basename(target))
+        tree = target.endswith("/") and target not in ("./", "/")
+        joined = _join(step.cwd, expand(target.rstrip("/") or target, step.env))
+        if joined is None:
+            out.append("?/" + posixpath.basename(target.rstrip("/")))
+        else:
+            out.append(("/" if joined == "." else joined + "/") if tree else joined)  # "/": the whole source
     return out
 
 
@@ -324,8 +335,11 @@ def _exports(r: _Rules, data: dict, trace: _Trace) -> None:
             path = posixpath.normpath(posixpath.join(base, pattern.removeprefix("./")))
             if r.ctx.source_has(path) or path in written or posixpath.basename(path) in names:
                 continue
-            if any(w.startswith(path + "/") for w in written):
-                continue  # a directory the build fills
+            if any(
+                w.startswith(path + "/") or w == "/" or (w.endswith("/") and path.startswith(w))
+                for w in written
+            ):
+                continue  # a directory the build fills, or one a recursive copy fills
             opaque = trace.opaque
             message = (
                 f"{path} is listed in artifacts but no command writes it and the source does not have it"
