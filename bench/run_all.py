@@ -11,6 +11,7 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS = (
     "bench_policy.py",
     "bench_emulator.py",
+    "bench_artifacts.py",
     "bench_lambda.py",
     "bench_alb.py",
     "bench_bluegreen.py",

@@ -100,6 +100,7 @@ ports = st.integers(1024, 65535)
 regions = st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"])
 accounts = st.from_regex(r"[0-9]{12}", fullmatch=True)
 digests = st.from_regex(r"[a-f0-9]{64}", fullmatch=True)
+WRITE_IMAGE_DETAIL = """printf '{"ImageURI":"%s"}' "$REPOSITORY_URI@$IMAGE_DIGEST" > imageDetail.json"""
 lambda_names = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
 
 
@@ -187,7 +188,8 @@ def valid_sets(draw: st.DrawFn) -> ArtifactSet:
     files = ["**/*"] if draw(st.booleans()) else ["taskdef.json", "imageDetail.json", appspec_name]
     buildspec = {
         "version": 0.2,
-        "phases": {"build": {"commands": ["true"]}},
+        # The build writes imageDetail.json (BS002: a listed file no command writes and the source lacks).
+        "phases": {"post_build": {"commands": [WRITE_IMAGE_DETAIL]}},
         "artifacts": {"files": files, **({"discard-paths": "yes"} if discard else {})},
     }
 

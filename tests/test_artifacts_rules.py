@@ -460,7 +460,7 @@ def test_doc001_duplicate_keys() -> None:
 def test_missing_files_in_build_output_and_source_dir() -> None:
     assert rules(validate_documents({})) == {"TD000", "AS000", "ID000"}
     # A source directory (with buildspec.yml) may lack imageDetail.json: the build writes it.
-    assert rules(validate_documents({"buildspec.yml": {"version": 0.2}})) == {"TD000", "AS000"}
+    assert rules(validate_documents({"buildspec.yml": {"version": 0.2, "phases": {}}})) == {"TD000", "AS000"}
     assert "ID000" in rules(validate_documents({"buildspec.yml": {}}, build_output=True))
 
 

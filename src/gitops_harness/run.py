@@ -68,11 +68,15 @@ def artifact_verdict(config: HarnessConfig) -> Verdict:
     findings = validate_directory(config.app_dir, config.templates.pipeline)
     errors, warnings = count(findings, Severity.ERROR), count(findings, Severity.WARNING)
     first = next((f for f in findings if f.severity is Severity.ERROR), None)
+    # The buildspec rules (BSnnn) run in the same pass: say how much of the verdict they are.
+    buildspec = [f for f in findings if f.rule_id.startswith("BS")]
     return Verdict(
         area="artifacts",
-        assertion=f"{_shown(config.app_dir, config)}: taskdef, appspec and buildspec agree with the deploy action",
+        assertion=f"{_shown(config.app_dir, config)}: taskdef, appspec and buildspec agree with the deploy "
+        "action, and the buildspec's commands export what it reads",
         passed=errors == 0,
-        detail=f"{errors} error(s), {warnings} warning(s)",
+        detail=f"{errors} error(s), {warnings} warning(s); buildspec rules: "
+        f"{count(buildspec, Severity.ERROR)} error(s), {count(buildspec, Severity.WARNING)} warning(s)",
         where_to_look=first.one_line() if first else "",
     )
 

@@ -1,8 +1,10 @@
-"""`gitops-harness validate-artifacts DIR [--template T] [--strict] [--format text|json]`."""
+"""`gitops-harness validate-artifacts DIR [--template T] [--build] [--strict] [--format text|json]`."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from pathlib import Path
 
 from gitops_harness.artifacts.validate import relevant_names, validate_directory
@@ -16,14 +18,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate-artifacts",
         help="check taskdef.json, appspec and imageDetail.json (optionally against the pipeline template)",
-        description="Validate the files a CodeDeployToECS action reads. Exit 0: no errors; 1: errors (or "
-        "warnings with --strict); 2: unreadable input. Rules: docs/artifact-rules.md.",
+        description="Validate the files a CodeDeployToECS action reads and the buildspec that writes them. "
+        "Exit 0: no errors; 1: errors (or warnings with --strict); 2: unreadable input; 3: --build could not "
+        "start the embedded AWS or its tools. Rules: docs/artifact-rules.md.",
     )
     parser.add_argument(
         "directory", metavar="DIR", help="source or build-output directory with the artifacts"
     )
     parser.add_argument(
         "--template", metavar="T", help="pipeline CloudFormation template to cross-check against"
+    )
+    parser.add_argument(
+        "--build",
+        action="store_true",
+        help="also run the buildspec on the embedded CodeBuild and validate the artifact it exports",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="--build: a variable the CodeBuild project's environment sets (repeatable)",
+    )
+    parser.add_argument(
+        "--build-timeout", type=float, default=600.0, metavar="S", help="--build: seconds to wait (600)"
     )
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -36,9 +54,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _variables(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InputError(f"--env {pair}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     findings = validate_directory(args.directory, args.template)
-    print(render_json(findings) if args.format == "json" else render_text(findings))
+    if args.build:
+        from gitops_harness.artifacts.build_run import run_build
+
+        build = run_build(
+            args.directory,
+            load_template(args.template) if args.template else None,
+            template_name=str(args.template),
+            env=_variables(args.env),
+            timeout_s=args.build_timeout,
+        )
+        findings = sorted(set(findings) | set(build.findings))
+        if args.format == "json":
+            report = json.loads(render_json(findings))
+            print(json.dumps({**report, "build": build.to_dict()}, indent=2))
+        else:
+            print(build.render_text())
+            print(render_text(findings))
+    else:
+        print(render_json(findings) if args.format == "json" else render_text(findings))
     failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
     if args.junit:
         write_junit(args.junit, Path(args.directory), args.template, failing)

@@ -6,6 +6,21 @@ from gitops_harness.artifacts import formats
 from gitops_harness.artifacts.documents import Document
 from gitops_harness.findings import Finding, Severity
 
+# What AWS's own ECR source action writes into imageDetail.json (CodePipeline action reference, "Amazon ECR
+# source action"): these keys are expected, not stray.
+ECR_SOURCE_ACTION_KEYS = frozenset(
+    {
+        "ImageURI",
+        "ImageDigest",
+        "ImageTags",
+        "RegistryId",
+        "RepositoryName",
+        "ImagePushedAt",
+        "ImageSizeInBytes",
+        "Version",
+    }
+)
+
 
 def check_image_detail(doc: Document) -> list[Finding]:
     data = doc.data
@@ -21,14 +36,15 @@ def check_image_detail(doc: Document) -> list[Finding]:
         ]
     findings: list[Finding] = []
     for key in data:
-        if key != "ImageURI":
+        if key not in ECR_SOURCE_ACTION_KEYS:
             findings.append(
                 Finding(
                     doc.name,
                     key,
                     "ID003",
                     Severity.WARNING,
-                    f"unexpected key '{key}': the deploy action reads only ImageURI",
+                    f"unexpected key '{key}': the deploy action reads only ImageURI (and the ECR source "
+                    "action's own keys are accepted)",
                 )
             )
     uri = data.get("ImageURI")

@@ -124,9 +124,12 @@ class CrossCheck:
         deploy: DeployAction,
         docs: dict[str, Document],
         present: set[str],
+        buildspecs: dict[str, Document] | None = None,
     ) -> None:
         self.template, self.template_name, self.deploy = template, template_name, deploy
         self.docs, self.present = docs, present
+        # build action name -> the buildspec its project runs (buildspec.yml when not given)
+        self.buildspecs = buildspecs
         self.findings: list[Finding] = []
 
     def at_action(self, rule: str, severity: Severity, message: str) -> None:
@@ -259,13 +262,17 @@ class CrossCheck:
                 )
 
     def _buildspec_exports(self) -> None:
-        buildspec = self.docs.get("buildspec.yml")
-        if buildspec is None:
-            return
         builds = [a for a in pipeline_actions(self.template) if a.provider == "CodeBuild"]
         for path, artifact in self.deploy.files_read():
             producer = next((b for b in builds if artifact in b.outputs), None)
             if producer is None or artifact is None:
+                continue
+            buildspec = (
+                self.buildspecs.get(producer.name)
+                if self.buildspecs is not None
+                else self.docs.get("buildspec.yml")
+            )
+            if buildspec is None:
                 continue
             section = _artifact_section(buildspec.data, artifact, producer)
             if section is None:
@@ -297,8 +304,9 @@ def _artifact_section(buildspec: Any, artifact: str, producer: PipelineAction) -
     artifacts = buildspec.get("artifacts") if isinstance(buildspec, dict) else None
     if not isinstance(artifacts, dict):
         return None
-    if producer.outputs and producer.outputs[0] == artifact:
+    if len(producer.outputs) == 1:
         return artifacts
+    # Several outputs: CodeBuild maps each output artifact to the secondary artifact of the same name.
     secondary = artifacts.get("secondary-artifacts")
     section = secondary.get(artifact) if isinstance(secondary, dict) else None
     return section if isinstance(section, dict) else None

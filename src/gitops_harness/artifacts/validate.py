@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_harness.artifacts.appspec import check_appspec
+from gitops_harness.artifacts.buildspec_checks import check_buildspecs, safe_relative, source_buildspec_names
+from gitops_harness.artifacts.buildspec_rules import fill_placeholders, filled_placeholders
 from gitops_harness.artifacts.documents import Document, parse_json, parse_json_or_yaml, parse_yaml
 from gitops_harness.artifacts.image_detail import check_image_detail
 from gitops_harness.artifacts.pipeline_crosscheck import IMAGE_DETAIL, CrossCheck, deploy_actions
@@ -26,10 +28,13 @@ BUILDSPEC = "buildspec.yml"
 MISSING = "(missing)"
 
 
+MAX_SOURCE_BYTES = 256 * 1024  # scripts a buildspec runs are read this far
+
+
 def _parser_for(name: str) -> Callable[[str, bytes | str], Document]:
     if name.endswith(".json") and "appspec" not in name.rsplit("/", 1)[-1]:
         return parse_json
-    if name == BUILDSPEC:
+    if name == BUILDSPEC or "buildspec" in name.rsplit("/", 1)[-1]:
         return parse_yaml
     return parse_json_or_yaml
 
@@ -39,6 +44,7 @@ def relevant_names(template: dict | None) -> list[str]:
     names = [TASKDEF, *APPSPEC_NAMES, IMAGE_DETAIL, BUILDSPEC]
     for deploy in deploy_actions(template) if template is not None else []:
         names.extend(p for p in (deploy.taskdef_path, deploy.appspec_path) if p not in names)
+    names.extend(n for n in source_buildspec_names(template) if n not in names)
     return names
 
 
@@ -56,8 +62,25 @@ def validate_directory(directory: str | Path, template: str | Path | None = None
             except OSError as exc:
                 raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     return validate_files(
-        files, loaded, template_name=str(template), display=lambda name: str(directory / name)
+        files,
+        loaded,
+        template_name=str(template),
+        display=lambda name: str(directory / name),
+        source_has=lambda name: safe_relative(name) and (directory / name).is_file(),
+        read_source=lambda name: _read_text(directory, name),
     )
+
+
+def _read_text(directory: Path, name: str) -> str | None:
+    """A script the buildspec runs, if it is a readable text file inside the directory."""
+    if not safe_relative(name):
+        return None
+    try:
+        with (directory / name).open("rb") as handle:
+            raw = handle.read(MAX_SOURCE_BYTES)
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def validate_files(
@@ -67,6 +90,8 @@ def validate_files(
     template_name: str = "template",
     build_output: bool | None = None,
     display: Callable[[str], str] = str,
+    source_has: Callable[[str], bool] | None = None,
+    read_source: Callable[[str], str | None] | None = None,
 ) -> list[Finding]:
     """Validate artifact files given as name -> content (e.g. the members of a downloaded artifact zip)."""
     docs = {
@@ -74,6 +99,7 @@ def validate_files(
         for name in relevant_names(template)
         if name in files
     }
+    texts = {name: _text_of(files[name]) for name in docs if "buildspec" in name}
     return validate_documents(
         docs,
         template,
@@ -81,7 +107,19 @@ def validate_files(
         build_output=build_output,
         present=set(files),
         display=display,
+        source_has=source_has or (lambda name: name in files),
+        read_source=read_source or (lambda name: _text_of(files[name]) if name in files else None),
+        texts={k: v for k, v in texts.items() if v is not None},
     )
+
+
+def _text_of(raw: bytes | str) -> str | None:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def validate_documents(
@@ -92,13 +130,17 @@ def validate_documents(
     build_output: bool | None = None,
     present: set[str] | None = None,
     display: Callable[[str], str] = str,
+    source_has: Callable[[str], bool] | None = None,
+    read_source: Callable[[str], str | None] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Validate already-loaded documents keyed by artifact path; plain values are accepted too
     (they get JSON-path locations only)."""
     documents = {n: d if isinstance(d, Document) else Document(display(n), d) for n, d in docs.items()}
     present = set(documents) if present is None else present | set(documents)
     if build_output is None:
-        build_output = BUILDSPEC not in present
+        # A source directory has the buildspec its project runs (buildspec.yml unless the project says).
+        build_output = not any(n in present for n in (BUILDSPEC, *source_buildspec_names(template)))
     actions = deploy_actions(template) if template is not None else []
     if template is not None and not actions:
         raise InputError(
@@ -122,7 +164,35 @@ def validate_documents(
     taskdef_paths = [d.taskdef_path for d in actions] or [TASKDEF]
     appspec_paths = [d.appspec_path for d in actions] or [n for n in APPSPEC_NAMES if n in documents]
     taskdef_doc = next((documents[p] for p in taskdef_paths if p in documents), None)
+    buildspecs = check_buildspecs(
+        documents,
+        template,
+        actions,
+        template_name=template_name,
+        # A CodeDeployToECS source (taskdef and appspec here): the build must export them and imageDetail.json.
+        deploy_files=(IMAGE_DETAIL, TASKDEF, *[p for p in appspec_paths if p in documents][:1])
+        if taskdef_doc is not None and any(p in documents for p in appspec_paths)
+        else (),
+        build_output=build_output,
+        source_has=source_has or (lambda name: name in present),
+        read_source=read_source or (lambda _: None),
+        texts=texts or {},
+        display=display,
+    )
+    findings.extend(buildspecs.findings)
     taskdef = None
+    if taskdef_doc is not None and not build_output:
+        # Placeholders the build replaces itself (sed of <EXECUTION_ROLE> into the taskdef) count as filled.
+        filled: set[str] = set()
+        for buildspec in _buildspec_docs(documents, buildspecs.per_action):
+            filled |= filled_placeholders(buildspec, taskdef_doc.name)
+        if filled:
+            taskdef_doc = Document(
+                taskdef_doc.name,
+                fill_placeholders(taskdef_doc.data, filled),
+                taskdef_doc.lines,
+                taskdef_doc.duplicate_keys,
+            )
     if taskdef_doc is not None:
         # With a template the placeholder comes from Image1ContainerName (XC001), not the default.
         findings.extend(check_taskdef(taskdef_doc, None if actions else "IMAGE1_NAME"))
@@ -164,8 +234,25 @@ def validate_documents(
             )
         )
     for deploy in actions:
-        findings.extend(CrossCheck(template, template_name, deploy, documents, present).run(taskdef))
+        findings.extend(
+            CrossCheck(
+                template,
+                template_name,
+                deploy,
+                documents,
+                present,
+                # the buildspec each build action's project runs; a build output has none to check
+                buildspecs=None if build_output else buildspecs.per_action,
+            ).run(taskdef)
+        )
     return sorted(set(findings))
+
+
+def _buildspec_docs(documents: Mapping[str, Document], per_action: Mapping[str, Document]) -> list[Document]:
+    found = list(per_action.values())
+    if BUILDSPEC in documents:
+        found.append(documents[BUILDSPEC])
+    return found
 
 
 def _unwrapped(data: Any) -> dict | None:
