@@ -2,33 +2,132 @@
 become their long forms, and every mapping keeps its line for error messages.
 
 cfn-lint's decoder does exactly this and is already a dependency, so we reuse it instead of
-writing YAML constructors for every intrinsic tag.
+writing YAML constructors for every intrinsic tag. Around it: the checks CloudFormation makes first
+(size, UTF-8, known tags, a Resources mapping), so every broken template gives one line, file:line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cfnlint.decode import decode
 
 from gitops_harness.errors import InputError
 
+# CloudFormation's own limit for a template body (from S3; inline bodies are limited to 51,200 bytes).
+MAX_TEMPLATE_BYTES = 1_048_576
+# The short forms CloudFormation's YAML accepts (Fn::<name> for all but Ref and Condition).
+SHORT_FORM_TAGS = frozenset(
+    "!" + name
+    for name in [
+        "Ref",
+        "Condition",
+        "Base64",
+        "Cidr",
+        "FindInMap",
+        "GetAtt",
+        "GetAZs",
+        "ImportValue",
+        "Join",
+        "Select",
+        "Split",
+        "Sub",
+        "Transform",
+        "And",
+        "Equals",
+        "If",
+        "Not",
+        "Or",
+        "ToJsonString",
+        "Length",
+    ]
+)
+_YAML_LOCATION = re.compile(r'\s*in "<[^>]*>", line \d+, column \d+')
+
+
+class TemplateError(InputError):
+    """A template that cannot be read; `line` is where (1 when the whole file is at fault)."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line}: cannot parse template: {reason}")
+
 
 def load_template(path: str | Path) -> dict[str, Any]:
-    """Parse a template file; raise InputError with file:line and the reason if it cannot be read."""
+    """Parse a template file; raise TemplateError (an InputError) with file:line and the reason."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: template not found")
+    if not path.is_file():
+        raise TemplateError(path, 1, "not a file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                path,
+                1,
+                f"{size:,} bytes; CloudFormation accepts templates of at most {MAX_TEMPLATE_BYTES:,} bytes",
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(path, 1, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TemplateError(path, line, "not UTF-8 text; save the file as UTF-8") from None
+    _refuse_unknown_tags(path, text)
     template, matches = decode(str(path))
-    if template is None or matches:
-        reason = matches[0].message if matches else "not a template"
-        line = matches[0].linenumber if matches else 1
-        raise InputError(f"{path}:{line}: cannot parse template: {reason}")
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        raise InputError(f"{path}:1: not a CloudFormation template (no Resources mapping)")
+    if matches:
+        duplicates = [m for m in matches if str(m.message).startswith("Duplicate found")]
+        first = max(duplicates, key=lambda m: m.linenumber) if duplicates else matches[0]
+        reason = _one_line(first.message, path)
+        if first in duplicates:  # cfn-lint: "Duplicate found 'A' (line 4)"
+            reason = f"duplicate key {reason.split('found ', 1)[1].split(' (line')[0]}; keep one"
+        raise TemplateError(path, max(int(first.linenumber or 1), 1), reason)
+    if not isinstance(template, dict):
+        kind = "empty" if template is None else f"a {_kind(template)}"
+        raise TemplateError(path, 1, f"the top level is {kind}; a template is a mapping with Resources")
+    if not isinstance(template.get("Resources"), dict):
+        found = template.get("Resources")
+        line = line_of(template) or 1
+        why = "no Resources section" if found is None else f"Resources is a {_kind(found)}, not a mapping"
+        raise TemplateError(path, line, f"{why}; a CloudFormation template needs a Resources mapping")
     return template
+
+
+def _kind(value: Any) -> str:
+    name = type(value).__name__.removesuffix("_node")  # cfn-lint's dict_node, list_node, str_node
+    return {"dict": "mapping", "str": "string", "int": "number", "float": "number", "bool": "boolean"}.get(
+        name, name
+    )
+
+
+def _one_line(message: object, path: Path) -> str:
+    text = _YAML_LOCATION.sub("", str(message)).replace("{filename}", str(path))
+    return " ".join(text.split())
+
+
+def _refuse_unknown_tags(path: Path, text: str) -> None:
+    """A tag CloudFormation does not know (`!Bogus`) is an error here, not a crash in checkov."""
+    if "!" not in text:
+        return
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            tag = getattr(event, "tag", None)
+            if tag and tag.startswith("!") and tag not in SHORT_FORM_TAGS:
+                raise TemplateError(
+                    path,
+                    event.start_mark.line + 1,
+                    f"unknown tag {tag}; CloudFormation knows only its short forms (!Ref, !Sub, !GetAtt, ...)",
+                )
+    except yaml.YAMLError:
+        return  # the decoder below reports syntax errors with cfn-lint's wording
 
 
 def line_of(node: Any) -> int | None:

@@ -43,8 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def policy_verdicts(config: HarnessConfig) -> list[Verdict]:
     started = datetime.now(UTC)
-    _, outcomes = run_policy([str(p) for p in config.policy.paths], config.policy.checks_dir)
-    write_reports(outcomes, config.policy.output_dir, started, datetime.now(UTC))
+    outcomes = run_policy(
+        [str(p) for p in config.policy.paths], config.policy.checks_dir, root=config.root
+    ).outcomes
+    write_reports(outcomes, config.policy.output_dir, started, datetime.now(UTC), root=config.root)
     junit = _shown(config.policy.output_dir / "junit.xml", config)
     verdicts = []
     for outcome in outcomes:
