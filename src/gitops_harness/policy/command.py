@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_harness import __version__
 from gitops_harness.config import load_config
-from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError, ToolError
 from gitops_harness.exports import (
     CheckPass,
     RuleHelp,
@@ -36,7 +36,7 @@ from gitops_harness.policy.outcome import ToolOutcome
 from gitops_harness.policy.summary import render_summary, render_summary_json
 from gitops_harness.policy.suppressions import TOOL as OWN_TOOL
 from gitops_harness.policy.suppressions import check_suppressions
-from gitops_harness.policy.templates import TemplateSet, discover_templates
+from gitops_harness.policy.templates import TemplateSet, discover_templates, finish_parsing
 
 PARSE_RULE_ID = "GITOPS_TEMPLATE_PARSE"
 PARSE_RULE = RuleHelp(
@@ -123,22 +123,38 @@ def run_policy(
     checkov: bool = True,
     root: Path | None = None,
 ) -> PolicyRun:
-    """Parse every template, then run checkov (a subprocess) and cfn-lint (in-process) side by side
-    over the ones that parse."""
-    found = discover_templates(paths)
-    run = PolicyRun(found)
-    own = _templates_outcome(found, root or Path.cwd())
-    templates = found.templates
+    """checkov (a subprocess) starts as soon as the cheap checks pass, and runs while cfn-lint is
+    imported, the templates are parsed and cfn-lint (in-process) lints them."""
+    prechecked = discover_templates(paths, parse=False)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkov") as pool:
-        checkov_future = pool.submit(run_checkov, templates, policies_dir) if checkov and templates else None
-        if cfn_lint and templates:
-            run.outcomes.append(run_cfn_lint(templates))
-        if checkov and templates:
-            check_suppressions(templates, own)
+        early = prechecked.templates if checkov else []
+        checkov_future = pool.submit(run_checkov, early, policies_dir) if early else None
+        found = finish_parsing(prechecked)
+        run = PolicyRun(found)
+        own = _templates_outcome(found, root or Path.cwd())
+        if cfn_lint and found.templates:
+            run.outcomes.append(run_cfn_lint(found.templates))
+        if checkov and found.templates:
+            check_suppressions(found.templates, own)
         if checkov_future is not None:
-            run.outcomes.insert(0, checkov_future.result())
-    run.outcomes.insert(1 if checkov_future is not None else 0, own)
+            run.outcomes.insert(0, _checkov_on_parsed(checkov_future, found, policies_dir))
+    run.outcomes.insert(1 if checkov_future is not None and found.templates else 0, own)
     return run
+
+
+def _checkov_on_parsed(future: Future[ToolOutcome], found: TemplateSet, policies_dir: Path) -> ToolOutcome:
+    """checkov's outcome on the templates that parsed. It started before the full parse: a template
+    found broken since then may have made it fail (run it again without) or left results (drop them)."""
+    try:
+        outcome = future.result()
+    except ToolError:
+        if not found.broken:
+            raise
+        outcome = run_checkov(found.templates, policies_dir)
+    broken = {b.path.resolve() for b in found.broken}
+    outcome.findings = [f for f in outcome.findings if Path(f.file).resolve() not in broken]
+    outcome.passes = [p for p in outcome.passes if Path(p.file).resolve() not in broken]
+    return outcome
 
 
 def policy_case(source: str, rule_id: str, file: str, location: str) -> tuple[str, str]:

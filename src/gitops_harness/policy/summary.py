@@ -32,7 +32,7 @@ def render_summary(outcomes: list[ToolOutcome], found: TemplateSet, reports_dir:
         label = outcome.tool
         extra = f", {outcome.warnings} warning(s)" if outcome.warnings else ""
         lines.append(
-            f"  {label:<13} {outcome.passed:>4} passed {outcome.failed:>4} failed "
+            f"  {label:<14} {outcome.passed:>4} passed {outcome.failed:>4} failed "
             f"{outcome.suppressed:>4} suppressed{extra}"
         )
     findings = sorted(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_harness.cfn_template import TemplateError, load_template
+from gitops_harness.cfn_template import TemplateError, load_template, precheck
 from gitops_harness.errors import InputError
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
@@ -33,8 +33,9 @@ class TemplateSet:
         return sorted({*self.templates, *(b.path for b in self.broken)})
 
 
-def discover_templates(paths: list[str]) -> TemplateSet:
-    """Templates under the given files/directories, each parsed once (broken ones collected, not raised)."""
+def discover_templates(paths: list[str], *, parse: bool = True) -> TemplateSet:
+    """Templates under the given files/directories, each checked once (broken ones collected, not
+    raised). With parse=False only the checks that need no cfn-lint run (`finish_parsing` does the rest)."""
     found = TemplateSet()
     for raw in paths:
         path = Path(raw)
@@ -51,19 +52,36 @@ def discover_templates(paths: list[str]) -> TemplateSet:
             raise InputError(f"{raw}: no such file or directory")
         for candidate in candidates:
             try:
-                load_template(candidate)
+                precheck(candidate)
             except TemplateError as broken:
                 found.broken.append(broken)
             else:
                 found.templates.append(candidate)
     found.templates = sorted(set(found.templates))
-    found.broken = sorted({str(b.path): b for b in found.broken}.values(), key=lambda b: str(b.path))
     found.skipped = sorted(set(found.skipped))
     if not found.templates and not found.broken:
         skipped = f" (skipped, not templates: {', '.join(map(str, found.skipped))})" if found.skipped else ""
         raise InputError(
             f"{', '.join(paths)}: no CloudFormation templates found (files with a Resources section){skipped}"
         )
+    return finish_parsing(found) if parse else _sorted(found)
+
+
+def finish_parsing(found: TemplateSet) -> TemplateSet:
+    """Parse the templates that passed the prechecks; the ones that fail move to `broken`."""
+    parsed = TemplateSet(skipped=found.skipped, broken=list(found.broken))
+    for template in found.templates:
+        try:
+            load_template(template)
+        except TemplateError as broken:
+            parsed.broken.append(broken)
+        else:
+            parsed.templates.append(template)
+    return _sorted(parsed)
+
+
+def _sorted(found: TemplateSet) -> TemplateSet:
+    found.broken = sorted({str(b.path): b for b in found.broken}.values(), key=lambda b: str(b.path))
     return found
 
 
