@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_harness.artifacts.validate import relevant_names, validate_directory
@@ -41,21 +42,30 @@ def run(args: argparse.Namespace) -> int:
     print(render_json(findings) if args.format == "json" else render_text(findings))
     failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
     if args.junit:
-        write_junit(args.junit, Path(args.directory), args.template, failing)
+        write_junit(args.junit, Path(args.directory), args.template, findings, strict=args.strict)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def write_junit(path: Path, directory: Path, template: str | None, failing: list[Finding]) -> None:
-    """One test case per artifact file: it fails with each finding that fails the run, else passes."""
+def _artifact_case(source: str, rule_id: str, file: str, location: str) -> tuple[str, str]:
+    """One JUnit test case per artifact file, whatever rules it fails: its id never changes."""
+    return source, file
+
+
+def write_junit(
+    path: Path, directory: Path, template: str | None, findings: list[Finding], *, strict: bool = False
+) -> None:
+    """One test case per artifact file: it fails with each error (and warning with --strict) in it,
+    lists the other warnings, else passes."""
     names = relevant_names(load_template(template) if template else None)
-    failed_files = {f.file for f in failing}
     passes = [
         CheckPass(source="validate-artifacts", rule_id="artifact", file=str(directory / name), location=name)
         for name in names
-        if (directory / name).is_file() and str(directory / name) not in failed_files
+        if (directory / name).is_file()
     ]
+    findings = [replace(f, source="validate-artifacts") for f in findings]
+    xml = junit_xml(findings, passes, case_key=_artifact_case, warnings_fail=strict)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(junit_xml(failing, passes), encoding="utf-8")
+        path.write_text(xml, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the JUnit report: {exc.strerror}") from None
