@@ -6,8 +6,10 @@ to the approval, approve) with the run's timeline."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +82,13 @@ def artifact_verdict(config: HarnessConfig) -> Verdict:
     )
 
 
+def quiet_logs() -> None:
+    """--quiet: the libraries' warnings (moto, werkzeug, the emulator's own loggers, which print through
+    logging's last-resort handler) stay off stderr too; errors still show."""
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+
+
 def check_inputs(config: HarnessConfig) -> None:
     """Every file and folder the config names exists: a missing one is bad input (exit 2), found
     before any layer runs, not a failed verdict."""
@@ -103,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.static_only:
         check_available(config, args.target)
     started = time.perf_counter()
+    if args.quiet:
+        quiet_logs()
 
     def progress(message: str) -> None:
         if not args.quiet:
