@@ -10,6 +10,7 @@ policy gate can start checkov before it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,10 @@ SHORT_FORM_TAGS = frozenset(
         "ToJsonString",
         "Length",
     ]
+)
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+_YAML_CORE_TAGS = frozenset(
+    ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp", "merge")
 )
 _YAML_LOCATION = re.compile(r'\s*in "<[^>]*>", line \d+, column \d+')
 
@@ -123,13 +128,38 @@ def _one_line(message: object, path: Path) -> str:
     return " ".join(text.split())
 
 
+def _refuse_unless_json(path: Path, text: str, yaml_error: yaml.YAMLError) -> None:
+    """A file neither YAML nor JSON can read is broken: say where YAML stopped, as cfn-lint would."""
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        mark = getattr(yaml_error, "problem_mark", None) or getattr(yaml_error, "context_mark", None)
+        problem = getattr(yaml_error, "problem", None) or str(yaml_error)
+        line = mark.line + 1 if mark is not None else 1
+        raise TemplateError(path, line, _one_line(problem, path)) from None
+
+
 def _check_yaml_nodes(path: Path, text: str) -> None:
     """Unknown tags (`!Bogus`: a crash in checkov) and duplicate keys, from the YAML node graph."""
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         root = yaml.compose(text, Loader=loader_class)  # nodes only: no tag is constructed
-    except (yaml.YAMLError, RecursionError):
-        return  # cfn-lint's decoder reports syntax errors (and reads JSON that YAML cannot)
+    except RecursionError:
+        raise TemplateError(path, 1, "nested too deeply") from None
+    except yaml.YAMLError as exc:
+        _refuse_unless_json(path, text, exc)  # JSON that YAML cannot read (tabs) is still a template
+        return
+    if not isinstance(root, yaml.MappingNode):
+        kind = "empty" if root is None else "a list" if isinstance(root, yaml.SequenceNode) else "a value"
+        raise TemplateError(path, 1, f"the top level is {kind}; a template is a mapping with Resources")
+    resources = [v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "Resources"]
+    if not resources or not isinstance(resources[-1], yaml.MappingNode):
+        found = resources[-1] if resources else None
+        null = found is None or (isinstance(found, yaml.ScalarNode) and found.tag.endswith(":null"))
+        kind = "a list" if isinstance(found, yaml.SequenceNode) else "a value, not a mapping"
+        why = "no Resources section" if null else f"Resources is {kind}"
+        line = found.start_mark.line + 1 if found is not None else 1
+        raise TemplateError(path, line, f"{why}; a CloudFormation template needs a Resources mapping")
     stack, seen = [root] if root is not None else [], set()
     while stack:
         node = stack.pop()
@@ -137,7 +167,9 @@ def _check_yaml_nodes(path: Path, text: str) -> None:
             continue
         seen.add(id(node))
         tag = node.tag or ""
-        if tag.startswith("!") and tag not in SHORT_FORM_TAGS:
+        if (tag.startswith("!") and tag not in SHORT_FORM_TAGS) or (
+            tag.startswith(_YAML_TAG_PREFIX) and tag.removeprefix(_YAML_TAG_PREFIX) not in _YAML_CORE_TAGS
+        ):
             raise TemplateError(
                 path,
                 node.start_mark.line + 1,
@@ -146,12 +178,15 @@ def _check_yaml_nodes(path: Path, text: str) -> None:
         if isinstance(node, yaml.MappingNode):
             keys: set[str] = set()
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys:
-                        raise TemplateError(
-                            path, key.start_mark.line + 1, f"duplicate key '{key.value}'; keep one"
-                        )
-                    keys.add(key.value)
+                if not isinstance(key, yaml.ScalarNode):
+                    raise TemplateError(
+                        path, key.start_mark.line + 1, "a key that is a list or mapping; keys are names"
+                    )
+                if key.value in keys:
+                    raise TemplateError(
+                        path, key.start_mark.line + 1, f"duplicate key '{key.value}'; keep one"
+                    )
+                keys.add(key.value)
                 stack += [key, value]
         elif isinstance(node, yaml.SequenceNode):
             stack += node.value

@@ -39,10 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     findings = validate_directory(args.directory, args.template)
-    print(render_json(findings) if args.format == "json" else render_text(findings))
     failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
-    if args.junit:
+    if args.junit:  # first: a report that cannot be written is the one answer, not a second one
         write_junit(args.junit, Path(args.directory), args.template, findings, strict=args.strict)
+    print(render_json(findings) if args.format == "json" else render_text(findings))
     return EXIT_FINDINGS if failing else EXIT_OK
 
 

@@ -136,13 +136,16 @@ def run_policy(
             run.outcomes.append(run_cfn_lint(found.templates))
         if checkov and found.templates:
             check_suppressions(found.templates, own)
-        if checkov_future is not None:
-            run.outcomes.insert(0, _checkov_on_parsed(checkov_future, found, policies_dir))
-    run.outcomes.insert(1 if checkov_future is not None and found.templates else 0, own)
+        checkov_outcome = _checkov_on_parsed(checkov_future, found, policies_dir) if checkov_future else None
+    if checkov_outcome is not None:
+        run.outcomes.insert(0, checkov_outcome)
+    run.outcomes.insert(1 if checkov_outcome is not None else 0, own)
     return run
 
 
-def _checkov_on_parsed(future: Future[ToolOutcome], found: TemplateSet, policies_dir: Path) -> ToolOutcome:
+def _checkov_on_parsed(
+    future: Future[ToolOutcome], found: TemplateSet, policies_dir: Path
+) -> ToolOutcome | None:
     """checkov's outcome on the templates that parsed. It started before the full parse: a template
     found broken since then may have made it fail (run it again without) or left results (drop them)."""
     try:
@@ -150,6 +153,8 @@ def _checkov_on_parsed(future: Future[ToolOutcome], found: TemplateSet, policies
     except ToolError:
         if not found.broken:
             raise
+        if not found.templates:
+            return None  # nothing left to check: checkov did not run
         outcome = run_checkov(found.templates, policies_dir)
     broken = {b.path.resolve() for b in found.broken}
     outcome.findings = [f for f in outcome.findings if Path(f.file).resolve() not in broken]
