@@ -124,7 +124,10 @@ def _kind(value: Any) -> str:
 
 
 def _one_line(message: object, path: Path) -> str:
-    text = _YAML_LOCATION.sub("", str(message)).replace("{filename}", str(path))
+    # The file is named once, at the start of the line: not again inside cfn-lint's wording.
+    text = (
+        _YAML_LOCATION.sub("", str(message)).replace("{filename}", "the file").replace(str(path), "the file")
+    )
     return " ".join(text.split())
 
 
@@ -173,7 +176,8 @@ def _check_yaml_nodes(path: Path, text: str) -> None:
             raise TemplateError(
                 path,
                 node.start_mark.line + 1,
-                f"unknown tag {tag}; CloudFormation knows only its short forms (!Ref, !Sub, !GetAtt, ...)",
+                f"unknown tag {tag.replace(_YAML_TAG_PREFIX, '!!')}; CloudFormation knows only its short "
+                "forms (!Ref, !Sub, !GetAtt, ...)",
             )
         if isinstance(node, yaml.MappingNode):
             keys: set[str] = set()

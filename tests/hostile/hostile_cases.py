@@ -189,7 +189,12 @@ POLICY_CASES = [
         1,
         f"t.yaml:2 {PARSE}: unknown tag !Foo",
     ),
-    policy("python-tag", "Resources:\n  A: !!python/object:os.system {}\n", 1, f"t.yaml:2 {PARSE}"),
+    policy(
+        "python-tag",
+        "Resources:\n  A: !!python/object:os.system {}\n",
+        1,
+        f"t.yaml:2 {PARSE}: unknown tag !!python/object",
+    ),
     policy("non-utf8", b"Resources:\n  A:\n    Type: \xff\xfe\n", 1, f"t.yaml:3 {PARSE}: not UTF-8"),
     policy("utf16", "Resources:\n  A:\n    Type: X\n".encode("utf-16"), 1, f"t.yaml:1 {PARSE}: not UTF-8"),
     policy(
