@@ -21,7 +21,7 @@ BROKEN = {
     "unknown-tag": ("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties:\n      X: !Bogus y\n", 5),
     "non-utf8": (b"Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: \xff}\n", 4),
     "top-level-list": ("- Resources\n- AWSTemplateFormatVersion: x\n", 1),
-    "resources-not-a-mapping": ("AWSTemplateFormatVersion: '2010-09-09'\nResources: 5\n", 1),
+    "resources-not-a-mapping": ("AWSTemplateFormatVersion: '2010-09-09'\nResources: 5\n", 2),
 }
 
 
