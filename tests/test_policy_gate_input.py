@@ -136,3 +136,14 @@ def test_unknown_tag_is_a_finding_naming_the_file_not_a_checkov_crash(
     assert code == 1, err
     assert f"{bogus}:5 GITOPS_TEMPLATE_PARSE cannot parse template: unknown tag !Bogus" in out
     assert "checkov" in out  # checkov ran on the good template
+
+
+def test_bad_input_leaves_no_old_report_looking_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    for name in ("junit.xml", "results.sarif", "gl-sast-report.json"):
+        _write(reports / name, "from the last run")
+    code, _, _ = _gate(capsys, str(tmp_path / "nope"), "--skip-checkov", "--output-dir", str(reports))
+    assert code == 2
+    assert list(reports.iterdir()) == []

@@ -170,6 +170,21 @@ def policy_case(source: str, rule_id: str, file: str, location: str) -> tuple[st
     return check_case(source, rule_id, file, location)
 
 
+REPORT_NAMES = ("junit.xml", "results.sarif", "gl-sast-report.json")
+
+
+def remove_old_reports(output_dir: Path) -> None:
+    """A run that stops on bad input (exit 2) must not leave the last run's reports looking current."""
+    for name in REPORT_NAMES:
+        if (output_dir / name).is_file():
+            try:
+                (output_dir / name).unlink()
+            except OSError as exc:
+                raise InputError(
+                    f"{output_dir / name}: cannot remove the old report: {exc.strerror}"
+                ) from None
+
+
 def write_reports(
     outcomes: list[ToolOutcome],
     output_dir: Path,
@@ -199,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = config.policy
     output_dir = args.output_dir or settings.output_dir
+    remove_old_reports(output_dir)
     policy = run_policy(
         args.paths or [str(p) for p in settings.paths],
         args.policies_dir or settings.checks_dir,
