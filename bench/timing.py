@@ -37,6 +37,6 @@ def report(name: str, seconds: list[float], baseline_name: str, baseline: list[f
     median, base = statistics.median(seconds), statistics.median(baseline)
     print(
         f"{name}: median {median:.2f} s over {len(seconds)} runs (min {min(seconds):.2f}, max {max(seconds):.2f}); "
-        f"baseline {baseline_name}: {base:.2f} s; ratio {median / base:.1f}x"
+        f"baseline {baseline_name}: {base:.2f} s; ratio {median / base:.2f}x"
     )
     return {"median_s": median, "baseline_s": base, "ratio": median / base}

@@ -192,3 +192,21 @@ def test_junit_report_fails_the_broken_file_and_passes_the_others(
     outcome = {c.get("file"): c.find("failure") is not None for c in cases}
     assert outcome[str(good_dir / "appspec.yml")] is True
     assert outcome[str(good_dir / "taskdef.json")] is False
+
+
+def test_junit_has_one_case_per_artifact_file_whatever_fails_in_it(
+    capsys: pytest.CaptureFixture[str], good_dir: Path, tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    appspec = good_dir / "appspec.yml"
+    appspec.write_text(appspec.read_text().replace("8080", "8081").replace("version: 0.0", "version: 9.9"))
+    report = tmp_path / "junit.xml"
+    code, out, _ = cli(capsys, str(good_dir), "--junit", str(report))
+    assert code == 1 and out.count(str(appspec)) >= 2  # two findings in the one file
+    cases = list(ET.parse(report).getroot().iter("testcase"))
+    files = [c.get("file") for c in cases]
+    assert sorted(files) == sorted({str(p) for p in good_dir.iterdir() if p.is_file()} & set(files))
+    assert len(files) == len(set(files))  # one case per file
+    names = {c.get("name") for c in cases}
+    assert str(appspec) in names  # the id is the file: it stays when the file's failures change

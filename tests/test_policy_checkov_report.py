@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from gitops_harness.errors import InputError
 from gitops_harness.findings import Severity
 from gitops_harness.policy.checkov_scan import parse_checkov_report
 
@@ -67,9 +64,16 @@ def test_skipped_records_count_as_suppressed_with_their_reason() -> None:
     assert outcome.passes[0].suppressed_because == "webhook only, no VPC resources"
 
 
-def test_parsing_error_is_bad_input() -> None:
-    with pytest.raises(InputError, match="fixtures/broken.yaml"):
-        parse_checkov_report(report(parsing_errors=["/repo/fixtures/broken.yaml"]), cwd=Path("/repo"))
+def test_parsing_error_is_a_finding_naming_the_file() -> None:
+    """A template our parser accepted but checkov could not parse: a failure, not a silent pass."""
+    outcome = parse_checkov_report(report(parsing_errors=["/repo/fixtures/broken.yaml"]), cwd=Path("/repo"))
+    (finding,) = outcome.findings
+    assert (finding.file, finding.rule_id, finding.location) == (
+        "fixtures/broken.yaml",
+        "CKV_PARSE",
+        "line 1",
+    )
+    assert outcome.failed == 1
 
 
 def test_summary_only_report_has_no_results() -> None:

@@ -27,11 +27,13 @@ def test_missing_path_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(err.splitlines()) == 1 and "no such file or directory" in err
 
 
-def test_broken_template_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_template_is_a_finding_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("Resources:\n  A:\n    Type: [unclosed\n")
-    assert cli.main(["policy", str(broken), "--skip-checkov", "--output-dir", str(tmp_path / "r")]) == 2
-    assert "broken.yaml" in capsys.readouterr().err
+    assert cli.main(["policy", str(broken), "--skip-checkov", "--output-dir", str(tmp_path / "r")]) == 1
+    assert f"{broken}:4 GITOPS_TEMPLATE_PARSE" in capsys.readouterr().out
 
 
 def test_clean_template_exits_0_and_writes_three_reports(

@@ -132,8 +132,9 @@ def test_junit_has_a_suite_per_tool_with_failures_passes_and_skips() -> None:
         cases["checkov.CKV_GITOPS_3"].find("failure") is None
         and cases["checkov.CKV_GITOPS_3"].find("skipped") is None
     )
-    assert "webhook" in cases["checkov.CKV_AWS_117"].find("skipped").get("message")
-    assert root.get("tests") == "5" and root.get("failures") == "3"
+    assert cases["checkov.CKV_AWS_117"].find("skipped").text == "posts to a webhook only"
+    # the cfn-lint warning is listed, not a failure: the run passes with warnings
+    assert root.get("tests") == "5" and root.get("failures") == "2"
 
 
 def test_sarif_is_2_1_0_with_rules_and_regions() -> None:

@@ -32,7 +32,11 @@ def test_skips_without_reason_fail_and_skips_with_reason_pass(tmp_path: Path) ->
     outcome = check_suppressions([template])
     failures = sorted((f.location, f.message) for f in outcome.findings)
     assert all(f.rule_id == RULE_ID for f in outcome.findings)
-    assert [loc for loc, _ in failures] == ["Topic (line 10)", "Topic (line 11)", "line 14"]
+    assert [loc for loc, _ in failures] == [
+        "Topic (line 10) skip CKV_AWS_999",
+        "Topic (line 11) skip CKV_AWS_998",
+        "line 14 skip CKV_AWS_27",
+    ]
     assert "CKV_AWS_999" in failures[0][1] and "comment:" in failures[0][1]
     assert outcome.failed == 3
     assert outcome.passed == 2  # the Metadata skip with a comment and the inline one with ":reason"

@@ -77,3 +77,30 @@ def test_run_with_unreadable_config_exits_2_with_one_line(tmp_path: Path, capsys
     assert main(["run", "--config", str(tmp_path / "harness.yaml")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot parse YAML" in err
+
+
+def test_quiet_run_keeps_library_warnings_off_stderr(project_copy: Path, capsys, monkeypatch):
+    """--quiet: no progress lines, and no logger warning from the layers (e.g. moto's) either."""
+    import logging
+
+    from gitops_harness import run as run_module
+
+    seen = {}
+
+    def noisy_pipeline(config, target, progress):
+        progress("this progress line must not show")
+        # pytest's log capture would swallow the record anyway: ask logging whether it would be emitted
+        seen["warning emitted"] = logging.getLogger("moto").isEnabledFor(logging.WARNING)
+        seen["error emitted"] = logging.getLogger("moto").isEnabledFor(logging.ERROR)
+        return [], []
+
+    monkeypatch.setattr(run_module, "pipeline_verdicts", noisy_pipeline)
+    monkeypatch.setattr(run_module, "policy_verdicts", lambda config: [Verdict("policy", "ok", True)])
+    try:
+        code = main(["run", "--quiet", "--config", str(project_copy / "harness.yaml")])
+    finally:
+        logging.disable(logging.NOTSET)
+    out, err = capsys.readouterr()
+    assert code == 0 and "PASSED" in out
+    assert err == ""
+    assert seen == {"warning emitted": False, "error emitted": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from gitops_harness import __version__
 from gitops_harness.errors import HarnessError
@@ -26,8 +27,15 @@ MODULE_OF_COMMAND = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one line (exit 2), like every other error: the usage text is one --help away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="gitops-harness",
         description="Test and police a GitOps pipeline for Amazon ECS (GitLab -> CodeCommit -> "
         "CodePipeline -> CodeDeploy blue/green).",

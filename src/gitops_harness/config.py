@@ -6,8 +6,11 @@ Secrets are named by environment variable and read only when a target needs them
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from gitops_harness.errors import InputError
 CONFIG_NAME = "harness.yaml"
 LOCAL_OVERRIDE_NAME = "harness.local.yaml"
 TARGETS = ("embedded", "localstack", "aws")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII digits only: fullwidth digits are not an account id
+_REGION = re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -95,36 +99,62 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+Places = dict[tuple[str, ...], str]  # key path -> "file:line", for messages
+
+
 def load_config(path: str | Path | None = None) -> HarnessConfig:
-    """Load harness.yaml (found from the cwd when path is None), merged with harness.local.yaml."""
+    """Load harness.yaml (found from the cwd when path is None), merged with harness.local.yaml.
+    The whole file is validated here, before any command does work: unknown keys, wrong types and
+    bad values are one InputError naming the key and its file:line."""
     config_path = Path(path) if path else find_config()
     if path and not config_path.is_file():
-        raise InputError(f"{config_path}: config file not found")
+        what = "is a directory, not a config file" if config_path.is_dir() else "config file not found"
+        raise InputError(f"{config_path}: {what}")
     raw: dict[str, Any] = {}
+    places: Places = {}
     if config_path:
-        raw = _read_yaml(config_path)
+        raw = _read_yaml(config_path, places)
         local = config_path.with_name(LOCAL_OVERRIDE_NAME)
         if local.is_file():
-            raw = _deep_merge(raw, _read_yaml(local))
+            raw = _deep_merge(raw, _read_yaml(local, places))
     root = config_path.parent.resolve() if config_path else Path.cwd().resolve()
+    where = str(config_path) if config_path else CONFIG_NAME
+    _validate(raw, SCHEMA, (), places, where)
     return _build(raw, config_path, root)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, places: Places) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: cannot read the config: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{path}{line}: cannot parse YAML: {problem}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{path}{line}: cannot parse YAML: {' '.join(str(problem).split())}") from None
+    except RecursionError:
+        raise InputError(f"{path}:1: cannot parse YAML: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InputError(f"{path}:1: the config must be a mapping, not {type(data).__name__}")
+    _record_places(node, (), path, places)
     return data
+
+
+def _record_places(node: yaml.Node | None, at: tuple[str, ...], path: Path, places: Places) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                places[(*at, key.value)] = f"{path}:{key.start_mark.line + 1}"
+                _record_places(value, (*at, key.value), path, places)
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +165,110 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
+
+
+# ---- the config's shape: every key, its type and its allowed values --------------------------------
+
+Check = Callable[[Any], str | None]  # the value -> None when fine, else what it must be
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be text"
+
+
+def _path(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() and "\0" not in value else "must be a path"
+
+
+def _paths(value: Any) -> str | None:
+    values = [value] if isinstance(value, str) else value
+    ok = isinstance(values, list) and values and all(_path(v) is None for v in values)
+    return None if ok else "must be a list of template files or folders"
+
+
+def _account(value: Any) -> str | None:
+    ok = isinstance(value, str | int) and not isinstance(value, bool) and _ACCOUNT_ID.fullmatch(str(value))
+    return None if ok else f"must be a 12-digit account id (ASCII digits, quoted), got {value!r}"
+
+
+def _accounts(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(_account(v) is None for v in value)
+    return None if ok else "must be a list of 12-digit account ids"
+
+
+def _region(value: Any) -> str | None:
+    ok = isinstance(value, str) and _REGION.fullmatch(value)
+    return None if ok else f"must be an AWS region such as us-east-1, got {value!r}"
+
+
+def _port(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535
+    return None if ok else f"must be a port number 0..65535 (0: a free port), got {value!r}"
+
+
+def _time_scale(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return None if ok else f"must be a number > 0 (clock seconds per AWS second), got {value!r}"
+
+
+def _target_name(value: Any) -> str | None:
+    return None if value in TARGETS else f"must be one of {', '.join(TARGETS)}, got {value!r}"
+
+
+def _parameters(value: Any) -> str | None:
+    ok = value is None or (
+        isinstance(value, dict) and all(isinstance(v, str | int | float | bool) for v in value.values())
+    )
+    return None if ok else "must map parameter names to values"
+
+
+def _url(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", value)
+    return None if ok else f"must be an http(s) URL, got {value!r}"
+
+
+SCHEMA: dict[str, Any] = {
+    "project": _text,
+    "region": _region,
+    "accounts": {"management": _account, "pipeline": _account},
+    "pipeline": {
+        "templates": {"management": _path, "pipeline": _path},
+        "parameters": {"management": _parameters, "pipeline": _parameters},
+    },
+    "app": {"dir": _path, "chat_notifier_dir": _path},
+    "policy": {"paths": _paths, "checks_dir": _path, "output_dir": _path},
+    "gitlab": {"url_env": _text, "token_env": _text, "project": _text},
+    "chat": {"webhook_url_env": _text},
+    "targets": {
+        "default": _target_name,
+        "embedded": {"port": _port, "time_scale": _time_scale},
+        "localstack": {"endpoint": _url, "auth_token_env": _text},
+        "aws": {"region": _region, "allowed_accounts": _accounts},
+    },
+}
+
+
+def _validate(value: Any, schema: Any, at: tuple[str, ...], places: Places, where: str) -> None:
+    name = ".".join(at)
+    place = places.get(at, where)
+    if callable(schema):
+        problem = schema(value)
+        if problem:
+            raise InputError(f"{place}: {name} {problem}")
+        return
+    if value is None:
+        return  # an empty section: its defaults apply
+    if not isinstance(value, dict):
+        raise InputError(f"{place}: {name or 'the config'} must be a mapping, got {type(value).__name__}")
+    for key, child in value.items():
+        if key not in schema:
+            known = [str(k) for k in schema]
+            guess = difflib.get_close_matches(str(key), known, n=1)
+            prefix = "".join(f"{part}." for part in at)
+            hint = f"did you mean '{prefix}{guess[0]}'?" if guess else f"known keys: {', '.join(known)}"
+            full = ".".join((*at, str(key)))
+            raise InputError(f"{places.get((*at, str(key)), place)}: unknown key {full!r}; {hint}")
+        _validate(child, schema[key], (*at, str(key)), places, where)
 
 
 def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
@@ -156,7 +290,7 @@ def _build(raw: dict[str, Any], path: Path | None, root: Path) -> HarnessConfig:
     accounts = {}
     for role, default in (("management", "111111111111"), ("pipeline", "222222222222")):
         value = str(accounts_raw.get(role, default))
-        if not _ACCOUNT_ID.match(value):
+        if not _ACCOUNT_ID.fullmatch(value):
             raise InputError(f"{where}: accounts.{role} must be a 12-digit account id, got {value!r}")
         accounts[role] = value
     if accounts["management"] == accounts["pipeline"]:

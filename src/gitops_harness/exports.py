@@ -9,10 +9,11 @@ The Finding.location convention read here: "<resource> (lines 12-40)", "line 12"
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ GITLAB_SAST_SCHEMA = (
     f"v{GITLAB_SAST_VERSION}/dist/sast-report-format.json"
 )
 _LINES = re.compile(r"\blines? (\d+)(?:-(\d+))?")
+_LINE_INFO = re.compile(r"\s*\(lines? \d+(?:-\d+)?\)|\blines? \d+(?:-\d+)?\s*")
+SRCROOT = "%SRCROOT%"  # SARIF's conventional base id for the repository root
 
 
 @dataclass(frozen=True, order=True)
@@ -59,94 +62,179 @@ def line_range(location: str) -> tuple[int, int] | None:
     return start, int(match.group(2) or start)
 
 
+@dataclass(frozen=True)
+class ToolInfo:
+    """A tool that ran, for SARIF's tool.driver: one run per tool, even when it found nothing."""
+
+    name: str
+    version: str
+    information_uri: str = ""
+    rules: dict[str, RuleHelp] = field(default_factory=dict, compare=False, hash=False)
+
+
 def _resource_of(location: str) -> str:
     return location.split(" (", 1)[0].strip()
 
 
+def without_lines(location: str) -> str:
+    """The location with its line numbers removed: what stays the same when lines above it move."""
+    return " ".join(_LINE_INFO.sub(" ", location).split())
+
+
+def repo_relative(file: str, root: Path | None) -> str:
+    """POSIX path of file relative to the repository root when it lies inside it, else as given."""
+    path = Path(file)
+    if root is None:
+        return path.as_posix()
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()
+
+
+def _has_scheme(uri: str | None) -> bool:
+    return bool(uri) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", uri or "") is not None
+
+
 # ---- JUnit -------------------------------------------------------------------------------------
+# GitLab keys a test case by suite + classname + name and compares them between pipelines: a name
+# must not change when lines move (or a fixed failure never shows as resolved), and a check's pass
+# and its failure must have the same name.
+
+CaseKey = Callable[
+    [str, str, str, str], tuple[str, str]
+]  # (source, rule, file, location) -> (classname, name)
 
 
-def junit_xml(findings: Iterable[Finding], passes: Iterable[CheckPass]) -> str:
-    """One testsuite per tool, one testcase per check x target; findings fail, suppressions skip."""
-    suites: dict[str, list[ET.Element]] = {}
-    counts: dict[str, dict[str, int]] = {}
+def check_case(source: str, rule_id: str, file: str, location: str) -> tuple[str, str]:
+    """One test case per check x resource: `<source>.<rule>` / `<rule> <file> <resource>`, no lines."""
+    where = without_lines(location)
+    return f"{source}.{rule_id}", f"{rule_id} {file}" + (f" {where}" if where else "")
+
+
+@dataclass
+class _Case:
+    file: str
+    failures: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    skipped_because: str | None = None
+
+
+def junit_xml(
+    findings: Iterable[Finding],
+    passes: Iterable[CheckPass],
+    *,
+    case_key: CaseKey = check_case,
+    warnings_fail: bool = False,
+) -> str:
+    """One testsuite per tool; findings that share a test case fail it together; warnings are listed
+    in system-out and fail only with warnings_fail; suppressions are skipped with the reason as text."""
+    suites: dict[str, dict[tuple[str, str], _Case]] = {}
     for finding in sorted(findings):
-        case = _testcase(finding.source, finding.rule_id, finding.file, finding.location)
-        failure = ET.SubElement(case, "failure", message=finding.message, type=finding.rule_id)
-        failure.text = finding.one_line()
-        suites.setdefault(finding.source, []).append(case)
-        stats = counts.setdefault(finding.source, {"failures": 0, "skipped": 0})
-        stats["failures"] += 1
+        key = case_key(finding.source, finding.rule_id, finding.file, finding.location)
+        case = suites.setdefault(finding.source, {}).setdefault(key, _Case(finding.file))
+        fails = finding.severity is Severity.ERROR or warnings_fail
+        (case.failures if fails else case.warnings).append(finding)
     for passed in sorted(passes):
-        case = _testcase(passed.source, passed.rule_id, passed.file, passed.location)
-        stats = counts.setdefault(passed.source, {"failures": 0, "skipped": 0})
-        if passed.suppressed_because is not None:
-            ET.SubElement(case, "skipped", message=f"suppressed: {passed.suppressed_because}")
-            stats["skipped"] += 1
-        suites.setdefault(passed.source, []).append(case)
+        key = case_key(passed.source, passed.rule_id, passed.file, passed.location)
+        case = suites.setdefault(passed.source, {}).setdefault(key, _Case(passed.file))
+        if passed.suppressed_because is not None and case.skipped_because is None:
+            case.skipped_because = passed.suppressed_because
     root = ET.Element("testsuites", name="gitops-harness")
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
     for name in sorted(suites):
-        cases = suites[name]
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=name,
-            tests=str(len(cases)),
-            failures=str(counts[name]["failures"]),
-            errors="0",
-            skipped=str(counts[name]["skipped"]),
-        )
-        suite.extend(cases)
-    root.set("tests", str(sum(len(c) for c in suites.values())))
-    root.set("failures", str(sum(c["failures"] for c in counts.values())))
+        suite = ET.SubElement(root, "testsuite", name=name)
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for (classname, case_name), case in sorted(suites[name].items()):
+            element = ET.SubElement(suite, "testcase", classname=classname, name=case_name, file=case.file)
+            counts["tests"] += 1
+            if case.failures:
+                first = case.failures[0]
+                more = f" (+{len(case.failures) - 1} more)" if len(case.failures) > 1 else ""
+                failure = ET.SubElement(element, "failure", message=first.message + more, type=first.rule_id)
+                failure.text = "\n".join(f.one_line() for f in case.failures)
+                counts["failures"] += 1
+            elif case.skipped_because is not None:
+                skipped = ET.SubElement(element, "skipped", message=f"suppressed: {case.skipped_because}")
+                skipped.text = case.skipped_because or "(no reason given)"
+                counts["skipped"] += 1
+            if case.warnings:
+                ET.SubElement(element, "system-out").text = "\n".join(f.one_line() for f in case.warnings)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        suite.set("errors", "0")
+    root.set("tests", str(totals["tests"]))
+    root.set("failures", str(totals["failures"]))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def _testcase(source: str, rule_id: str, file: str, location: str) -> ET.Element:
-    return ET.Element(
-        "testcase", classname=f"{source}.{rule_id}", name=f"{rule_id} {file}:{location}", file=file
-    )
 
 
 # ---- SARIF 2.1.0 --------------------------------------------------------------------------------
 
 
-def sarif_log(findings: Iterable[Finding], rules: Mapping[str, RuleHelp] | None = None) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run per tool; every result names its rule and file region."""
+def sarif_log(
+    findings: Iterable[Finding],
+    rules: Mapping[str, RuleHelp] | None = None,
+    *,
+    tools: Iterable[ToolInfo] | None = None,
+    root: Path | None = None,
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run per tool that ran (results [] when it found nothing); every
+    result names its rule and its file relative to the repository root (uriBaseId %SRCROOT%)."""
     rules = rules or {}
     by_tool: dict[str, list[Finding]] = {}
     for finding in sorted(findings):
         by_tool.setdefault(finding.source, []).append(finding)
+    infos = {t.name: t for t in tools or ()}
+    for name in by_tool:
+        infos.setdefault(name, ToolInfo(name, __version__ if name == "gitops-harness" else "unknown"))
     runs = []
-    for tool, tool_findings in sorted(by_tool.items()):
+    for tool in sorted(infos):
+        info, tool_findings = infos[tool], by_tool.get(tool, [])
         rule_ids = sorted({f.rule_id for f in tool_findings})
         descriptors = []
         for rule_id in rule_ids:
-            helped = rules.get(rule_id) or RuleHelp(
-                title=next(f.message for f in tool_findings if f.rule_id == rule_id)
-            )
-            descriptor: dict[str, Any] = {
-                "id": rule_id,
-                "shortDescription": {"text": helped.title},
-                "help": {"text": helped.help_text or helped.title},
-            }
-            if helped.help_uri:
-                descriptor["helpUri"] = helped.help_uri
-            descriptors.append(descriptor)
-        results = [_sarif_result(f, rule_ids.index(f.rule_id)) for f in tool_findings]
-        runs.append(
-            {
-                "tool": {"driver": {"name": tool, "rules": descriptors}},
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        )
+            helped = info.rules.get(rule_id) or rules.get(rule_id)
+            if helped is None:
+                helped = RuleHelp(title=next(f.message for f in tool_findings if f.rule_id == rule_id))
+            descriptors.append(_rule_descriptor(rule_id, helped))
+        driver: dict[str, Any] = {"name": tool, "version": info.version, "rules": descriptors}
+        if _has_scheme(info.information_uri):
+            driver["informationUri"] = info.information_uri
+        run: dict[str, Any] = {
+            "tool": {"driver": driver},
+            "results": [_sarif_result(f, rule_ids.index(f.rule_id), root) for f in tool_findings],
+            "columnKind": "unicodeCodePoints",
+        }
+        if root is not None:
+            run["originalUriBaseIds"] = {SRCROOT: {"uri": root.resolve().as_uri() + "/"}}
+        runs.append(run)
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
 
 
-def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": Path(finding.file).as_posix()}}
+def _rule_descriptor(rule_id: str, helped: RuleHelp) -> dict[str, Any]:
+    text = helped.help_text or helped.title
+    descriptor: dict[str, Any] = {
+        "id": rule_id,
+        "shortDescription": {"text": helped.title},
+        "fullDescription": {"text": text},  # GitHub code scanning requires it
+        "help": {"text": text},
+    }
+    if _has_scheme(helped.help_uri):
+        descriptor["helpUri"] = helped.help_uri
+    elif helped.help_uri:  # a repository path: SARIF's helpUri must be absolute, markdown may link it
+        descriptor["help"]["markdown"] = f"{text}\n\nSee [{helped.help_uri}]({helped.help_uri})."
+    return descriptor
+
+
+def _sarif_result(finding: Finding, rule_index: int, root: Path | None) -> dict[str, Any]:
+    uri = repo_relative(finding.file, root)
+    artifact: dict[str, Any] = {"uri": uri}
+    if root is not None and not Path(uri).is_absolute():
+        artifact["uriBaseId"] = SRCROOT
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     lines = line_range(finding.location)
     if lines:
         physical["region"] = {"startLine": lines[0], "endLine": lines[1]}
@@ -172,9 +260,10 @@ def gitlab_sast_report(
     start_time: datetime,
     end_time: datetime,
     scanner_name: str = "gitops-harness policy",
+    root: Path | None = None,
 ) -> dict[str, Any]:
     """GitLab SAST report (schema v15). No `category`: v15 dropped it from vulnerabilities,
-    like checkov's own gitlab_sast output for v15.0.4."""
+    like checkov's own gitlab_sast output for v15.0.4. Files are relative to the repository root."""
     rules = rules or {}
     scanner = {
         "id": "gitops-harness",
@@ -186,26 +275,31 @@ def gitlab_sast_report(
     for finding in sorted(findings):
         lines = line_range(finding.location) or (1, 1)
         helped = rules.get(finding.rule_id)
+        file = repo_relative(finding.file, root)
         identifier: dict[str, Any] = {
             "type": finding.source,
             "name": finding.rule_id,
             "value": finding.rule_id,
         }
-        if helped and helped.help_uri and helped.help_uri.startswith("http"):
+        if helped and _has_scheme(helped.help_uri):
             identifier["url"] = helped.help_uri
-        vulnerabilities.append(
-            {
-                # Stable across runs so GitLab can track a vulnerability from MR to MR.
-                "id": hashlib.sha256(
-                    f"{finding.source}|{finding.rule_id}|{finding.file}|{finding.location}".encode()
-                ).hexdigest(),
-                "name": helped.title if helped else finding.message,
-                "description": finding.message,
-                "severity": "High" if finding.severity is Severity.ERROR else "Medium",
-                "location": {"file": finding.file, "start_line": lines[0], "end_line": lines[1]},
-                "identifiers": [identifier],
-            }
-        )
+        vulnerability: dict[str, Any] = {
+            # Stable across runs (no line numbers) so GitLab can track a vulnerability from MR to MR.
+            "id": hashlib.sha256(
+                f"{finding.source}|{finding.rule_id}|{file}|{without_lines(finding.location)}".encode()
+            ).hexdigest(),
+            "name": helped.title if helped else finding.message,
+            "description": finding.message,
+            "severity": "High" if finding.severity is Severity.ERROR else "Medium",
+            "location": {"file": file, "start_line": lines[0], "end_line": lines[1]},
+            "identifiers": [identifier],
+        }
+        if helped and (helped.help_text or helped.help_uri):
+            solution = helped.help_text or helped.title
+            if helped.help_uri:
+                solution += f" See {helped.help_uri}."
+            vulnerability["solution"] = solution
+        vulnerabilities.append(vulnerability)
     stamp = "%Y-%m-%dT%H:%M:%S"
     return {
         "schema": GITLAB_SAST_SCHEMA,
@@ -220,3 +314,8 @@ def gitlab_sast_report(
             "end_time": end_time.strftime(stamp),
         },
     }
+
+
+def project_information_uri(root: Path | None) -> str:
+    """Where a person reads about our own rules: the GitLab project in CI, else the checkout."""
+    return os.environ.get("CI_PROJECT_URL") or (root or Path.cwd()).resolve().as_uri()

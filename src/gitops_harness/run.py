@@ -6,18 +6,21 @@ to the approval, approve) with the run's timeline."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_harness.artifacts.validate import validate_directory
 from gitops_harness.config import TARGETS, HarnessConfig, load_config
-from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK
+from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from gitops_harness.findings import Severity, count
 from gitops_harness.pipeline_layer import pipeline_verdicts
 from gitops_harness.policy.command import run_policy, write_reports
 from gitops_harness.report import RunReport, Verdict
+from gitops_harness.targets import check_available
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def policy_verdicts(config: HarnessConfig) -> list[Verdict]:
     started = datetime.now(UTC)
-    _, outcomes = run_policy([str(p) for p in config.policy.paths], config.policy.checks_dir)
-    write_reports(outcomes, config.policy.output_dir, started, datetime.now(UTC))
+    outcomes = run_policy(
+        [str(p) for p in config.policy.paths], config.policy.checks_dir, root=config.root
+    ).outcomes
+    write_reports(outcomes, config.policy.output_dir, started, datetime.now(UTC), root=config.root)
     junit = _shown(config.policy.output_dir / "junit.xml", config)
     verdicts = []
     for outcome in outcomes:
@@ -81,9 +86,38 @@ def artifact_verdict(config: HarnessConfig) -> Verdict:
     )
 
 
+def quiet_logs() -> None:
+    """--quiet: the libraries' warnings (moto, werkzeug, the emulator's own loggers, which print through
+    logging's last-resort handler) stay off stderr too; errors still show."""
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+
+
+def check_inputs(config: HarnessConfig) -> None:
+    """Every file and folder the config names exists: a missing one is bad input (exit 2), found
+    before any layer runs, not a failed verdict."""
+    named = [
+        ("pipeline.templates.management", config.templates.management, "file"),
+        ("pipeline.templates.pipeline", config.templates.pipeline, "file"),
+        ("app.dir", config.app_dir, "folder"),
+        *(("policy.paths[]", p, "file or folder") for p in config.policy.paths),
+    ]
+    for key, path, kind in named:
+        exists = path.is_dir() if kind == "folder" else path.is_file() if kind == "file" else path.exists()
+        if not exists:
+            raise InputError(
+                f"{config.path or 'harness.yaml'}: {key}: {_shown(path, config)} is not a {kind}"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    check_inputs(config)
+    if not args.static_only:
+        check_available(config, args.target)
     started = time.perf_counter()
+    if args.quiet:
+        quiet_logs()
 
     def progress(message: str) -> None:
         if not args.quiet:

@@ -92,3 +92,34 @@ def test_bad_arguments_exit_2(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "--time-scale must be > 0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_listening_beyond_loopback_warns_loudly_before_serving(tmp_path: Path):
+    """--host 0.0.0.0 serves anyone on the network and signatures are not checked: say so on stderr."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("MOTO_ACCOUNT_ID", None)
+    process = subprocess.Popen(
+        [*_command(), "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    out: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    try:
+        warning = process.stderr.readline()
+        assert warning.startswith("WARNING: --host 0.0.0.0 serves the embedded AWS to anyone")
+        assert "does not check request signatures" in warning
+        deadline = time.monotonic() + DEADLINE
+        while not (line := out.get(timeout=max(0.1, deadline - time.monotonic())) or "").startswith(
+            "endpoint:"
+        ):
+            assert line, f"exited early: {process.stderr.read()}"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=DEADLINE) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_harness.artifacts.validate import relevant_names, validate_directory
@@ -66,6 +67,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     findings = validate_directory(args.directory, args.template)
+    build = None
     if args.build:
         from gitops_harness.artifacts.build_run import run_build
 
@@ -77,31 +79,39 @@ def run(args: argparse.Namespace) -> int:
             timeout_s=args.build_timeout,
         )
         findings = sorted(set(findings) | set(build.findings))
-        if args.format == "json":
-            report = json.loads(render_json(findings))
-            print(json.dumps({**report, "build": build.to_dict()}, indent=2))
-        else:
-            print(build.render_text())
-            print(render_text(findings))
+    failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
+    if args.junit:  # first: a report that cannot be written is the one answer, not a second one
+        write_junit(args.junit, Path(args.directory), args.template, findings, strict=args.strict)
+    if build is not None and args.format == "json":
+        print(json.dumps({**json.loads(render_json(findings)), "build": build.to_dict()}, indent=2))
+    elif build is not None:
+        print(build.render_text())
+        print(render_text(findings))
     else:
         print(render_json(findings) if args.format == "json" else render_text(findings))
-    failing = [f for f in findings if f.severity is Severity.ERROR or args.strict]
-    if args.junit:
-        write_junit(args.junit, Path(args.directory), args.template, failing)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def write_junit(path: Path, directory: Path, template: str | None, failing: list[Finding]) -> None:
-    """One test case per artifact file: it fails with each finding that fails the run, else passes."""
+def _artifact_case(source: str, rule_id: str, file: str, location: str) -> tuple[str, str]:
+    """One JUnit test case per artifact file, whatever rules it fails: its id never changes."""
+    return source, file
+
+
+def write_junit(
+    path: Path, directory: Path, template: str | None, findings: list[Finding], *, strict: bool = False
+) -> None:
+    """One test case per artifact file: it fails with each error (and warning with --strict) in it,
+    lists the other warnings, else passes."""
     names = relevant_names(load_template(template) if template else None)
-    failed_files = {f.file for f in failing}
     passes = [
         CheckPass(source="validate-artifacts", rule_id="artifact", file=str(directory / name), location=name)
         for name in names
-        if (directory / name).is_file() and str(directory / name) not in failed_files
+        if (directory / name).is_file()
     ]
+    findings = [replace(f, source="validate-artifacts") for f in findings]
+    xml = junit_xml(findings, passes, case_key=_artifact_case, warnings_fail=strict)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(junit_xml(failing, passes), encoding="utf-8")
+        path.write_text(xml, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the JUnit report: {exc.strerror}") from None

@@ -78,14 +78,18 @@ class _DupTrackingDict(dict):
     duplicates: list[str]
 
 
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict:
-    obj = _DupTrackingDict()
-    obj.duplicates = []
+def _pairs_hook(pairs: list[tuple[str, Any]], tracked_any: list[bool]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj  # the common case stays a plain dict: a 100,000-object file parses at json's speed
+    tracked_any.append(True)
+    tracked = _DupTrackingDict()
+    tracked.duplicates = []
     for key, value in pairs:
-        if key in obj:
-            obj.duplicates.append(key)
-        obj[key] = value
-    return obj
+        if key in tracked:
+            tracked.duplicates.append(key)
+        tracked[key] = value
+    return tracked
 
 
 def _json_duplicates(node: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
@@ -102,12 +106,14 @@ def _json_duplicates(node: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]
 def parse_json(name: str, raw: bytes | str) -> Document:
     text = _decode(name, raw)
     try:
-        data = json.loads(text, object_pairs_hook=_pairs_hook)
+        tracked_any: list[bool] = []
+        data = json.loads(text, object_pairs_hook=lambda pairs: _pairs_hook(pairs, tracked_any))
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{exc.lineno}: cannot parse JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise InputError(f"{name}:1: cannot parse JSON: nested too deeply") from None
-    return Document(name, data, duplicate_keys=list(_json_duplicates(data)))
+    duplicates = list(_json_duplicates(data)) if tracked_any else []  # walk only when there are some
+    return Document(name, data, duplicate_keys=duplicates)
 
 
 # libyaml when available: the pure-Python parser costs milliseconds per small file.
@@ -144,12 +150,51 @@ def _yaml_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: lis
             _yaml_lines(item, child, lines, dups)
 
 
+# YAML aliases let a few hundred bytes stand for billions of values (a "billion laughs"): refuse a
+# document that expands past this many nodes, as cfn-lint does for templates (it allows 250,000).
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(root: yaml.Node, name: str) -> None:
+    """Raise InputError when the document, with every alias expanded, has more than MAX_EXPANDED_NODES
+    nodes. Counted per distinct node with memoisation, so the count itself never expands anything."""
+    sizes: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    stack, seen = [root], set()
+    while stack:  # post-order without recursion: nesting depth is the attacker's choice too
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        if isinstance(node, yaml.MappingNode):
+            stack += [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    for node in reversed(order):
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        total = 1 + sum(sizes.get(id(child), 1) for child in children)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"{name}:{node.start_mark.line + 1}: cannot parse YAML: aliases expand to more than "
+                f"{MAX_EXPANDED_NODES:,} values; write the values out instead of nesting aliases"
+            )
+
+
 def parse_yaml(name: str, raw: bytes | str) -> Document:
     text = _decode(name, raw)
     loader: _Loader | None = None
     try:
         loader = _Loader(text)  # the reader rejects control characters already here
         node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, name)
         data = loader.construct_document(node) if node is not None else None
         lines: dict[Path_, int] = {}
         dups: list[tuple[Path_, str]] = []

@@ -103,6 +103,9 @@ class _Rules:
         return f"{json_path(self.base)}.{relative}" if relative else json_path(self.base)
 
 
+MAX_CONTAINERS = 10  # ECS: container definitions per task definition
+
+
 def check_taskdef(doc: Document, image_placeholder: str | None = DEFAULT_IMAGE_PLACEHOLDER) -> list[Finding]:
     """All taskdef rules. image_placeholder=None skips TD013 (the template cross-check owns it then)."""
     data = doc.data
@@ -131,6 +134,20 @@ def check_taskdef(doc: Document, image_placeholder: str | None = DEFAULT_IMAGE_P
             )
         )
         data, base = inner, ("taskDefinition",)
+    containers = data.get("containerDefinitions")
+    if isinstance(containers, list) and len(containers) > MAX_CONTAINERS:
+        # Said once, and nothing else checked: the other rules would repeat it per container.
+        findings.append(
+            Finding(
+                doc.name,
+                doc.where((*base, "containerDefinitions")),
+                "TD023",
+                Severity.ERROR,
+                f"{len(containers):,} container definitions; ECS allows at most {MAX_CONTAINERS} per task "
+                "definition",
+            )
+        )
+        return findings
     rules = _Rules(doc, data, base)
     _read_only(rules)
     _shape(rules)

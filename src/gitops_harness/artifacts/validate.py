@@ -17,7 +17,7 @@ from gitops_harness.artifacts.buildspec_rules import fill_placeholders, filled_p
 from gitops_harness.artifacts.documents import Document, parse_json, parse_json_or_yaml, parse_yaml
 from gitops_harness.artifacts.image_detail import check_image_detail
 from gitops_harness.artifacts.pipeline_crosscheck import IMAGE_DETAIL, CrossCheck, deploy_actions
-from gitops_harness.artifacts.taskdef import check_taskdef
+from gitops_harness.artifacts.taskdef import MAX_CONTAINERS, check_taskdef
 from gitops_harness.cfn_template import load_template
 from gitops_harness.errors import InputError
 from gitops_harness.findings import Finding, Severity
@@ -26,6 +26,7 @@ TASKDEF = "taskdef.json"
 APPSPEC_NAMES = ("appspec.yaml", "appspec.yml")
 BUILDSPEC = "buildspec.yml"
 MISSING = "(missing)"
+MAX_ARTIFACT_BYTES = 3 * 1024 * 1024  # CodeDeployToECS input artifacts are limited to 3 MB
 
 
 MAX_SOURCE_BYTES = 256 * 1024  # scripts a buildspec runs are read this far
@@ -55,12 +56,9 @@ def validate_directory(directory: str | Path, template: str | Path | None = None
     loaded = load_template(template) if template is not None else None
     files: dict[str, bytes] = {}
     for name in relevant_names(loaded):
-        path = directory / name
-        if path.is_file():
-            try:
-                files[name] = path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        content = read_artifact(directory, name, template)
+        if content is not None:
+            files[name] = content
     return validate_files(
         files,
         loaded,
@@ -81,6 +79,36 @@ def _read_text(directory: Path, name: str) -> str | None:
         return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def read_artifact(directory: Path, name: str, template: str | Path | None = None) -> bytes | None:
+    """The bytes of one artifact file, None when it does not exist. Refuses (InputError) a name
+    that leads outside the directory, a directory where a file belongs and a file over 3 MB."""
+    path = directory / name
+    inside = not Path(name).is_absolute() and ".." not in Path(name).parts
+    try:
+        inside = inside and path.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        source = f"{template}: the deploy action's path" if template else "path"
+        raise InputError(
+            f"{source} {name!r} leads outside {directory}; name a file inside the input artifact"
+        )
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; {name} must be a file")
+    if not path.is_file():
+        return None
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARTIFACT_BYTES:
+            raise InputError(
+                f"{path}: {size:,} bytes; CodeDeployToECS input artifacts are limited to 3 MB "
+                f"({MAX_ARTIFACT_BYTES:,} bytes)"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def validate_files(
@@ -197,6 +225,8 @@ def validate_documents(
         # With a template the placeholder comes from Image1ContainerName (XC001), not the default.
         findings.extend(check_taskdef(taskdef_doc, None if actions else "IMAGE1_NAME"))
         taskdef = _unwrapped(taskdef_doc.data)
+        if _too_many_containers(taskdef):  # TD023 said it once; the cross-checks would list them all
+            taskdef = None
     elif not actions:
         findings.append(
             Finding(
@@ -253,6 +283,11 @@ def _buildspec_docs(documents: Mapping[str, Document], per_action: Mapping[str, 
     if BUILDSPEC in documents:
         found.append(documents[BUILDSPEC])
     return found
+
+
+def _too_many_containers(taskdef: dict | None) -> bool:
+    containers = (taskdef or {}).get("containerDefinitions")
+    return isinstance(containers, list) and len(containers) > MAX_CONTAINERS
 
 
 def _unwrapped(data: Any) -> dict | None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
+import math
 import signal
+import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from gitops_harness.errors import HarnessError, InputError
+from gitops_harness.errors import HarnessError, InputError, ToolError
 
 DEFAULT_ACCOUNTS = {"management": "111111111111", "pipeline": "222222222222"}
 
@@ -42,9 +47,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be 0..65535, got {args.port}")
-    if not args.time_scale > 0:
-        raise InputError(f"--time-scale must be > 0, got {args.time_scale}")
+    if not (args.time_scale > 0 and math.isfinite(args.time_scale)):
+        raise InputError(f"--time-scale must be > 0 and finite, got {args.time_scale}")
     accounts = _accounts(args.config)
+    if args.state_dir is not None:
+        _check_state_dir(Path(args.state_dir))
+    _check_listen(args.host, args.port)
     started = time.monotonic()
     from gitops_harness.emulator.server import EmbeddedAWS  # imports moto: only when the command runs
 
@@ -78,6 +86,45 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     print("stopped", flush=True)
     return 0
+
+
+def _check_state_dir(state_dir: Path) -> None:
+    if state_dir.exists() and not state_dir.is_dir():
+        raise InputError(f"--state-dir {state_dir}: is a file; name a folder (it is created if missing)")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--state-dir {state_dir}: cannot create it: {exc.strerror or exc}") from None
+
+
+def _check_listen(host: str, port: int) -> None:
+    """The address resolves and the port is free, checked with a socket of our own so the answer is
+    one line (werkzeug would print its own text and exit 1); and a loud warning off loopback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise InputError(f"--host {host}: not an address to listen on ({reason})") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ToolError(
+                    f"cannot listen on {host}:{port}: the port is in use (pass --port 0 for a free port, "
+                    "or stop what uses it)"
+                ) from None
+            raise InputError(f"--host {host}: cannot listen there: {exc.strerror or exc}") from None
+    if not ipaddress.ip_address(address[0]).is_loopback:
+        print(
+            f"WARNING: --host {host} serves the embedded AWS to anyone who can reach this machine. It does "
+            "not check request signatures: any caller can act in any account. Use 127.0.0.1 unless you "
+            "mean it.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _accounts(config_path: str | None) -> dict[str, str]:

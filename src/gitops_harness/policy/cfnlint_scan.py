@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cfnlint.api import ManualArgs, lint_by_config
-
 from gitops_harness.errors import ToolError
 from gitops_harness.exports import CheckPass, RuleHelp
 from gitops_harness.findings import Finding, Severity
@@ -14,10 +12,15 @@ from gitops_harness.policy.outcome import ToolOutcome
 TOOL = "cfn-lint"
 ALL_RULES_ID = "cfn-lint"  # the testcase id of a template with no match at all
 SEVERITIES = {"E": Severity.ERROR, "W": Severity.WARNING}  # I (informational) is not reported
+INFORMATION_URI = "https://github.com/aws-cloudformation/cfn-lint"
 
 
 def run_cfn_lint(templates: list[Path]) -> ToolOutcome:
-    outcome = ToolOutcome(tool=TOOL)
+    # Imported here: cfn-lint takes ~1.5 s to import, which the gate spends while checkov runs.
+    from cfnlint.api import ManualArgs, lint_by_config
+    from cfnlint.version import __version__ as cfn_lint_version
+
+    outcome = ToolOutcome(tool=TOOL, version=cfn_lint_version, information_uri=INFORMATION_URI)
     if not templates:
         return outcome
     # One runner for all templates: loading cfn-lint's rules costs ~0.8 s, linting a small template ~0.1 s.

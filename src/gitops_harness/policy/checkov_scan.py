@@ -8,13 +8,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from gitops_harness.errors import InputError, ToolError
+from gitops_harness.errors import ToolError
 from gitops_harness.exports import CheckPass, RuleHelp
 from gitops_harness.findings import Finding, Severity
-from gitops_harness.policy.checkov_env import checkov_executable
+from gitops_harness.policy.checkov_env import checkov_executable, pinned_requirement
 from gitops_harness.policy.outcome import ToolOutcome, resource_location
 
 TOOL = "checkov"
+INFORMATION_URI = "https://www.checkov.io/"
+PARSE_RULE = "CKV_PARSE"  # checkov could not parse a template our own parser accepted
 # Offline and quiet: no platform mapping or guideline download, no PyPI update check, no upload.
 OFFLINE_ENV = {
     "BC_SKIP_MAPPING": "TRUE",
@@ -69,13 +71,31 @@ def parse_checkov_report(report: Any, cwd: Path) -> ToolOutcome:
     """checkov prints one report object for one framework and a list of them for several; also
     a summary-only object when nothing was scanned."""
     reports = report if isinstance(report, list) else [report]
-    outcome = ToolOutcome(tool=TOOL)
+    outcome = ToolOutcome(
+        tool=TOOL, version=pinned_requirement().split("==")[-1], information_uri=INFORMATION_URI
+    )
     for entry in reports:
         if not isinstance(entry, dict):
             raise ToolError(f"checkov report has an unexpected shape: {type(entry).__name__}")
         results = entry.get("results") or {}
         for broken in results.get("parsing_errors") or []:
-            raise InputError(f"{_display_path(broken, cwd)}: checkov could not parse the template")
+            outcome.findings.append(
+                Finding(
+                    file=_display_path(broken, cwd),
+                    location="line 1",
+                    rule_id=PARSE_RULE,
+                    severity=Severity.ERROR,
+                    message="checkov could not parse the template, so none of its checks ran on it",
+                    source=TOOL,
+                )
+            )
+            outcome.rules.setdefault(
+                PARSE_RULE,
+                RuleHelp(
+                    title="checkov parses the template",
+                    help_text="Run checkov on the file alone to see its parser's error, and fix the template.",
+                ),
+            )
         for record in results.get("failed_checks") or []:
             outcome.findings.append(_finding(record, cwd))
             outcome.rules.setdefault(record["check_id"], _rule_help(record))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitops_harness.exports import CheckPass, RuleHelp
+from gitops_harness.exports import CheckPass, RuleHelp, ToolInfo
 from gitops_harness.findings import Finding, Severity
 
 
@@ -14,6 +14,11 @@ class ToolOutcome:
     findings: list[Finding] = field(default_factory=list)
     passes: list[CheckPass] = field(default_factory=list)  # suppressed ones carry suppressed_because
     rules: dict[str, RuleHelp] = field(default_factory=dict)
+    version: str = "unknown"
+    information_uri: str = ""
+
+    def info(self) -> ToolInfo:
+        return ToolInfo(self.tool, self.version, self.information_uri, self.rules)
 
     @property
     def failed(self) -> int:

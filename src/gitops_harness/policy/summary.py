@@ -8,8 +8,7 @@ from pathlib import Path
 from gitops_harness.exports import line_range
 from gitops_harness.findings import Finding, Severity
 from gitops_harness.policy.outcome import ToolOutcome
-
-TOOL_LABELS = {"gitops-harness": "suppressions"}
+from gitops_harness.policy.templates import TemplateSet
 
 
 def failure_line(finding: Finding) -> str:
@@ -21,15 +20,19 @@ def failure_line(finding: Finding) -> str:
     return f"  {where}{resource} {finding.rule_id} {finding.message}"
 
 
-def render_summary(outcomes: list[ToolOutcome], templates: list[Path], reports_dir: Path | None) -> str:
+def render_summary(outcomes: list[ToolOutcome], found: TemplateSet, reports_dir: Path | None) -> str:
     failed = sum(o.failed for o in outcomes)
     verdict = "FAILED" if failed else "OK"
-    lines = [f"policy {verdict}: {len(templates)} template(s): {', '.join(str(t) for t in templates)}"]
+    checked = found.checked
+    broken = f" ({len(found.broken)} cannot be parsed)" if found.broken else ""
+    lines = [f"policy {verdict}: {len(checked)} template(s){broken}: {', '.join(str(t) for t in checked)}"]
+    if found.skipped:
+        lines.append(f"  skipped, not templates: {', '.join(str(p) for p in found.skipped)}")
     for outcome in outcomes:
-        label = TOOL_LABELS.get(outcome.tool, outcome.tool)
+        label = outcome.tool
         extra = f", {outcome.warnings} warning(s)" if outcome.warnings else ""
         lines.append(
-            f"  {label:<13} {outcome.passed:>4} passed {outcome.failed:>4} failed "
+            f"  {label:<14} {outcome.passed:>4} passed {outcome.failed:>4} failed "
             f"{outcome.suppressed:>4} suppressed{extra}"
         )
     findings = sorted(
@@ -46,11 +49,12 @@ def render_summary(outcomes: list[ToolOutcome], templates: list[Path], reports_d
     return "\n".join(lines)
 
 
-def render_summary_json(outcomes: list[ToolOutcome], templates: list[Path]) -> str:
+def render_summary_json(outcomes: list[ToolOutcome], found: TemplateSet) -> str:
     return json.dumps(
         {
             "passed": not any(o.failed for o in outcomes),
-            "templates": [str(t) for t in templates],
+            "templates": [str(t) for t in found.checked],
+            "skipped": [str(p) for p in found.skipped],
             "tools": {
                 o.tool: {
                     "passed": o.passed,

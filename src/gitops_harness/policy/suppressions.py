@@ -25,8 +25,10 @@ RULE = RuleHelp(
 INLINE_SKIP = re.compile(r"(?:checkov|bridgecrew):skip=\s*([A-Za-z_\d,-]+)(?::(.*))?")
 
 
-def check_suppressions(templates: list[Path]) -> ToolOutcome:
-    outcome = ToolOutcome(tool=TOOL, rules={RULE_ID: RULE})
+def check_suppressions(templates: list[Path], outcome: ToolOutcome | None = None) -> ToolOutcome:
+    """Judge every skip in the templates, into `outcome` (our own tool's) when given."""
+    outcome = outcome or ToolOutcome(tool=TOOL)
+    outcome.rules[RULE_ID] = RULE
     for template in templates:
         for logical_id, resource in load_template(template)["Resources"].items():
             metadata = resource.get("Metadata") if isinstance(resource, dict) else None
@@ -36,17 +38,15 @@ def check_suppressions(templates: list[Path]) -> ToolOutcome:
                     if not isinstance(skip, dict):
                         continue
                     line = line_of(skip) or line_of(resource)
-                    _judge(
-                        outcome,
-                        template,
-                        resource_location(logical_id, line),
-                        str(skip.get("id")),
-                        skip.get("comment"),
-                    )
+                    check_id = str(skip.get("id"))
+                    location = f"{resource_location(logical_id, line)} skip {check_id}"
+                    _judge(outcome, template, location, check_id, skip.get("comment"))
         for number, text in enumerate(template.read_text(encoding="utf-8").splitlines(), start=1):
             match = INLINE_SKIP.search(text)
             if match:
-                _judge(outcome, template, f"line {number}", match.group(1), match.group(2))
+                _judge(
+                    outcome, template, f"line {number} skip {match.group(1)}", match.group(1), match.group(2)
+                )
     return outcome
 
 
@@ -58,7 +58,7 @@ def _judge(outcome: ToolOutcome, template: Path, location: str, check_id: str, c
                 source=TOOL,
                 rule_id=RULE_ID,
                 file=str(template),
-                location=f"{location} skip {check_id}",
+                location=location,
                 title=RULE.title,
             )
         )

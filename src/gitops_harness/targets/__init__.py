@@ -19,11 +19,22 @@ from gitops_harness.targets.base import (
     skip_reason,
 )
 
+IMPLEMENTED_TARGETS = ("embedded",)
+
+
+def check_available(config: HarnessConfig, name: str | None = None) -> str:
+    """The chosen target's name, or InputError when it is unknown or not implemented (checked before
+    any work, so `run --target aws` does not fail only after the static layer)."""
+    chosen = name or config.default_target
+    config.target_settings(chosen)  # validates the name and its settings
+    if chosen not in IMPLEMENTED_TARGETS:
+        raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded")
+    return chosen
+
 
 def make_target(config: HarnessConfig, name: str | None = None) -> Target:
     """The target called ``name`` (default: the config's default target), not yet started."""
-    chosen = name or config.default_target
-    config.target_settings(chosen)  # validates the name and its settings
+    chosen = check_available(config, name)
     if chosen == "embedded":
         from gitops_harness.targets.embedded import EmbeddedTarget
 
@@ -31,4 +42,14 @@ def make_target(config: HarnessConfig, name: str | None = None) -> Target:
     raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded")
 
 
-__all__ = ["CAPABILITIES", "Target", "make_target", "require", "require_suite", "requirements", "skip_reason"]
+__all__ = [
+    "IMPLEMENTED_TARGETS",
+    "CAPABILITIES",
+    "check_available",
+    "Target",
+    "make_target",
+    "require",
+    "require_suite",
+    "requirements",
+    "skip_reason",
+]
