@@ -47,6 +47,7 @@ def pipeline_verdicts(
 
     progress(f"starting the {target_name or config.default_target} target")
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
+        config = target.run_config(config)  # aws: names carry the run id
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
             judge(
