@@ -525,7 +525,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from gitops_harness.targets.aws import AwsTarget
 
     config = load_config(args.config)
-    target = AwsTarget.from_config(config, mode="sweep")
+    target = AwsTarget.from_config(config, purpose="sweep")
     with target:  # GetCallerIdentity per account, refused unless all are on the allowlist
         now = datetime.now(UTC)
         found = find_leftovers(target, run_id=args.run_id, project=config.project)

@@ -109,6 +109,7 @@ class AwsTarget(Target):
         self._guard: RunGuard | None = None
         self._started = False
         self._lock_credentials = threading.Lock()
+        self._clients: dict[tuple[str, str, str, str], Any] = {}
 
     @classmethod
     def from_config(cls, config: HarnessConfig, *, purpose: str = "run", **overrides: Any) -> AwsTarget:
@@ -193,6 +194,16 @@ class AwsTarget(Target):
             f"account {account_id} is neither accounts.management nor accounts.pipeline: the aws target "
             "acts only in those two"
         )
+
+    def client(self, service: str, account: str = "pipeline", region: str | None = None) -> Any:
+        """As Target.client, kept per (service, account, credentials): teardown and sweep ask for a dozen
+        services per account, and building a botocore client costs a few hundred milliseconds."""
+        account_id = self.account_id(account)
+        key = (service, account_id, region or self.region, self.credentials(account_id)["aws_access_key_id"])
+        cached = self._clients.get(key)
+        if cached is None:
+            cached = self._clients[key] = super().client(service, account, region)
+        return cached
 
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         if not self.endpoint_url:
