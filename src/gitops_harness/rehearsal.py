@@ -26,12 +26,10 @@ import yaml
 
 from gitops_harness.config import Accounts, load_config
 from gitops_harness.sweep import Leftover, delete_leftovers, find_leftovers
-from gitops_harness.targets.aws import AwsTarget
+from gitops_harness.targets.aws import READ_PREFIXES, AwsTarget
 from gitops_harness.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-# Operations that only read: everything else a client sends counts as a write.
-_READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Head", "Query", "Scan", "Receive")
 _RUN_LAYER = """
 import dataclasses, json, sys
 from gitops_harness.config import load_config
@@ -120,7 +118,7 @@ def is_write(entry: dict[str, Any]) -> bool:
         return False
     if operation == "?":  # unnamed (query-protocol services on moto): judge by the HTTP method
         return entry["method"] not in ("GET", "HEAD")
-    return not operation.startswith(_READ_PREFIXES)
+    return not operation.startswith(READ_PREFIXES)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from gitops_harness.run_guard import RunGuard
 from gitops_harness.run_tags import RunTags
 from gitops_harness.targets.aws_settings import ACCOUNT_ROLES, AwsSettings, aws_settings
 from gitops_harness.targets.base import Target
+from gitops_harness.waiting import wait_until_e
 
 if TYPE_CHECKING:
     from gitops_harness.stacks import Deployment
@@ -61,6 +62,9 @@ AWS_CAPABILITIES = frozenset(
     }
 )
 _REFRESH_BEFORE = timedelta(minutes=5)
+# Operations that only read; every other call may change something.
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Head", "Query", "Scan", "Receive")
+_IN_FLIGHT_SETTLE = 60.0  # the clients' read timeout (targets.base)
 _STS_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 _PROJECT_NAME_MAX = 31  # the reference templates' ProjectName pattern: ^[a-z][a-z0-9-]{2,30}$
 
@@ -110,6 +114,13 @@ class AwsTarget(Target):
         self._started = False
         self._lock_credentials = threading.Lock()
         self._clients: dict[tuple[str, str, str, str], Any] = {}
+        # API calls sent and not answered: a run interrupted mid-call (SIGTERM during CreateStack) may
+        # have created something AWS shows only once that call completes server-side.
+        self._in_flight: dict[int, str] = {}
+        events = self._session.events
+        events.register("before-call", self._call_started)
+        events.register("after-call", self._call_ended)
+        events.register("after-call-error", self._call_ended)
 
     @classmethod
     def from_config(cls, config: HarnessConfig, *, purpose: str = "run", **overrides: Any) -> AwsTarget:
@@ -157,15 +168,50 @@ class AwsTarget(Target):
             self._guard.__exit__(None, None, None)
             self._guard = None
 
+    def _call_started(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        self._in_flight[id(context)] = f"{model.service_model.service_name}:{model.name}"
+
+    def _call_ended(self, context: dict[str, Any], **_: Any) -> None:
+        self._in_flight.pop(id(context), None)
+
+    def interrupted_writes(self) -> list[str]:
+        """Calls that were sent but never answered (the run was stopped while waiting for them)."""
+        return sorted(
+            call
+            for call in self._in_flight.values()
+            if not call.split(":")[1].startswith(READ_PREFIXES) and not call.startswith("sts:")
+        )
+
     def clean_up(self) -> list[str]:
         """Delete everything tagged with this run's id (and log groups named after it); what failed."""
         from gitops_harness.sweep import delete_leftovers, find_leftovers
 
-        left = find_leftovers(self, run_id=self.run_id, project=self.project)
+        def find() -> list[Any]:
+            return find_leftovers(self, run_id=self.run_id, project=self.project)
+
+        interrupted = self.interrupted_writes()
+        self._in_flight.clear()
+        left = find()
+        if interrupted:
+            # What the interrupted call creates shows up when AWS finishes it: wait for it, bounded by
+            # the client's read timeout (the longest the call could have gone on).
+            self._progress(f"run {self.run_id}: waiting for {', '.join(interrupted)}, interrupted in flight")
+            known = {i.arn for i in left}
+            more, _ = wait_until_e(
+                lambda: [i for i in find() if i.arn not in known],
+                timeout=_IN_FLIGHT_SETTLE,
+                describe_expected="what the interrupted call created",
+                interval=1.0,
+                max_interval=5.0,
+            )
+            left += more or []
         if left:
             self._progress(f"run {self.run_id}: tearing down {len(left)} resource(s)")
         failed = delete_leftovers(self, left, self._progress)
-        remaining = find_leftovers(self, run_id=self.run_id, project=self.project) if left else []
+        remaining = find() if left else []
+        if remaining:  # e.g. log groups a function wrote while its stack was being deleted
+            failed += delete_leftovers(self, remaining, self._progress)
+            remaining = find()
         self.cleanup_failures = [f"{i.kind} {i.name}: {why}" for i, why in failed] + [
             f"{i.kind} {i.name}: still there after teardown"
             for i in remaining
