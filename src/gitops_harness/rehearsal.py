@@ -131,10 +131,16 @@ class RunOutcome:
 
 
 def run_pipeline_layer(
-    config_path: Path, *, endpoint_url: str, kill_after_writes: int | None = None, timeout: float = 600
+    config_path: Path,
+    *,
+    endpoint_url: str,
+    kill_after_writes: int | None = None,
+    kill_after_seconds: float | None = None,
+    timeout: float = 600,
 ) -> RunOutcome:
     """The pipeline layer on the aws target in a fresh interpreter; SIGTERM once the emulator has seen
-    ``kill_after_writes`` writes from the run's accounts (the run then tears down and exits)."""
+    ``kill_after_writes`` writes from the run's accounts, or ``kill_after_seconds`` into the run (the
+    run then tears down and exits)."""
     config = load_config(config_path)
     accounts = {config.accounts.management, config.accounts.pipeline}
     before = len(requests(endpoint_url))
@@ -147,23 +153,27 @@ def run_pipeline_layer(
         text=True,
     )
     killed_at = None
+
+    def writes() -> int:
+        seen = requests(endpoint_url)[before:]
+        return sum(1 for e in seen if e["account"] in accounts and is_write(e))
+
     try:
-        if kill_after_writes is not None:
-
-            def writes() -> int:
-                seen = requests(endpoint_url)[before:]
-                return sum(1 for e in seen if e["account"] in accounts and is_write(e))
-
-            count = wait_until(
-                writes,
+        if kill_after_writes is not None or kill_after_seconds is not None:
+            deadline = started + (kill_after_seconds if kill_after_seconds is not None else timeout)
+            wait_until(
+                lambda: (
+                    proc.poll() is not None
+                    or time.monotonic() >= deadline
+                    or (kill_after_writes is not None and writes() >= kill_after_writes)
+                ),
                 timeout=timeout,
-                accept=lambda n: n >= kill_after_writes or proc.poll() is not None,
-                describe_expected=f"{kill_after_writes} writes from the run",
+                describe_expected="the kill point",
                 interval=0.05,
                 max_interval=0.2,
             )
             if proc.poll() is None:
-                killed_at = count
+                killed_at = writes()
                 proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=timeout)
     finally:

@@ -52,6 +52,57 @@ ORDER = {
     "secretsmanager-secret": 21,
     "kms-key": 22,
 }
+# The IAM actions finding and deleting may call (kept beside the code that calls them; the nightly
+# roles' policies include them: targets/aws_policy.py).
+SWEEP_ACTIONS = frozenset(
+    {
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackResources",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:ListStacks",
+        "cloudformation:DeleteStack",
+        "tag:GetResources",
+        "codecommit:ListRepositories",
+        "codecommit:ListTagsForResource",
+        "codecommit:DeleteRepository",
+        "codepipeline:ListPipelines",
+        "codepipeline:ListTagsForResource",
+        "codepipeline:DeletePipeline",
+        "codebuild:ListProjects",
+        "codebuild:BatchGetProjects",
+        "codebuild:DeleteProject",
+        "codedeploy:ListApplications",
+        "codedeploy:ListTagsForResource",
+        "codedeploy:DeleteApplication",
+        "ecr:DescribeRepositories",
+        "ecr:ListTagsForResource",
+        "ecr:ListImages",
+        "ecr:BatchDeleteImage",
+        "ecr:DeleteRepository",
+        "logs:DescribeLogGroups",
+        "logs:DeleteLogGroup",
+        "lambda:DeleteFunction",
+        "events:ListTargetsByRule",
+        "events:RemoveTargets",
+        "events:DeleteRule",
+        "sns:DeleteTopic",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteQueue",
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:DeleteBucket",
+        "iam:ListServiceSpecificCredentials",
+        "iam:DeleteServiceSpecificCredential",
+        "iam:ListAccessKeys",
+        "iam:DeleteAccessKey",
+        "ecs:DescribeServices",
+        "ecs:DeleteTaskSet",
+        "secretsmanager:DeleteSecret",
+        "kms:DescribeKey",
+        "kms:ScheduleKeyDeletion",
+    }
+)
 _GONE = {
     "NoSuchBucket",
     "ResourceNotFoundException",
@@ -80,6 +131,11 @@ class Leftover:
     expires_at: datetime | None
     found_by: str  # "stack tags", "tagging API", "codecommit tags", "log group name"
     stack_id: str | None = None  # the stack that owns it (aws:cloudformation:stack-id): goes with it
+    status: str | None = None  # a stack's StackStatus
+
+    @property
+    def in_progress(self) -> bool:
+        return bool(self.status and self.status.endswith("_IN_PROGRESS"))
 
     @property
     def order(self) -> int:
@@ -170,9 +226,10 @@ def _stacks(
             item = _leftover(
                 account_id, "cloudformation-stack", stack["StackName"], stack["StackId"], tags, "stack tags"
             )
+            changes: dict[str, Any] = {"status": stack["StackStatus"]}
             if item.created_at is None:
-                item = Leftover(**{**vars(item), "created_at": stack.get("CreationTime")})
-            yield item
+                changes["created_at"] = stack.get("CreationTime")
+            yield Leftover(**{**vars(item), **changes})
 
 
 def _tagging_api(

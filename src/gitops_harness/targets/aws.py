@@ -19,6 +19,7 @@ AWS; capabilities then come from what that endpoint reports it serves.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -38,7 +40,7 @@ from gitops_harness.run_guard import RunGuard
 from gitops_harness.run_tags import RunTags
 from gitops_harness.targets.aws_settings import ACCOUNT_ROLES, AwsSettings, aws_settings
 from gitops_harness.targets.base import Target
-from gitops_harness.waiting import wait_until_e
+from gitops_harness.waiting import wait_until, wait_until_e
 
 if TYPE_CHECKING:
     from gitops_harness.stacks import Deployment
@@ -61,10 +63,12 @@ AWS_CAPABILITIES = frozenset(
         "real-aws",
     }
 )
+CALLS_FILE_ENV = "GITOPS_HARNESS_AWS_CALLS_FILE"
 _REFRESH_BEFORE = timedelta(minutes=5)
 # Operations that only read; every other call may change something.
 READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Head", "Query", "Scan", "Receive")
 _IN_FLIGHT_SETTLE = 60.0  # the clients' read timeout (targets.base)
+_IN_FLIGHT_OTHER = 5.0
 _STS_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 _PROJECT_NAME_MAX = 31  # the reference templates' ProjectName pattern: ^[a-z][a-z0-9-]{2,30}$
 
@@ -108,6 +112,7 @@ class AwsTarget(Target):
         self.run_id = self.tags.run_id
         self.cleanup_failures: list[str] = []
         self.identities: dict[str, str] = {}  # account role -> caller ARN
+        self.called: dict[str, set[str]] = {}  # account role -> IAM actions its clients called
         self._progress = progress or (lambda m: print(f"gitops-harness: {m}", file=sys.stderr, flush=True))
         self._credentials: dict[str, _AccountCredentials] = {}
         self._guard: RunGuard | None = None
@@ -162,6 +167,21 @@ class AwsTarget(Target):
             self._exit_guard()
             self._started = False
             self._capabilities = None
+            self._write_calls()
+
+    def _write_calls(self) -> None:
+        """With GITOPS_HARNESS_AWS_CALLS_FILE set, add the IAM actions this target called to that JSON
+        file ({account: [actions]}): what the nightly role's policy must allow (targets/aws_policy.py)."""
+        path = os.environ.get(CALLS_FILE_ENV)
+        if not path:
+            return
+        target = Path(path)
+        merged: dict[str, set[str]] = {}
+        if target.is_file():
+            merged = {k: set(v) for k, v in json.loads(target.read_text()).items()}
+        for account, actions in self.called.items():
+            merged.setdefault(account, set()).update(actions)
+        target.write_text(json.dumps({k: sorted(v) for k, v in sorted(merged.items())}, indent=2) + "\n")
 
     def _exit_guard(self) -> None:
         if self._guard is not None:
@@ -173,6 +193,17 @@ class AwsTarget(Target):
 
     def _call_ended(self, context: dict[str, Any], **_: Any) -> None:
         self._in_flight.pop(id(context), None)
+
+    def _run_stacks_settled(self) -> bool:
+        """True once a stack named after this run exists in some account and none is *_IN_PROGRESS."""
+        statuses = [
+            summary["StackStatus"]
+            for role in ACCOUNT_ROLES
+            for page in self.client("cloudformation", role).get_paginator("list_stacks").paginate()
+            for summary in page.get("StackSummaries", [])
+            if self.run_id in summary["StackName"] and summary["StackStatus"] != "DELETE_COMPLETE"
+        ]
+        return bool(statuses) and not any(s.endswith("_IN_PROGRESS") for s in statuses)
 
     def interrupted_writes(self) -> list[str]:
         """Calls that were sent but never answered (the run was stopped while waiting for them)."""
@@ -187,24 +218,41 @@ class AwsTarget(Target):
         from gitops_harness.sweep import delete_leftovers, find_leftovers
 
         def find() -> list[Any]:
-            return find_leftovers(self, run_id=self.run_id, project=self.project)
+            # a throttled or failing read must not end the teardown: retry it within a deadline
+            return wait_until(
+                lambda: find_leftovers(self, run_id=self.run_id, project=self.project),
+                timeout=_IN_FLIGHT_SETTLE,
+                accept=lambda _: True,
+                describe_expected=f"a listing of run {self.run_id}'s resources",
+                retry_on=(Exception,),
+                interval=1.0,
+            )
 
         interrupted = self.interrupted_writes()
         self._in_flight.clear()
-        left = find()
         if interrupted:
-            # What the interrupted call creates shows up when AWS finishes it: wait for it, bounded by
-            # the client's read timeout (the longest the call could have gone on).
             self._progress(f"run {self.run_id}: waiting for {', '.join(interrupted)}, interrupted in flight")
-            known = {i.arn for i in left}
-            more, _ = wait_until_e(
-                lambda: [i for i in find() if i.arn not in known],
+        if "cloudformation:CreateStack" in interrupted:
+            # The stack shows once AWS has taken the call; wait (bounded by the clients' read timeout)
+            # until it stops changing. ListStacks only: it carries the name and status, which is all
+            # this needs, and reads nothing a creation is still writing.
+            wait_until_e(
+                self._run_stacks_settled,
                 timeout=_IN_FLIGHT_SETTLE,
-                describe_expected="what the interrupted call created",
+                describe_expected=f"run {self.run_id}'s stacks to stop changing",
+                retry_on=(ClientError, BotoCoreError),
                 interval=1.0,
                 max_interval=5.0,
             )
-            left += more or []
+        left = find()
+        if interrupted and not left:  # another write in flight: what it made shows up shortly
+            found, _ = wait_until_e(
+                find,
+                timeout=_IN_FLIGHT_OTHER,
+                describe_expected="what the interrupted call made",
+                interval=1.0,
+            )
+            left = found or []
         if left:
             self._progress(f"run {self.run_id}: tearing down {len(left)} resource(s)")
         failed = delete_leftovers(self, left, self._progress)
@@ -249,7 +297,14 @@ class AwsTarget(Target):
         cached = self._clients.get(key)
         if cached is None:
             cached = self._clients[key] = super().client(service, account, region)
+            role = next(r for r in ACCOUNT_ROLES if getattr(self.accounts, r) == account_id)
+            cached.meta.events.register("before-call", functools.partial(self._record_call, role))
         return cached
+
+    def _record_call(self, account: str, model: Any, **_: Any) -> None:
+        from gitops_harness.targets.aws_policy import iam_action
+
+        self.called.setdefault(account, set()).add(iam_action(model.service_model, model.name))
 
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         if not self.endpoint_url:
