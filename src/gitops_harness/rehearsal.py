@@ -128,6 +128,7 @@ class RunOutcome:
     last_progress: str
     stderr_tail: str
     seconds: float
+    verdicts: list[dict[str, Any]]  # the run's verdicts when it ran to its end, else []
 
 
 def run_pipeline_layer(
@@ -175,18 +176,21 @@ def run_pipeline_layer(
             if proc.poll() is None:
                 killed_at = writes()
                 proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     progress = [line[9:] for line in stderr.splitlines() if line.startswith("PROGRESS ")]
+    last = (stdout or "").strip().splitlines()[-1:] if proc.returncode == 0 else []
+    verdicts = json.loads(last[0])["verdicts"] if last else []
     return RunOutcome(
         proc.returncode,
         killed_at,
         progress[-1] if progress else "",
         stderr[-2000:],
         time.monotonic() - started,
+        verdicts,
     )
 
 
