@@ -127,7 +127,8 @@ class RunOutcome:
     killed_at_write: int | None  # the write count when SIGTERM was sent; None: ran to its end
     last_progress: str
     stderr_tail: str
-    seconds: float
+    seconds: float  # from start to exit
+    first_write_seconds: float | None  # from start to the run's first write, when it was watched
     verdicts: list[dict[str, Any]]  # the run's verdicts when it ran to its end, else []
 
 
@@ -140,8 +141,8 @@ def run_pipeline_layer(
     timeout: float = 600,
 ) -> RunOutcome:
     """The pipeline layer on the aws target in a fresh interpreter; SIGTERM once the emulator has seen
-    ``kill_after_writes`` writes from the run's accounts, or ``kill_after_seconds`` into the run (the
-    run then tears down and exits)."""
+    ``kill_after_writes`` writes from the run's accounts, or ``kill_after_seconds`` after its first
+    write (the interpreter's start-up is not a step worth killing at); the run then tears down and exits."""
     config = load_config(config_path)
     accounts = {config.accounts.management, config.accounts.pipeline}
     before = len(requests(endpoint_url))
@@ -154,17 +155,30 @@ def run_pipeline_layer(
         text=True,
     )
     killed_at = None
+    first_write: float | None = None
 
     def writes() -> int:
         seen = requests(endpoint_url)[before:]
         return sum(1 for e in seen if e["account"] in accounts and is_write(e))
 
+    def ended() -> bool:
+        return proc.poll() is not None
+
     try:
         if kill_after_writes is not None or kill_after_seconds is not None:
-            deadline = started + (kill_after_seconds if kill_after_seconds is not None else timeout)
+            if kill_after_seconds is not None:
+                wait_until(
+                    lambda: ended() or writes() > 0,
+                    timeout=timeout,
+                    describe_expected="the run's first write",
+                    interval=0.05,
+                    max_interval=0.2,
+                )
+                first_write = time.monotonic() - started
+            deadline = time.monotonic() + (kill_after_seconds if kill_after_seconds is not None else timeout)
             wait_until(
                 lambda: (
-                    proc.poll() is not None
+                    ended()
                     or time.monotonic() >= deadline
                     or (kill_after_writes is not None and writes() >= kill_after_writes)
                 ),
@@ -173,7 +187,7 @@ def run_pipeline_layer(
                 interval=0.05,
                 max_interval=0.2,
             )
-            if proc.poll() is None:
+            if not ended():
                 killed_at = writes()
                 proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=timeout)
@@ -190,6 +204,7 @@ def run_pipeline_layer(
         progress[-1] if progress else "",
         stderr[-2000:],
         time.monotonic() - started,
+        first_write,
         verdicts,
     )
 
