@@ -44,7 +44,7 @@ def main() -> int:
             f"exit {complete.returncode}, left {len(leftovers(full))}"
         )
         print(
-            f"{'run':>3} {'kill at s after 1st write':>25} {'writes':>6} {'last step':<52} {'s':>5} {'after teardown':>14} "
+            f"{'run':>3} {'kill at s after 1st write':>25} {'writes':>6} {'step when killed':<52} {'s':>5} {'after teardown':>14} "
             f"{'after sweep':>11}"
         )
         worst = 0
@@ -59,7 +59,7 @@ def main() -> int:
             at = "-" if point is None else f"{point:.1f}"
             writes = "-" if outcome.killed_at_write is None else str(outcome.killed_at_write)
             print(
-                f"{number:>3} {at:>25} {writes:>6} {outcome.last_progress[:52]:<52} "
+                f"{number:>3} {at:>25} {writes:>6} {outcome.step[:52]:<52} "
                 f"{time.monotonic() - started:5.1f} {len(after_teardown):>14} {len(after_sweep):>11}",
                 flush=True,
             )

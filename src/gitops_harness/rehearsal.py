@@ -130,6 +130,13 @@ class RunOutcome:
     seconds: float  # from start to exit
     first_write_seconds: float | None  # from start to the run's first write, when it was watched
     verdicts: list[dict[str, Any]]  # the run's verdicts when it ran to its end, else []
+    progress: list[str]  # the run's progress lines
+
+    @property
+    def step(self) -> str:
+        """The step the run was in when it ended (teardown's own line left out)."""
+        steps = [p for p in self.progress if not p.startswith("tearing")]
+        return steps[-1] if steps else "starting"
 
 
 def run_pipeline_layer(
@@ -206,6 +213,7 @@ def run_pipeline_layer(
         time.monotonic() - started,
         first_write,
         verdicts,
+        progress,
     )
 
 
