@@ -5,7 +5,9 @@ GitLab's health checks, and the token never showing in a message."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,20 @@ def test_health_checks(url: str, double: GitLabDouble) -> None:
     double.readiness_failing = ("db_check",)
     health = gitlab_health(url)
     assert not health.healthy and health.failing == ("db_check",) and "failing: db_check" in health.summary()
+
+
+def test_the_run_report_checks_gitlab_first_or_says_there_is_none(
+    url: str, double: GitLabDouble, monkeypatch
+) -> None:
+    from gitops_harness.config import load_config
+    from gitops_harness.pipeline_layer import gitlab_verdict
+
+    config = load_config(Path(__file__).resolve().parents[1] / "harness.yaml")
+    skipped = gitlab_verdict(config)
+    assert skipped.skipped and "the mirror leg uses the harness's local mirror" in skipped.detail
+    monkeypatch.setenv("GITLAB_URL", url)
+    configured = dataclasses.replace(config, gitlab={**config.gitlab, "project": double.project_path})
+    assert gitlab_verdict(configured).passed
+    double.readiness_failing = ("redis_check",)
+    failed = gitlab_verdict(configured)
+    assert not failed.passed and not failed.skipped and "redis_check" in failed.detail

@@ -48,6 +48,7 @@ def pipeline_verdicts(
     progress(f"starting the {target_name or config.default_target} target")
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
         config = target.run_config(config)  # aws: names carry the run id
+        verdicts.append(gitlab_verdict(config))
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
             judge(
@@ -84,6 +85,30 @@ def pipeline_verdicts(
                 )
             )
     return verdicts, timeline
+
+
+def gitlab_verdict(config: HarnessConfig) -> Verdict:
+    """GitLab's own health first (it runs on Fargate beside the pipeline), or why there is no GitLab."""
+    import os
+
+    from gitops_harness.gitlab import gitlab_health
+
+    assertion = "GitLab answers its readiness and liveness checks"
+    url = os.environ.get(str(config.gitlab.get("url_env") or ""), "")
+    if not config.gitlab.get("project") or not url:
+        return Verdict(
+            "gitlab",
+            assertion,
+            False,
+            "no GitLab configured (gitlab.project and the URL variable): the mirror leg uses the harness's "
+            "local mirror, which pushes to CodeCommit as GitLab's push mirror does",
+            skipped=True,
+        )
+    try:
+        health = gitlab_health(url)
+    except Exception as exc:  # unreachable GitLab: a failed verdict, not a crash
+        return Verdict("gitlab", assertion, False, str(exc).splitlines()[0], f"{url}/-/readiness")
+    return Verdict("gitlab", assertion, health.healthy, health.summary(), f"{url}/-/readiness?all=1")
 
 
 def _run_steps(
