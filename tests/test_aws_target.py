@@ -17,6 +17,8 @@ from gitops_harness.cli import main
 from gitops_harness.config import Accounts, load_config
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
 from gitops_harness.errors import InputError
+from gitops_harness.pipeline import PipelineUnderTest
+from gitops_harness.pipeline_layer import pipeline_verdicts
 from gitops_harness.rehearsal import (
     is_write,
     leftovers,
@@ -299,6 +301,43 @@ def test_stacks_carry_the_run_tags_and_ephemeral_names_carry_the_run_id(tmp_path
                 assert getattr(found, name) == getattr(deployment, name), name
             teardown(existing, found)  # a no-op for a pipeline the team owns
             assert existing.client("codepipeline", "pipeline").get_pipeline(name=deployment.pipeline_name)
+
+        # the team's main holds the app; the smoke run commits only a marker file on top of it
+        team = PipelineUnderTest.connect(target, config, deployment, tmp_path / "team")
+        try:
+            team_commit = team.push_app(message="the team's app")
+            team.wait_for_execution(team_commit, timeout=60)
+            team.stop_running_executions("the team's pipeline is idle when the nightly starts")
+        finally:
+            team.close()
+        progress: list[str] = []
+        verdicts, _ = pipeline_verdicts(load_config(existing_path), "aws", progress.append)
+        checked = [v for v in verdicts if not v.skipped]
+        assert [f"{v.assertion}: {v.detail}" for v in checked if not v.passed] == []
+        assert {v.area for v in checked} >= {"mirror", "approval", "artifacts"}
+        assert [v.assertion for v in verdicts if v.area == "stacks"] == [
+            "the team's deployed pipeline is found by the names in harness.yaml"  # nothing deployed
+        ]
+        codecommit = target.client("codecommit", "management")
+        head = codecommit.get_branch(repositoryName=deployment.repository_name, branchName="main")["branch"]
+        smoke = codecommit.get_commit(repositoryName=deployment.repository_name, commitId=head["commitId"])[
+            "commit"
+        ]
+        assert smoke["parents"] == [team_commit]
+
+        def top_level(commit: str) -> dict[str, str]:
+            folder = codecommit.get_folder(
+                repositoryName=deployment.repository_name, commitSpecifier=commit, folderPath="/"
+            )
+            entries = folder.get("files", []) + folder.get("subFolders", [])
+            return {e["relativePath"]: e.get("blobId") or e.get("treeId") for e in entries}
+
+        before, after = top_level(team_commit), top_level(head["commitId"])
+        assert set(after) - set(before) == {".gitops-harness"}
+        assert {k: v for k, v in after.items() if k != ".gitops-harness"} == before  # nothing else changed
+        assert target.client("cloudformation", "pipeline").describe_stacks(
+            StackName=deployment.stacks["pipeline"].stack_id
+        )
     assert leftovers(path) == []
 
 

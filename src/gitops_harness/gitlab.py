@@ -375,16 +375,46 @@ class LocalMirrorProject(GitLabProject):
             specs.append(f"{force}refs/tags/*:refs/tags/*")
         return specs
 
+    def _remote_config(self) -> list[str]:
+        config: list[str] = []
+        for key, value in self.url_rewrites:
+            config += ["-c", f"{key}={value}"]
+        # No credential helper may answer instead of the mirror's own credentials.
+        return [*config, "-c", "credential.helper="]
+
+    def _credential_env(self) -> dict[str, str]:
+        return {
+            "GITOPS_MIRROR_USERNAME": self._credentials.username,
+            "GITOPS_MIRROR_PASSWORD": self._credentials.password,
+        }
+
+    def seed_from_mirror(self, branch: str | None = None) -> str | None:
+        """Start ``branch`` from the mirror's copy (a project whose mirror already holds history, e.g. a
+        team's repository): the next commit goes on top of it instead of replacing it. The commit id, or
+        None when the mirror has no such branch."""
+        branch = branch or self.default_branch
+        proc = self._run(
+            *self._remote_config(),
+            "fetch",
+            "--no-tags",
+            self.mirror_url,
+            f"+refs/heads/{branch}:refs/heads/{branch}",
+            env=self._credential_env(),
+            check=False,
+        )
+        if proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip()
+            if "couldn't find remote ref" in message:
+                return None
+            raise MirrorError(f"fetching {branch} from the mirror failed: {message}")
+        return self.head(branch)
+
     def update_mirror(self) -> MirrorResult:
         """Push every mirrored ref, as GitLab's mirror update does after each push to the project."""
         specs = self._refspecs()
         if not specs:
             return MirrorResult()
-        config: list[str] = []
-        for key, value in self.url_rewrites:
-            config += ["-c", f"{key}={value}"]
-        # No credential helper may answer instead of the mirror's own credentials.
-        config += ["-c", "credential.helper="]
+        config = self._remote_config()
         prune = [] if self.keep_divergent_refs else ["--prune"]
         started = datetime.now(UTC)
         proc = self._run(
@@ -394,10 +424,7 @@ class LocalMirrorProject(GitLabProject):
             *prune,
             self.mirror_url,
             *specs,
-            env={
-                "GITOPS_MIRROR_USERNAME": self._credentials.username,
-                "GITOPS_MIRROR_PASSWORD": self._credentials.password,
-            },
+            env=self._credential_env(),
             check=False,
         )
         updates = tuple(_parse_porcelain(proc.stdout.decode(errors="replace")))

@@ -127,9 +127,12 @@ def _run_steps(
         judge(Verdict("stacks", "both reference stacks deploy", False, str(exc).splitlines()[0]))
         return
     try:
-        judge(
-            Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s")
+        claim = (
+            "both reference stacks deploy"
+            if deployment.owned
+            else "the team's deployed pipeline is found by the names in harness.yaml"
         )
+        judge(Verdict("stacks", claim, True, f"{time.perf_counter() - started:.1f}s"))
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
         try:
             _push_to_approval(config, pipeline, progress, judge, timeline)
@@ -149,7 +152,17 @@ def _push_to_approval(
     timeline: list[TimelineEntry],
 ) -> None:
     progress("pushing a commit through the GitLab push mirror")
-    sha = pipeline.push_app({"VERSION": f"run-{int(time.time())}\n"}, "gitops-harness run")
+    changes = {"VERSION": f"run-{int(time.time())}\n"}
+    if not pipeline.deployment.owned:
+        # the team's pipeline (aws, existing mode): on top of their main, and only a marker file changes
+        if pipeline.project.seed_from_mirror() is None:
+            judge(
+                Verdict(
+                    "mirror", "the team's repository has a main branch to commit on", False, "no main branch"
+                )
+            )
+        changes = {".gitops-harness/smoke": f"gitops-harness smoke run at {int(time.time())}\n"}
+    sha = pipeline.push_app(changes, "gitops-harness run")
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
     judge(
         Verdict(
