@@ -104,9 +104,11 @@ def rehearsal_env(config_path: Path) -> dict[str, str]:
     return env
 
 
-def requests(endpoint_url: str) -> list[dict[str, Any]]:
+def requests(endpoint_url: str, since: float = 0.0) -> list[dict[str, Any]]:
+    """The emulator's request log from ``since`` (time.time()) on. By time, not by position: the log keeps
+    only the last 2000 requests, so positions shift once it is full."""
     with urllib.request.urlopen(f"{endpoint_url}/_emulator/requests", timeout=10) as answer:  # noqa: S310
-        return json.load(answer)["requests"]
+        return [e for e in json.load(answer)["requests"] if e["time"] >= since]
 
 
 def is_write(entry: dict[str, Any]) -> bool:
@@ -152,7 +154,7 @@ def run_pipeline_layer(
     write (the interpreter's start-up is not a step worth killing at); the run then tears down and exits."""
     config = load_config(config_path)
     accounts = {config.accounts.management, config.accounts.pipeline}
-    before = len(requests(endpoint_url))
+    since = time.time()
     started = time.monotonic()
     proc = subprocess.Popen(  # noqa: S603 - our interpreter, our script
         [sys.executable, "-c", _RUN_LAYER, str(config_path)],
@@ -165,7 +167,7 @@ def run_pipeline_layer(
     first_write: float | None = None
 
     def writes() -> int:
-        seen = requests(endpoint_url)[before:]
+        seen = requests(endpoint_url, since)
         return sum(1 for e in seen if e["account"] in accounts and is_write(e))
 
     def ended() -> bool:
