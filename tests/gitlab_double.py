@@ -72,7 +72,11 @@ class GitLabDouble:
             return _json({"message": "401 Unauthorized"}, 401)
         # a project is addressed by its URL-encoded path or its numeric id
         prefix = next(
-            (p for p in (f"/api/v4/projects/{self.project_path}", "/api/v4/projects/42") if path.startswith(p)),
+            (
+                p
+                for p in (f"/api/v4/projects/{self.project_path}", "/api/v4/projects/42")
+                if path.startswith(p)
+            ),
             None,
         )
         if prefix is None:
