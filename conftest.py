@@ -48,7 +48,7 @@ def deployment(target: Target, harness_config: HarnessConfig):
     from gitops_harness.stacks import deploy, teardown
 
     require(target, "cloudformation")
-    deployed = deploy(target, harness_config)
+    deployed = deploy(target, target.run_config(harness_config))  # aws: names carry the run id
     try:
         yield deployed
     finally:

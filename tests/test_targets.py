@@ -146,6 +146,8 @@ def test_make_target_reads_the_config(tmp_path: Path) -> None:
     target = make_target(config)
     assert isinstance(target, EmbeddedTarget) and target.time_scale == 0.25
     with pytest.raises(InputError, match="not implemented yet"):
+        make_target(config, "localstack")
+    with pytest.raises(InputError, match="allowed_accounts is empty"):  # aws refuses to run unlisted
         make_target(config, "aws")
     with pytest.raises(InputError, match="unknown target"):
         make_target(config, "mars")

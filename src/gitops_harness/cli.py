@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "gitops_harness.artifacts.command",
     "gitops_harness.policy.command",
     "gitops_harness.emulator.command",
+    "gitops_harness.sweep",
 )
 # The module of each command: only the command being run is imported (the others pull in botocore
 # models, cfn-lint and checkov's helpers, about a second that `gitops-harness emulator` should not pay).
@@ -24,6 +25,7 @@ MODULE_OF_COMMAND = {
     "validate-artifacts": "gitops_harness.artifacts.command",
     "policy": "gitops_harness.policy.command",
     "emulator": "gitops_harness.emulator.command",
+    "sweep": "gitops_harness.sweep",
 }
 
 

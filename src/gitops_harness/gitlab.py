@@ -375,16 +375,46 @@ class LocalMirrorProject(GitLabProject):
             specs.append(f"{force}refs/tags/*:refs/tags/*")
         return specs
 
+    def _remote_config(self) -> list[str]:
+        config: list[str] = []
+        for key, value in self.url_rewrites:
+            config += ["-c", f"{key}={value}"]
+        # No credential helper may answer instead of the mirror's own credentials.
+        return [*config, "-c", "credential.helper="]
+
+    def _credential_env(self) -> dict[str, str]:
+        return {
+            "GITOPS_MIRROR_USERNAME": self._credentials.username,
+            "GITOPS_MIRROR_PASSWORD": self._credentials.password,
+        }
+
+    def seed_from_mirror(self, branch: str | None = None) -> str | None:
+        """Start ``branch`` from the mirror's copy (a project whose mirror already holds history, e.g. a
+        team's repository): the next commit goes on top of it instead of replacing it. The commit id, or
+        None when the mirror has no such branch."""
+        branch = branch or self.default_branch
+        proc = self._run(
+            *self._remote_config(),
+            "fetch",
+            "--no-tags",
+            self.mirror_url,
+            f"+refs/heads/{branch}:refs/heads/{branch}",
+            env=self._credential_env(),
+            check=False,
+        )
+        if proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip()
+            if "couldn't find remote ref" in message:
+                return None
+            raise MirrorError(f"fetching {branch} from the mirror failed: {message}")
+        return self.head(branch)
+
     def update_mirror(self) -> MirrorResult:
         """Push every mirrored ref, as GitLab's mirror update does after each push to the project."""
         specs = self._refspecs()
         if not specs:
             return MirrorResult()
-        config: list[str] = []
-        for key, value in self.url_rewrites:
-            config += ["-c", f"{key}={value}"]
-        # No credential helper may answer instead of the mirror's own credentials.
-        config += ["-c", "credential.helper="]
+        config = self._remote_config()
         prune = [] if self.keep_divergent_refs else ["--prune"]
         started = datetime.now(UTC)
         proc = self._run(
@@ -394,10 +424,7 @@ class LocalMirrorProject(GitLabProject):
             *prune,
             self.mirror_url,
             *specs,
-            env={
-                "GITOPS_MIRROR_USERNAME": self._credentials.username,
-                "GITOPS_MIRROR_PASSWORD": self._credentials.password,
-            },
+            env=self._credential_env(),
             check=False,
         )
         updates = tuple(_parse_porcelain(proc.stdout.decode(errors="replace")))
@@ -441,10 +468,11 @@ def _mirror_error(stderr: str, updates: Sequence[RefUpdate]) -> str:
 class GitLabApiProject(GitLabProject):
     """A real GitLab project and its push mirror, through python-gitlab.
 
-    NOT TESTED in this repository (no GitLab here): it is written against GitLab's REST API docs
-    (commits with actions, remote mirrors, ``POST .../remote_mirrors/:id/sync``) and is exercised only
-    by the ``aws`` target's nightly run. ``push`` cannot report which refs moved: GitLab's API does not
-    say (``MirrorResult.details_known`` is False).
+    Written against GitLab's REST API docs (projects, branches, files, commits with actions, tags,
+    remote mirrors, ``POST .../remote_mirrors/:id/sync``) and tested against an HTTP double serving
+    those payloads and errors (tests/test_gitlab_api.py); run against a real GitLab by the ``aws``
+    target's nightly. ``push`` cannot report which refs moved: GitLab's API does not say
+    (``MirrorResult.details_known`` is False). The token never appears in a message.
     """
 
     def __init__(
@@ -463,8 +491,22 @@ class GitLabApiProject(GitLabProject):
                 "python-gitlab is not installed: pip install 'ecs-gitops-harness[gitlab]'"
             ) from None
         self._gitlab_module = gitlab
-        self._gl = gitlab.Gitlab(url, private_token=token)
-        self._project = self._gl.projects.get(project)
+        # 429s are waited out (Retry-After) by python-gitlab itself; 5xx are retried too.
+        self._gl = gitlab.Gitlab(url, private_token=token, retry_transient_errors=True, timeout=30)
+        try:
+            self._project = self._gl.projects.get(project)
+        except gitlab.exceptions.GitlabAuthenticationError:
+            raise InputError(
+                f"GitLab {url} refused the token (401 Unauthorized): check its expiry and that it has the api scope"
+            ) from None
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                raise InputError(
+                    f"GitLab project {project!r} not found at {url} (404), or the token cannot see it"
+                ) from None
+            raise ToolError(f"GitLab {url}: reading project {project!r} failed: {exc}") from None
+        except gitlab.exceptions.GitlabError as exc:
+            raise ToolError(f"GitLab {url}: {exc}") from None
         self.default_branch = self._project.default_branch
         self._mirror_url = mirror_url
         self._mirror_timeout = mirror_timeout
@@ -569,16 +611,47 @@ class GitLabApiProject(GitLabProject):
             raise MirrorError(latest.last_error or "the push mirror update failed without last_error")
         return MirrorResult(details_known=False)
 
+    def ensure_mirror(self, credentials: MirrorCredentials, *, only_protected_branches: bool = True) -> None:
+        """A push mirror to ``mirror_url`` exists, is enabled and mirrors what it should: created with the
+        HTTPS Git credentials when missing, its settings corrected when they differ."""
+        if not self._mirror_url:
+            raise MirrorError("set mirror_url (the CodeCommit clone URL) to configure the push mirror")
+        try:
+            mirror = self._mirror()
+        except MirrorError:
+            self._project.remote_mirrors.create(
+                {
+                    "url": _url_with_credentials(self._mirror_url, credentials),
+                    "enabled": True,
+                    "only_protected_branches": only_protected_branches,
+                }
+            )
+            return
+        if not mirror.enabled or mirror.only_protected_branches != only_protected_branches:
+            mirror.enabled = True
+            mirror.only_protected_branches = only_protected_branches
+            mirror.save()
+
+    def check_mirror(self) -> list[str]:
+        """What is wrong with the push mirror, as GitLab reports it (empty: nothing)."""
+        mirror = self._mirror()
+        problems = []
+        if not mirror.enabled:
+            problems.append("the push mirror is disabled")
+        if mirror.update_status == "failed":
+            problems.append(f"its last update failed: {mirror.last_error or 'no last_error given'}")
+        if not mirror.last_successful_update_at:
+            problems.append("it has never updated successfully")
+        return problems
+
     def update_mirror_credentials(self, credentials: MirrorCredentials) -> None:
         # The remote mirror API cannot change a mirror's URL (its credentials live there): replace it.
         mirror = self._mirror()
         if not self._mirror_url:
             raise MirrorError("set mirror_url (the CodeCommit clone URL) to rotate the mirror's credentials")
-        host_path = self._mirror_url.removeprefix("https://")
-        url = f"https://{quote(credentials.username, safe='')}:{quote(credentials.password, safe='')}@{host_path}"
         self._project.remote_mirrors.create(
             {
-                "url": url,
+                "url": _url_with_credentials(self._mirror_url, credentials),
                 "enabled": True,
                 "only_protected_branches": mirror.only_protected_branches,
                 "keep_divergent_refs": getattr(mirror, "keep_divergent_refs", False),
@@ -596,6 +669,60 @@ class GitLabApiProject(GitLabProject):
         )
 
 
+def _url_with_credentials(mirror_url: str, credentials: MirrorCredentials) -> str:
+    host_path = mirror_url.removeprefix("https://")
+    return (
+        f"https://{quote(credentials.username, safe='')}:{quote(credentials.password, safe='')}@{host_path}"
+    )
+
+
+@dataclass(frozen=True)
+class GitLabHealth:
+    readiness: int  # HTTP status of /-/readiness (200: every check ok)
+    liveness: int
+    failing: tuple[str, ...] = ()  # readiness checks not "ok" (db_check, redis_check, ...)
+
+    @property
+    def healthy(self) -> bool:
+        return self.readiness == 200 and self.liveness == 200 and not self.failing
+
+    def summary(self) -> str:
+        failing = f", failing: {', '.join(self.failing)}" if self.failing else ""
+        return f"readiness {self.readiness}, liveness {self.liveness}{failing}"
+
+
+def gitlab_health(url: str, *, timeout: float = 10.0) -> GitLabHealth:
+    """GitLab's own health checks (``/-/readiness?all=1``, ``/-/liveness``): the first smoke check when
+    GitLab itself runs on Fargate. They answer only to IPs in GitLab's monitoring allowlist (404 else)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def get(path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}{path}", timeout=timeout) as answer:  # noqa: S310
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.loads(exc.read() or b"{}")
+            except ValueError:
+                return exc.code, {}
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"GitLab {url}: health check {path} failed: {exc}") from None
+
+    readiness, body = get("/-/readiness?all=1")
+    liveness, _ = get("/-/liveness")
+    failing = tuple(
+        sorted(
+            name
+            for name, results in (body.items() if isinstance(body, dict) else [])
+            if isinstance(results, list)
+            and any(r.get("status") != "ok" for r in results if isinstance(r, dict))
+        )
+    )
+    return GitLabHealth(readiness, liveness, failing)
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -605,6 +732,7 @@ def _parse_time(value: str | None) -> datetime | None:
 __all__ = [
     "FileContent",
     "GitLabApiProject",
+    "GitLabHealth",
     "GitLabProject",
     "LocalMirrorProject",
     "MirrorCredentials",
@@ -613,4 +741,5 @@ __all__ = [
     "MirrorStatus",
     "RefUpdate",
     "files_from_dir",
+    "gitlab_health",
 ]

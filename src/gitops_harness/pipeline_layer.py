@@ -56,6 +56,8 @@ def pipeline_verdicts(
 
     progress(f"starting the {target_name or config.default_target} target")
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
+        config = target.run_config(config)  # aws: names carry the run id
+        verdicts.append(gitlab_verdict(config))
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
             judge(
@@ -96,6 +98,30 @@ def pipeline_verdicts(
     return verdicts, timeline
 
 
+def gitlab_verdict(config: HarnessConfig) -> Verdict:
+    """GitLab's own health first (it runs on Fargate beside the pipeline), or why there is no GitLab."""
+    import os
+
+    from gitops_harness.gitlab import gitlab_health
+
+    assertion = "GitLab answers its readiness and liveness checks"
+    url = os.environ.get(str(config.gitlab.get("url_env") or ""), "")
+    if not config.gitlab.get("project") or not url:
+        return Verdict(
+            "gitlab",
+            assertion,
+            False,
+            "no GitLab configured (gitlab.project and the URL variable): the mirror leg uses the harness's "
+            "local mirror, which pushes to CodeCommit as GitLab's push mirror does",
+            skipped=True,
+        )
+    try:
+        health = gitlab_health(url)
+    except Exception as exc:  # unreachable GitLab: a failed verdict, not a crash
+        return Verdict("gitlab", assertion, False, str(exc).splitlines()[0], f"{url}/-/readiness")
+    return Verdict("gitlab", assertion, health.healthy, health.summary(), f"{url}/-/readiness?all=1")
+
+
 def _run_steps(
     config: HarnessConfig,
     target: Target,
@@ -112,9 +138,12 @@ def _run_steps(
         judge(Verdict("stacks", "both reference stacks deploy", False, str(exc).splitlines()[0]))
         return
     try:
-        judge(
-            Verdict("stacks", "both reference stacks deploy", True, f"{time.perf_counter() - started:.1f}s")
+        claim = (
+            "both reference stacks deploy"
+            if deployment.owned
+            else "the team's deployed pipeline is found by the names in harness.yaml"
         )
+        judge(Verdict("stacks", claim, True, f"{time.perf_counter() - started:.1f}s"))
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
         try:
             _push_to_approval(config, pipeline, progress, judge, timeline)
@@ -135,7 +164,17 @@ def _push_to_approval(
 ) -> None:
     progress("pushing a commit through the GitLab push mirror")
     version = f"run-{int(time.time())}"
-    sha = pipeline.push_app({"VERSION": f"{version}\n"}, "gitops-harness run")
+    changes = {"VERSION": f"{version}\n"}
+    if not pipeline.deployment.owned:
+        # the team's pipeline (aws, existing mode): on top of their main, and only a marker file changes
+        if pipeline.project.seed_from_mirror() is None:
+            judge(
+                Verdict(
+                    "mirror", "the team's repository has a main branch to commit on", False, "no main branch"
+                )
+            )
+        changes = {".gitops-harness/smoke": f"gitops-harness smoke run at {int(time.time())}\n"}
+    sha = pipeline.push_app(changes, "gitops-harness run")
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
     judge(
         Verdict(

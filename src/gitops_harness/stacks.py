@@ -96,6 +96,7 @@ class Deployment:
     stacks: dict[str, DeployedStack]
     code_bucket: str
     code_key: str
+    owned: bool = True  # False: a pipeline the team deployed (aws existing mode): never torn down
 
     @property
     def specs(self) -> list[StackSpec]:
@@ -219,6 +220,11 @@ def upload_chat_notifier(target: Target, config: HarnessConfig) -> tuple[str, st
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
+    tags = target.resource_tags()
+    if tags:  # the run's tags, so teardown and sweep find the bucket even if the run dies here
+        s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        )
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     return bucket, key
 
@@ -246,6 +252,7 @@ def pipeline_specs(
         "ChatNotifierCodeBucket": bucket,
         "ChatNotifierCodeKey": key,
     }
+    tags = target.resource_tags()
     return [
         StackSpec(
             "management",
@@ -253,6 +260,15 @@ def pipeline_specs(
             "management",
             bodies.get("management", config.templates.management),
             management,
+            tags=tags,
+        ),
+        StackSpec(
+            "pipeline",
+            f"{config.project}-pipeline",
+            "pipeline",
+            config.templates.pipeline,
+            pipeline,
+            tags=tags,
         ),
         StackSpec(
             "pipeline",
@@ -271,7 +287,11 @@ def deploy(
     timeout: float = DEFAULT_TIMEOUT,
     bodies: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """Upload the chat notifier, create the management then the pipeline stack, read their outputs."""
+    """Upload the chat notifier, create the management then the pipeline stack, read their outputs.
+    A target that runs through an already-deployed pipeline (aws, existing mode) hands that instead."""
+    existing = target.existing_deployment(config)
+    if existing is not None:
+        return existing
     bucket, key = upload_chat_notifier(target, config)
     deployed = deploy_stacks(target, pipeline_specs(target, config, (bucket, key), bodies), timeout=timeout)
     return Deployment({s.spec.key: s for s in deployed}, bucket, key)
@@ -331,7 +351,7 @@ def teardown(
     """Delete the stacks in reverse order, emptying versioned buckets they output first; every stack is
     attempted even when one fails. With GITOPS_HARNESS_KEEP_STACKS set (and not ``force``) nothing is
     deleted."""
-    if keep_stacks() and not force:
+    if (keep_stacks() and not force) or (isinstance(stacks, Deployment) and not stacks.owned):
         return
     specs = stacks.specs if isinstance(stacks, Deployment) else list(stacks)
     errors: list[str] = []

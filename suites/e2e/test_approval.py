@@ -25,7 +25,8 @@ def _approve_action_config(pipeline) -> dict:
 def test_execution_waits_at_the_approval_and_the_message_carries_token_and_custom_data(idle_pipeline):
     pipeline = idle_pipeline
     sns, sqs = pipeline.target.client("sns", "pipeline"), pipeline.target.client("sqs", "pipeline")
-    with SnsProbe(sns, sqs, pipeline.deployment.approval_topic_arn) as probe:
+    tags = pipeline.target.resource_tags()  # aws: teardown and sweep find the probe by the run id
+    with SnsProbe(sns, sqs, pipeline.deployment.approval_topic_arn, tags=tags) as probe:
         approval = pipeline.run_to_approval(
             {"VERSION": "5.0.0\n"},
             "needs approval",

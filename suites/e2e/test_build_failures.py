@@ -33,7 +33,8 @@ def test_failing_build_fails_the_execution_at_build_with_log_and_notification(
         pipeline.target, "chat", why="the build-failed notification comes from a CodeStar notification rule"
     )
     sns, sqs = pipeline.target.client("sns", "pipeline"), pipeline.target.client("sqs", "pipeline")
-    with SnsProbe(sns, sqs, pipeline.deployment.notification_topic_arn) as notifications:
+    tags = pipeline.target.resource_tags()  # aws: teardown and sweep find the probe by the run id
+    with SnsProbe(sns, sqs, pipeline.deployment.notification_topic_arn, tags=tags) as notifications:
         sha = pipeline.push_app({"Dockerfile": broken_then_fixed}, "a Dockerfile that cannot build")
         execution_id = pipeline.wait_for_execution(sha, timeout=TRIGGER_DEADLINE)["pipelineExecutionId"]
         execution = pipeline.wait_until_finished(execution_id, timeout=BUILD_DEADLINE)

@@ -39,6 +39,10 @@ def make_target(config: HarnessConfig, name: str | None = None) -> Target:
         from gitops_harness.targets.embedded import EmbeddedTarget
 
         return EmbeddedTarget.from_config(config)
+    if chosen == "aws":
+        from gitops_harness.targets.aws import AwsTarget
+
+        return AwsTarget.from_config(config)
     raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded")
 
 

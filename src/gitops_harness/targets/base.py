@@ -36,7 +36,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from gitops_harness.config import Accounts
+from gitops_harness.config import Accounts, HarnessConfig
 
 # The suites (suites/e2e/<name>, suites/smoke) and markers, and what each needs from a target.
 CAPABILITIES: Mapping[str, frozenset[str]] = {
@@ -141,6 +141,20 @@ class Target(ABC):
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
+
+    # -- what a run deploys (the aws target names and tags it per run) ---------------------------------
+
+    def resource_tags(self) -> dict[str, str]:
+        """Tags for every stack and resource the harness creates on this target (none by default)."""
+        return {}
+
+    def run_config(self, config: HarnessConfig) -> HarnessConfig:
+        """The config a run deploys with (the aws target puts the run id into the project name)."""
+        return config
+
+    def existing_deployment(self, config: HarnessConfig) -> Any:
+        """An already-deployed pipeline to run through instead of deploying one (stacks.Deployment), or None."""
+        return None
 
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         """git config (key, value) pairs sending AWS CodeCommit clone URLs to this target (none on AWS)."""

@@ -136,13 +136,17 @@ class EmbeddedTarget(Target):
         return frozenset(found)
 
     def _serves_git(self) -> bool:
-        """True when the front door answers git smart HTTP: an anonymous ref advertisement request gets
-        CodeCommit's Basic-auth challenge (not an AWS API error)."""
-        url = f"{self.endpoint_url}/v1/repos/capability-check/info/refs?service=git-upload-pack"
-        try:
-            with urllib.request.urlopen(url, timeout=10):  # noqa: S310 - our own local endpoint
-                return False  # an anonymous 200 is not CodeCommit
-        except urllib.error.HTTPError as exc:
-            return exc.code == 401 and "basic" in (exc.headers.get("WWW-Authenticate") or "").lower()
-        except OSError:
-            return False
+        return serves_git(self.endpoint_url)
+
+
+def serves_git(endpoint_url: str) -> bool:
+    """True when the endpoint answers git smart HTTP: an anonymous ref advertisement request gets
+    CodeCommit's Basic-auth challenge (not an AWS API error)."""
+    url = f"{endpoint_url}/v1/repos/capability-check/info/refs?service=git-upload-pack"
+    try:
+        with urllib.request.urlopen(url, timeout=10):  # noqa: S310 - our own local endpoint
+            return False  # an anonymous 200 is not CodeCommit
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401 and "basic" in (exc.headers.get("WWW-Authenticate") or "").lower()
+    except OSError:
+        return False
