@@ -71,7 +71,7 @@ def _config(tmp_path: Path, emulator: RunningEmulator, accounts: Accounts = ACCO
             {"allowed_accounts": [ACCOUNTS.pipeline]},
             f"does not list accounts.management ({ACCOUNTS.management})",
         ),
-        ({"region": "mars-north-1"}, "'mars-north-1' is not an AWS region"),
+        ({"region": "mars-north-1"}, " must be an AWS region such as us-east-1, got 'mars-north-1'"),
         ({"allowed_regions": ["eu-west-1"]}, "not in allowed_regions"),
         ({"mode": "forever"}, "mode must be one of ephemeral, existing"),
         (

@@ -227,6 +227,14 @@ def _url(value: Any) -> str | None:
     return None if ok else f"must be an http(s) URL, got {value!r}"
 
 
+def _any(value: Any) -> str | None:
+    return None
+
+
+def _mapping(value: Any) -> str | None:
+    return None if value is None or isinstance(value, dict) else "must be a mapping"
+
+
 SCHEMA: dict[str, Any] = {
     "project": _text,
     "region": _region,
@@ -243,7 +251,28 @@ SCHEMA: dict[str, Any] = {
         "default": _target_name,
         "embedded": {"port": _port, "time_scale": _time_scale},
         "localstack": {"endpoint": _url, "auth_token_env": _text},
-        "aws": {"region": _region, "allowed_accounts": _accounts},
+        # values are checked by targets/aws_settings.py when the aws target is chosen; keys here
+        "aws": {
+            "region": _region,
+            "allowed_accounts": _accounts,
+            "allowed_regions": _any,
+            "mode": _text,
+            "credentials": {
+                "source": _text,
+                "profiles": _mapping,
+                "roles": _mapping,
+                "web_identity_token_env": _text,
+                "session_name": _text,
+            },
+            "smoke": {
+                "deployment_config": _text,
+                "termination_wait_minutes": _any,
+                "run_timeout_minutes": _any,
+                "expires_after_hours": _any,
+            },
+            "existing": _mapping,
+            "endpoint_url": _any,
+        },
     },
 }
 

@@ -266,16 +266,9 @@ def pipeline_specs(
             "pipeline",
             f"{config.project}-pipeline",
             "pipeline",
-            config.templates.pipeline,
-            pipeline,
-            tags=tags,
-        ),
-        StackSpec(
-            "pipeline",
-            f"{config.project}-pipeline",
-            "pipeline",
             bodies.get("pipeline", config.templates.pipeline),
             pipeline,
+            tags=tags,
         ),
     ]
 

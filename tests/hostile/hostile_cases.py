@@ -118,11 +118,16 @@ def pipeline_template(taskdef_path: str) -> str:
 
 
 def artifacts(**overrides: Content) -> dict[str, Content]:
-    """A source directory (buildspec.yml: imageDetail.json not required) with the given files replaced."""
+    """A source directory whose buildspec exports what the deploy action reads (the buildspec rules find
+    nothing), with the given files replaced."""
     files: dict[str, Content] = {
         "app/taskdef.json": taskdef(),
         "app/appspec.yml": APPSPEC,
-        "app/buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands: [echo]\n",
+        "app/buildspec.yml": (
+            "version: 0.2\nphases:\n  build:\n    commands:\n"
+            "      - echo ImageURI > imageDetail.json\n"
+            "artifacts:\n  files: [taskdef.json, appspec.yml, imageDetail.json]\n"
+        ),
     }
     files.update({f"app/{name}": content for name, content in overrides.items()})
     return {k: v for k, v in files.items() if v != "<delete>"}
@@ -513,9 +518,9 @@ RUN_CASES = [
     config_case(
         "target-not-implemented",
         "project: x\n",
-        "target 'aws' is not implemented yet",
+        "target 'localstack' is not implemented yet",
         "--target",
-        "aws",
+        "localstack",
         files=project(),
     ),
     config_case(

@@ -19,7 +19,7 @@ from gitops_harness.targets.base import (
     skip_reason,
 )
 
-IMPLEMENTED_TARGETS = ("embedded",)
+IMPLEMENTED_TARGETS = ("embedded", "aws")
 
 
 def check_available(config: HarnessConfig, name: str | None = None) -> str:
@@ -28,7 +28,11 @@ def check_available(config: HarnessConfig, name: str | None = None) -> str:
     chosen = name or config.default_target
     config.target_settings(chosen)  # validates the name and its settings
     if chosen not in IMPLEMENTED_TARGETS:
-        raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded")
+        raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded or aws")
+    if chosen == "aws":  # its settings (allowlist, region, mode) are refused here, before any work
+        from gitops_harness.targets.aws_settings import aws_settings
+
+        aws_settings(config)
     return chosen
 
 

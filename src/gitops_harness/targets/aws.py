@@ -309,7 +309,7 @@ class AwsTarget(Target):
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         if not self.endpoint_url:
             return []
-        from gitops_harness.emulator.codecommit.repositories import insteadof_config
+        from gitops_harness.emulator.codecommit.models import insteadof_config
 
         return [insteadof_config(self.endpoint_url, self.region)]
 
