@@ -101,6 +101,9 @@ def service_model(service_name: str) -> ServiceModel:
 
 class ControlPlane:
     service_name: ClassVar[str]
+    # The SigV4 signing name, when the plane states it: the front door routes by it without loading the
+    # botocore model at start (tests/emulator/test_shapes.py checks it against the model).
+    signing: ClassVar[str | None] = None
     # The error code the service answers for input that fails its model's constraints. AWS services differ
     # (CodePipeline: ValidationException, CodeBuild: InvalidInputException); a plane overrides this.
     validation_error_code: ClassVar[str] = "ValidationException"
@@ -116,7 +119,7 @@ class ControlPlane:
     @classmethod
     def signing_name(cls) -> str:
         """The service name in the SigV4 credential scope, which the front door routes by."""
-        return cls.model().signing_name or cls.service_name
+        return cls.signing or cls.model().signing_name or cls.service_name
 
     @classmethod
     def implemented_operations(cls) -> list[str]:

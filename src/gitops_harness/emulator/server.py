@@ -17,8 +17,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation
 from gitops_harness.emulator.clients import RoleClients
+from gitops_harness.emulator.cloudformation.resource import with_runtime
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
@@ -116,11 +116,11 @@ class EmbeddedAWS:
             runtime.planes.update({plane.service_name: plane for plane in self.planes})
             self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
             app = self.event_delivery.install(self.front_door)
-            self.moto_patches.ensure("core")
+            self.moto_patches.start()
             # CloudFormation's resource models call the APIs through this emulator's front door.
-            # Installed on the first CloudFormation request: importing moto's CloudFormation imports
-            # every moto service it models (~1.5 s), which a run without stacks never needs.
-            app = self._installing_cloudformation_on_first_use(cloudformation.with_runtime(app, self.clients))
+            # moto's patches are installed on the first request that needs them (moto_patches.py): moto's
+            # Lambda or CloudFormation alone import for ~1 s, which a run without them never pays.
+            app = self._ensuring_moto_patches(with_runtime(app, self.clients))
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(
@@ -145,13 +145,13 @@ class EmbeddedAWS:
             raise
         return self
 
-    def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
+    def _ensuring_moto_patches(self, app: Any) -> Any:
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
-            if not self.moto_patches.holds("cloudformation"):
-                request = Request(environ)  # headers and query only: the body stays for the app
-                scope = credential_scope(request.headers, request.args)
-                if scope is not None and scope.service == "cloudformation":
-                    self.moto_patches.ensure("cloudformation")
+            request = Request(environ)  # headers and query only: the body stays for the app
+            scope = credential_scope(request.headers, request.args)
+            self.moto_patches.ensure_for_service(
+                scope.service if scope is not None else "s3"
+            )  # SigV2 is S3's
             return app(environ, start_response)
 
         return serve

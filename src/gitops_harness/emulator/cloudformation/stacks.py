@@ -10,7 +10,7 @@ function of moto's original, so nothing keeps moto's state of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +20,13 @@ from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
-    acting_through,
     client_for,
     handler_message,
 )
 from gitops_harness.emulator.cloudformation.validation import check_template
 
 if TYPE_CHECKING:
-    from gitops_harness.emulator.clients import RoleClients
+    pass
 
 
 class StackResourceFailed(Exception):
@@ -288,14 +287,3 @@ def parameter_list(stack: Any) -> list[dict[str, Any]]:
 def masked_parameter_list(_moto_property: Any) -> property:
     """moto's `Stack.parameter_list`, NoEcho parameters masked."""
     return property(parameter_list)
-
-
-def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:
-    """The front door's WSGI app, with this emulator's clients as the models' runtime per request."""
-
-    def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        # moto builds its whole answer inside the call, so the context covers the stack's work
-        with acting_through(clients):
-            return app(environ, start_response)
-
-    return serve

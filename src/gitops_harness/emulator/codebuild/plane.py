@@ -77,6 +77,7 @@ def _enum(shape: str) -> list[str]:
 
 class CodeBuild(ControlPlane):
     service_name = "codebuild"
+    signing = "codebuild"
     validation_error_code = "InvalidInputException"
     errors = ModeledErrors("codebuild")
 

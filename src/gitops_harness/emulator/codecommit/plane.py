@@ -62,6 +62,7 @@ _FIELD_WORDS = {
 
 class CodeCommit(ControlPlane):
     service_name = "codecommit"
+    signing = "codecommit"
     errors = ModeledErrors("codecommit")
 
     def __init__(self, runtime: Runtime):

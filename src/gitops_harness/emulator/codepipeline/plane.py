@@ -27,6 +27,7 @@ from gitops_harness.emulator.exceptions import ModeledErrors
 
 class CodePipeline(ControlPlane):
     service_name = "codepipeline"
+    signing = "codepipeline"
     errors = ModeledErrors("codepipeline")
 
     def __init__(self, runtime: Runtime):

@@ -46,6 +46,7 @@ _CHATBOT_ARN = re.compile(r"^arn:aws[^:\s]*:chatbot::\d{12}:chat-configuration/s
 
 class CodeStarNotifications(ControlPlane):
     service_name = SERVICE
+    signing = "codestar-notifications"
     errors = ModeledErrors(SERVICE)
 
     def __init__(self, runtime: Runtime):
