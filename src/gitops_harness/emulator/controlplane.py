@@ -24,10 +24,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import botocore.session
 from botocore.model import ServiceModel
 
-from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceException
+from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceException, botocore_session
 
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
@@ -96,7 +95,7 @@ class Store(Generic[S]):
 
 @cache
 def service_model(service_name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service_name)
+    return botocore_session().get_service_model(service_name)
 
 
 class ControlPlane:

@@ -87,7 +87,8 @@ class CodeBuild(ControlPlane):
         self.work_root = runtime.state_dir / "codebuild" / "builds"
         self.tools_dir = runtime.state_dir / "codebuild" / "tools"
         self._tag_errors = TagErrors(
-            too_many=self.errors.InvalidInputException, invalid=self.errors.InvalidInputException
+            too_many=lambda message: self.errors.InvalidInputException(message),
+            invalid=lambda message: self.errors.InvalidInputException(message),
         )
 
     # ---- projects ----------------------------------------------------------------------------------------

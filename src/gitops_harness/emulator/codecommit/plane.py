@@ -72,9 +72,9 @@ class CodeCommit(ControlPlane):
         # by ARN, dropped with the repository: one re-created under the same name starts without tags
         self.tags = TagStore(
             TagErrors(
-                too_many=self.errors.TooManyTagsException,
-                invalid=self.errors.InvalidTagsMapException,
-                reserved=self.errors.InvalidSystemTagUsageException,
+                too_many=lambda message: self.errors.TooManyTagsException(message),
+                invalid=lambda message: self.errors.InvalidTagsMapException(message),
+                reserved=lambda message: self.errors.InvalidSystemTagUsageException(message),
             )
         )
         self.publish = routing_publisher(

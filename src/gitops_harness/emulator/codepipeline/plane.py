@@ -34,7 +34,10 @@ class CodePipeline(ControlPlane):
         super().__init__(runtime)
         self.store: Store[CodePipelineState] = Store(CodePipelineState)
         self.tags = TagStore(
-            TagErrors(too_many=self.errors.TooManyTagsException, invalid=self.errors.InvalidTagsException)
+            TagErrors(
+                too_many=lambda message: self.errors.TooManyTagsException(message),
+                invalid=lambda message: self.errors.InvalidTagsException(message),
+            )
         )
         self.engine = Engine(
             EngineServices(

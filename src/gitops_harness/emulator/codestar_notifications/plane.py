@@ -53,7 +53,10 @@ class CodeStarNotifications(ControlPlane):
         super().__init__(runtime)
         self.store: Store[NotificationsState] = Store(NotificationsState)
         self.tags = TagStore(
-            TagErrors(too_many=self.errors.LimitExceededException, invalid=self.errors.ValidationException)
+            TagErrors(
+                too_many=lambda message: self.errors.LimitExceededException(message),
+                invalid=lambda message: self.errors.ValidationException(message),
+            )
         )
         self.notifier = Notifier(self.store, self.lock, runtime.clients, runtime.scheduler)
         # The managed rule's target, served by this emulator's EventBridge delivery from the start (moto's
