@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from botocore.model import ServiceModel
 
+from gitops_harness.emulator.common.tags import TagErrors, TagStore
 from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceException, botocore_session
 
 if TYPE_CHECKING:
@@ -124,6 +125,24 @@ class ControlPlane:
     def implemented_operations(cls) -> list[str]:
         return [name for name in cls.model().operation_names if callable(getattr(cls, name, None))]
 
+    def tag_store(self, too_many: str, invalid: str, reserved: str | None = None) -> TagStore:
+        """A TagStore (common/tags.py) answering this service's own error codes, by name:
+        `self.tags = self.tag_store("TooManyTagsException", "InvalidTagsException")`."""
+        errors = getattr(self, "errors", None)
+        if errors is None:
+            raise TypeError(f"{type(self).__name__} has no `errors = ModeledErrors(...)` for its tag errors")
+
+        def raising(code: str) -> Callable[[str], Exception]:
+            return lambda message: getattr(errors, code)(message)  # the model loads on first use
+
+        return TagStore(
+            TagErrors(
+                too_many=raising(too_many),
+                invalid=raising(invalid),
+                reserved=raising(reserved) if reserved is not None else None,
+            )
+        )
+
     def validation_error(self, operation: str, report: str) -> ServiceException:
         """The error for params that fail ParamValidator; override to use per-field codes (CodeCommit)."""
         message = report.replace("\n", " ").strip()
@@ -141,7 +160,7 @@ class ControlPlane:
         return result or {}
 
     def reset(self) -> None:
-        """Drop all state (every Store attribute)."""
+        """Drop all state (every Store and TagStore attribute)."""
         for value in vars(self).values():
-            if isinstance(value, Store):
+            if isinstance(value, Store | TagStore):
                 value.reset()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagLimits, check_tags, tags_from_list
+from gitops_harness.emulator.common.tags import TagLimits, check_tags, tags_from_list
 from gitops_harness.emulator.controlplane import (
     ControlPlane,
     RequestContext,
@@ -86,10 +86,7 @@ class CodeBuild(ControlPlane):
         self.store: Store[CodeBuildState] = Store(CodeBuildState)
         self.work_root = runtime.state_dir / "codebuild" / "builds"
         self.tools_dir = runtime.state_dir / "codebuild" / "tools"
-        self._tag_errors = TagErrors(
-            too_many=lambda message: self.errors.InvalidInputException(message),
-            invalid=lambda message: self.errors.InvalidInputException(message),
-        )
+        self._tag_errors = self.tag_store("InvalidInputException", "InvalidInputException").errors
 
     # ---- projects ----------------------------------------------------------------------------------------
 

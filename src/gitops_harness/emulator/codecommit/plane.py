@@ -31,7 +31,6 @@ from dulwich.repo import Repo
 
 from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagStore
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime
 from gitops_harness.emulator.exceptions import ModeledErrors, ServiceException
 from gitops_harness.emulator.iam_credentials import ServiceSpecificCredentialsApi
@@ -70,12 +69,8 @@ class CodeCommit(ControlPlane):
         self.repositories = RepositoryStore(runtime.state_dir)
         self.credentials = CredentialStore()
         # by ARN, dropped with the repository: one re-created under the same name starts without tags
-        self.tags = TagStore(
-            TagErrors(
-                too_many=lambda message: self.errors.TooManyTagsException(message),
-                invalid=lambda message: self.errors.InvalidTagsMapException(message),
-                reserved=lambda message: self.errors.InvalidSystemTagUsageException(message),
-            )
+        self.tags = self.tag_store(
+            "TooManyTagsException", "InvalidTagsMapException", reserved="InvalidSystemTagUsageException"
         )
         self.publish = routing_publisher(
             lambda account, region: runtime.clients.for_account("events", account, region)

@@ -33,7 +33,6 @@ from gitops_harness.emulator.codestar_notifications.models import (
 )
 from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagStore
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
@@ -52,12 +51,7 @@ class CodeStarNotifications(ControlPlane):
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[NotificationsState] = Store(NotificationsState)
-        self.tags = TagStore(
-            TagErrors(
-                too_many=lambda message: self.errors.LimitExceededException(message),
-                invalid=lambda message: self.errors.ValidationException(message),
-            )
-        )
+        self.tags = self.tag_store("LimitExceededException", "ValidationException")
         self.notifier = Notifier(self.store, self.lock, runtime.clients, runtime.scheduler)
         # The managed rule's target, served by this emulator's EventBridge delivery from the start (moto's
         # rules are shared by every emulator in the process; each emulator delivers its own requests).
