@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
 from gitops_harness.emulator.common.tags import TagLimits, check_tags, tags_from_list
 from gitops_harness.emulator.controlplane import (
@@ -434,7 +435,10 @@ def _present(answer: dict[str, Any]) -> dict[str, Any]:
 
 def _initiator(caller_arn: str, account_id: str) -> str:
     """CodeBuild's initiator: the user name, or "<role>/<session>" for an assumed role."""
-    resource = caller_arn.split(":", 5)[-1] if caller_arn.startswith("arn:") else ""
+    try:
+        resource = parse_arn(caller_arn).resource
+    except InvalidArn:
+        resource = ""
     if resource.startswith("assumed-role/"):
         return resource.removeprefix("assumed-role/")
     if resource.startswith("user/"):
