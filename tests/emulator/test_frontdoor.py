@@ -225,3 +225,12 @@ def test_operation_names_from_the_model_for_virtual_hosted_s3_and_unknown_reques
     assert operation_name("sns", form) == "Publish"
     assert form["wsgi.input"].read() == body  # put back for moto
     assert operation_name("lambda", {"REQUEST_METHOD": "PATCH", "PATH_INFO": "/nowhere"}) == "?"
+
+
+def test_request_log_wait_for(aws):
+    account = "565656565656"
+    aws.client("sts", account=account).get_caller_identity()
+    entry = aws.aws.front_door.wait_for_request(lambda r: r["account"] == account, timeout=5)
+    assert (entry["service"], entry["operation"], entry["provider"]) == ("sts", "GetCallerIdentity", "moto")
+    with pytest.raises(TimeoutError, match="front-door request"):
+        aws.aws.front_door.wait_for_request(lambda r: r["account"] == "000000000001", timeout=0.05)

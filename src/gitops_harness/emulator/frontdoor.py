@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -22,6 +21,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from gitops_harness import __version__
+from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext
 from gitops_harness.emulator.exceptions import (
     InternalFailure,
@@ -80,9 +80,18 @@ class FrontDoor:
         self.strict_shapes = strict_shapes
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
-        self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self.request_log = RecordLog("front-door request", maxlen=log_size)  # /_emulator/requests
         self._used: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log, oldest first (what /_emulator/requests answers)."""
+        return self.request_log.records()
+
+    def wait_for_request(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The first logged request matching `predicate`, waiting up to `timeout` seconds for it."""
+        return self.request_log.wait_for(predicate, timeout)
 
     def _protocol(self, service: str) -> ServiceProtocol:
         with self._lock:
@@ -373,8 +382,7 @@ class FrontDoor:
                 },
             }
         else:
-            with self._lock:
-                body = {"requests": list(self.requests)}
+            body = {"requests": self.request_log.records()}
         return Response(json.dumps(body), 200, content_type="application/json")
 
     def _record(
@@ -399,8 +407,7 @@ class FrontDoor:
             "provider": provider,
             "ms": round((time.monotonic() - started) * 1000, 1),
         }
-        with self._lock:
-            self.requests.append(entry)
+        self.request_log.append(entry)
         log.debug(
             "%(method)s %(service)s %(operation)s account=%(account)s -> %(status)s (%(provider)s)", entry
         )
