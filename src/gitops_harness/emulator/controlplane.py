@@ -64,6 +64,16 @@ class Runtime:
     # The emulator's EventBridge delivery, for a service that is itself a rule's target (CodeStar
     # Notifications' managed rule): `event_delivery.serve_target(service, handler)` at construction.
     event_delivery: EventDelivery | None = None
+    _shared: dict[str, Any] = field(default_factory=dict)
+    _shared_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shared(self, key: str, factory: Callable[[], S]) -> S:
+        """State several planes share, made once by the first to ask (the HTTPS Git credentials that
+        IAM's plane issues and CodeCommit's git endpoint checks), whichever planes are registered."""
+        with self._shared_lock:
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]  # type: ignore[no-any-return]
 
 
 class Store(Generic[S]):
@@ -104,6 +114,9 @@ class ControlPlane:
     # The SigV4 signing name, when the plane states it: the front door routes by it without loading the
     # botocore model at start (tests/emulator/test_shapes.py checks it against the model).
     signing: ClassVar[str | None] = None
+    # A plane that answers only some operations of a service moto serves (IAM's service-specific
+    # credentials): the front door hands it those, and every other operation of the service to moto.
+    partial: ClassVar[bool] = False
     # The error code the service answers for input that fails its model's constraints. AWS services differ
     # (CodePipeline: ValidationException, CodeBuild: InvalidInputException); a plane overrides this.
     validation_error_code: ClassVar[str] = "ValidationException"

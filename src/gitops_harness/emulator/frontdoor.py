@@ -93,6 +93,10 @@ class FrontDoor:
         """The first logged request matching `predicate`, waiting up to `timeout` seconds for it."""
         return self.request_log.wait_for(predicate, timeout)
 
+    def _serves(self, plane: ControlPlane, service: str, environ: dict[str, Any]) -> bool:
+        """A partial plane (IAM's credentials) answers only its operations; moto answers the rest."""
+        return not plane.partial or operation_name(service, environ) in self._implemented_by(service)
+
     def _protocol(self, service: str) -> ServiceProtocol:
         with self._lock:
             protocol = self._protocols.get(service)
@@ -120,7 +124,7 @@ class FrontDoor:
             return self._serve_extra(extra, environ, start_response)
         if scope is not None:
             plane = self.planes.get(scope.service)
-            if plane is not None:
+            if plane is not None and self._serves(plane, scope.service, environ):
                 return self._serve_plane(plane, scope, request, environ, start_response)
             return self._serve_moto(environ, start_response, scope.access_key, scope.service)
         return self._serve_unsigned(request, environ, start_response)
@@ -342,7 +346,9 @@ class FrontDoor:
         from moto import backend_index
 
         names = {_SERVICE_ALIASES.get(name, name) for name, _ in backend_index.backend_url_patterns}
-        return sorted(names - _MOTO_INTERNAL - set(self.planes))
+        return sorted(
+            names - _MOTO_INTERNAL - {name for name, plane in self.planes.items() if not plane.partial}
+        )
 
     def _introspection(self, path: str) -> Response:
         with self._lock:
@@ -372,7 +378,8 @@ class FrontDoor:
                     },
                     **{
                         name: {
-                            "provider": "emulator",
+                            # a partial plane answers its operations; moto the rest of the service
+                            "provider": "moto+emulator" if plane.partial else "emulator",
                             "control_plane": type(plane).__qualname__,
                             "operations": plane.implemented_operations(),
                             "state": "running",

@@ -16,6 +16,7 @@ CONTROL_PLANES: tuple[str, ...] = (
     "gitops_harness.emulator.codepipeline.plane:CodePipeline",
     "gitops_harness.emulator.codebuild.plane:CodeBuild",
     "gitops_harness.emulator.codestar_notifications.plane:CodeStarNotifications",
+    "gitops_harness.emulator.iam.plane:IamServiceSpecificCredentials",
 )
 
 
