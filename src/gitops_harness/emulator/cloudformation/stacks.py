@@ -82,34 +82,27 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
 
     def parse_and_create_resource(
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
-    ) -> Any:
-        return _create_with_events(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+    ) -> Any:  # moto passes these by keyword
+        def create() -> Any:
+            resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            return _completed(resource, resource_json, resources_map, account_id, region_name)
+
+        return _create_with_events(create, logical_id, resource_json, resources_map)
 
     return parse_and_create_resource
 
 
 def _create_with_events(
-    moto_create: Callable[..., Any],
-    logical_id: str,
-    resource_json: dict[str, Any],
-    resources_map: Any,
-    account_id: str,
-    region_name: str,
+    create: Callable[[], Any], logical_id: str, resource_json: dict[str, Any], resources_map: Any
 ) -> Any:
     progress = _creating.get(resources_map.stack_id)
     condition = resource_json.get("Condition")
     if progress is None or (condition and not resources_map.lazy_condition_map[condition]):
-        return _create_completed(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+        return create()
     resource_type = resource_json["Type"]
     progress.event(logical_id, resource_type, "", "CREATE_IN_PROGRESS")
     try:
-        resource = _create_completed(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+        resource = create()
     except StackResourceFailed:
         raise  # a resource this one refers to failed; that one carries the reason
     except Exception as error:
@@ -123,16 +116,10 @@ def _create_with_events(
     return resource
 
 
-def _create_completed(
-    moto_create: Callable[..., Any],
-    logical_id: str,
-    resource_json: dict[str, Any],
-    resources_map: Any,
-    account_id: str,
-    region_name: str,
+def _completed(
+    resource: Any, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
 ) -> Any:
-    """moto's create, then the properties moto ignores for that type (completions.AFTER_CREATE)."""
-    resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+    """After moto's create: the properties moto ignores for that type (completions.AFTER_CREATE)."""
     completion = AFTER_CREATE.get(resource_json["Type"])
     if resource is not None and completion is not None:
         from moto.cloudformation import parsing

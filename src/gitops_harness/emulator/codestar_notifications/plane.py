@@ -60,13 +60,13 @@ class CodeStarNotifications(ControlPlane):
 
     def deliveries(self) -> list[dict[str, Any]]:
         """The notifications sent (or refused), oldest first."""
-        return self.notifier.deliveries()
+        return self.notifier.log.records()
 
     def wait_for_delivery(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float
     ) -> dict[str, Any]:
         """The first delivery record matching `predicate`, waiting up to `timeout` seconds."""
-        return self.notifier.wait_for_delivery(predicate, timeout)
+        return self.notifier.log.wait_for(predicate, timeout)
 
     # ---- rules --------------------------------------------------------------------------------------
 
