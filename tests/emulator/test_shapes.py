@@ -97,3 +97,11 @@ def test_stated_signing_name_is_the_models(plane_class: type[ControlPlane]):
     """Planes state their signing name so the front door routes without loading the model at start."""
     model = plane_class.model()
     assert plane_class.signing_name() == (model.signing_name or plane_class.service_name)
+
+
+def test_registry_names_each_planes_signing_before_importing_it():
+    """`gitops-harness emulator` routes by these names while the planes load in the background."""
+    from gitops_harness.emulator.registry import CONTROL_PLANES, signing_name_of
+
+    for entry, plane_class in zip(CONTROL_PLANES, load_control_planes(), strict=True):
+        assert signing_name_of(entry) == plane_class.signing_name(), entry

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +42,7 @@ from gitops_harness.emulator.protocol import ServiceProtocol, WireRequest, WireR
 from gitops_harness.emulator.shape_check import check_output
 
 log = logging.getLogger("gitops_harness.emulator.requests")
+PLANES_TIMEOUT = 120.0  # seconds a request for a plane waits for the planes loading in the background
 
 HEALTH_PATHS = ("/_localstack/health", "/_emulator/health")
 REQUESTS_PATH = "/_emulator/requests"
@@ -67,11 +68,27 @@ def _moto_modules() -> frozenset[str]:
 
 
 class FrontDoor:
-    def __init__(self, planes: Sequence[ControlPlane], *, strict_shapes: bool = False, log_size: int = 2000):
+    def __init__(
+        self,
+        planes: Sequence[ControlPlane],
+        *,
+        strict_shapes: bool = False,
+        log_size: int = 2000,
+        pending: Collection[str] = (),
+        load_pending: Callable[[], None] | None = None,
+    ):
+        """`pending`: signing names of planes still loading (attach() brings them); their requests, unsigned
+        requests and the health pages start loading them (`load_pending`) and wait; every other service is
+        answered by moto at once."""
         from moto import __version__ as moto_version
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.planes = {plane.signing_name(): plane for plane in planes}
+        self._pending = frozenset(pending)
+        self._load_pending = load_pending
+        self._ready = threading.Event()
+        if not self._pending:
+            self._ready.set()
         # Built on a service's first request: loading a botocore model costs ~0.1 s at cold start.
         self._protocols: dict[str, ServiceProtocol] = {}
         self._implemented: dict[str, frozenset[str]] = {}
@@ -92,6 +109,18 @@ class FrontDoor:
     def wait_for_request(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         """The first logged request matching `predicate`, waiting up to `timeout` seconds for it."""
         return self.request_log.wait_for(predicate, timeout)
+
+    def attach(self, planes: Sequence[ControlPlane]) -> None:
+        """The planes loaded in the background: from now on they answer their services."""
+        with self._lock:
+            self.planes.update({plane.signing_name(): plane for plane in planes})
+        self._ready.set()
+
+    def _await_planes(self) -> None:
+        if self._load_pending is not None:
+            self._load_pending()
+        if not self._ready.wait(PLANES_TIMEOUT):
+            raise RuntimeError(f"the control planes did not load within {PLANES_TIMEOUT:.0f}s")
 
     def _serves(self, plane: ControlPlane, service: str, environ: dict[str, Any]) -> bool:
         """A partial plane (IAM's credentials) answers only its operations; moto answers the rest."""
@@ -116,9 +145,13 @@ class FrontDoor:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in HEALTH_PATHS or path == REQUESTS_PATH:
+            if not self._ready.is_set():
+                self._await_planes()
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
+        if not self._ready.is_set() and (scope is None or scope.service in self._pending):
+            self._await_planes()  # git requests and our services need the planes; moto's do not
         extra = self._extra_route(scope.service if scope else None, environ)
         if extra is not None:
             return self._serve_extra(extra, environ, start_response)

@@ -99,6 +99,11 @@ class EventDelivery:
         self._records = RecordLog("EventBridge delivery", maxlen=log_size)
         self._installed = False
         self._service_targets: dict[str, ServiceTarget] = {}
+        # cleared while the planes are not loaded (background_planes): a service target may not be
+        # registered yet; load_targets() starts loading them
+        self.targets_ready = threading.Event()
+        self.targets_ready.set()
+        self.load_targets: Callable[[], None] = lambda: None
 
     # ---- install / uninstall -----------------------------------------------------------------------
 
@@ -183,6 +188,9 @@ class EventDelivery:
 
     def _deliver(self, item: _Item) -> None:
         service, _, _, resource = parse_arn(item.target["Arn"]).parts
+        if not self.targets_ready.is_set():  # the planes register their targets when they load
+            self.load_targets()
+            self.targets_ready.wait(120)
         if service == "events" and resource.startswith("event-bus/"):
             self._to_event_bus(item)
         elif service == "codepipeline":
