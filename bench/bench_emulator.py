@@ -1,23 +1,29 @@
 """The embedded AWS's speed, medians of repeated runs with a baseline measured in the same run:
 
-- cold start: `gitops-harness emulator --port P` until /_localstack/health answers
-  (baseline: the bare interpreter starting);
+- cold start: process start until the first STS GetCallerIdentity is answered, `gitops-harness emulator
+  --port P` against moto_server (the venv's, same port kind, runs alternated) as the baseline;
 - deploy: both reference stacks through CreateStack, then teardown (baseline: a one-bucket stack);
 - push -> approval pending: a commit through the GitLab mirror until the execution waits at the
   manual approval (baseline: push -> execution started, i.e. the trigger alone).
 
-    .venv/bin/python bench/bench_emulator.py [--runs 5]
+    .venv/bin/python bench/bench_emulator.py [--runs 5] [--cold-start-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gitops_harness.config import load_config
 from gitops_harness.pipeline import PipelineUnderTest
@@ -30,50 +36,59 @@ ONE_BUCKET = '{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}'
 
 
 def cold_start(runs: int) -> None:
-    def start_once() -> float:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gitops_harness", "emulator", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=REPO,
+    """Process start -> first GetCallerIdentity answer; the emulator and moto_server alternate, so both
+    see the same machine load."""
+    moto_server = Path(sys.executable).with_name("moto_server")
+    emulator, moto = [], []
+    for _ in range(runs):
+        port = _free_port()
+        emulator.append(
+            _first_answer([sys.executable, "-m", "gitops_harness", "emulator", "--port", str(port)], port)
         )
-        try:
-            endpoint = wait_until(
-                lambda: _endpoint_line(proc), timeout=60, describe_expected="the endpoint line", interval=0.01
-            )
-            wait_until(
-                lambda: _healthy(endpoint), timeout=60, describe_expected="a health answer", interval=0.01
-            )
-            return time.perf_counter() - started
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-    def interpreter() -> float:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        return time.perf_counter() - started
-
+        port = _free_port()
+        moto.append(_first_answer([str(moto_server), "-p", str(port)], port))
     report(
-        "emulator cold start (process start -> health answers)",
-        [start_once() for _ in range(runs)],
-        "python -c pass",
-        [interpreter() for _ in range(runs)],
+        "emulator cold start (process start -> first STS GetCallerIdentity)", emulator, "moto_server", moto
     )
 
 
-def _endpoint_line(proc: subprocess.Popen) -> str | None:
-    line = proc.stdout.readline() if proc.stdout else ""
-    return line.split("endpoint:", 1)[1].strip() if "endpoint:" in line else None
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-def _healthy(endpoint: str) -> bool:
+def _first_answer(argv: Sequence[str], port: int) -> float:
+    # the client is made before the process starts: only the server's start is measured
+    sts = boto3.client(
+        "sts",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="123456789012",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=30),
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
     try:
-        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=2) as answer:  # noqa: S310
-            return answer.status == 200
-    except OSError:
+        wait_until(
+            lambda: _caller(sts),
+            timeout=60,
+            describe_expected=f"a GetCallerIdentity answer from {argv[0]}",
+            interval=0.005,
+            max_interval=0.005,
+        )
+        return time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _caller(sts: object) -> bool:
+    try:
+        return bool(sts.get_caller_identity()["Account"])  # type: ignore[attr-defined]
+    except (BotoCoreError, ClientError):
         return False
 
 
@@ -113,9 +128,11 @@ def deploy_and_pipeline(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold-start-only", action="store_true", help="skip the deploy and pipeline runs")
     args = parser.parse_args()
     cold_start(args.runs)
-    deploy_and_pipeline(args.runs)
+    if not args.cold_start_only:
+        deploy_and_pipeline(args.runs)
 
 
 if __name__ == "__main__":

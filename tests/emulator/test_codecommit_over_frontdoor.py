@@ -23,6 +23,7 @@ from event_helpers import EventProbe, received_through
 from gitops_harness.emulator.codecommit import aws_clone_url_http, insteadof_config, local_clone_url
 from gitops_harness.emulator.codecommit.events import branch_pattern
 from gitops_harness.emulator.codecommit.plane import CodeCommit
+from gitops_harness.emulator.iam.plane import IamServiceSpecificCredentials
 from gitops_harness.emulator.testing import running_emulator
 
 MGMT = "414141414141"
@@ -33,7 +34,8 @@ MAIN_PATTERN = branch_pattern()
 
 @pytest.fixture(scope="module")
 def aws():
-    with running_emulator(planes=[CodeCommit]) as emulator:
+    # IAM's plane issues the HTTPS Git credentials CodeCommit's git endpoint checks
+    with running_emulator(planes=[CodeCommit, IamServiceSpecificCredentials]) as emulator:
         yield emulator
 
 

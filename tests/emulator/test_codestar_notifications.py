@@ -625,3 +625,26 @@ def test_an_emulator_serves_the_managed_rule_before_any_codestar_request(aws: Ru
         put(other, account, build_event(account, "served-from-start", "SUCCEEDED"))
         record = other.aws.event_delivery.wait_for(lambda r: r["rule"].endswith(f"/{MANAGED_RULE}"), WAIT)
     assert record["outcome"] == "delivered", record
+
+
+def test_an_event_for_the_managed_rule_loads_background_planes(aws: RunningEmulator) -> None:
+    """`gitops-harness emulator` loads planes when first needed: an event for the managed rule is such a
+    need, so it is delivered to the plane, not failed for want of a registered target."""
+    from gitops_harness.emulator.server import EmbeddedAWS
+
+    account = "464646464647"
+    topic = topic_with_policy(aws, account, "background-planes", grant=True)
+    build_rule(aws, account, "background-planes", topic)  # the managed rule, in moto (shared)
+    other = EmbeddedAWS(port=0, background_planes=True).start()
+    try:
+        assert other.planes == []  # nothing has needed them yet
+        events = other.clients.for_account("events", account, REGION)  # type: ignore[union-attr]
+        answer = events.put_events(Entries=[build_event(account, "background-planes", "SUCCEEDED")])
+        assert answer["FailedEntryCount"] == 0
+        record = other.event_delivery.wait_for(  # type: ignore[union-attr]
+            lambda r: r["rule"].endswith(f"/{MANAGED_RULE}"), WAIT
+        )
+        assert record["outcome"] == "delivered", record
+        assert any(isinstance(p, CodeStarNotifications) for p in other.planes)
+    finally:
+        other.stop()

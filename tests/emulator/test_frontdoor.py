@@ -225,3 +225,39 @@ def test_operation_names_from_the_model_for_virtual_hosted_s3_and_unknown_reques
     assert operation_name("sns", form) == "Publish"
     assert form["wsgi.input"].read() == body  # put back for moto
     assert operation_name("lambda", {"REQUEST_METHOD": "PATCH", "PATH_INFO": "/nowhere"}) == "?"
+
+
+def test_request_log_wait_for(aws):
+    account = "565656565656"
+    aws.client("sts", account=account).get_caller_identity()
+    entry = aws.aws.front_door.wait_for_request(lambda r: r["account"] == account, timeout=5)
+    assert (entry["service"], entry["operation"], entry["provider"]) == ("sts", "GetCallerIdentity", "moto")
+    with pytest.raises(TimeoutError, match="front-door request"):
+        aws.aws.front_door.wait_for_request(lambda r: r["account"] == "000000000001", timeout=0.05)
+
+
+def test_background_planes_answer_once_loaded_and_moto_answers_meanwhile():
+    """The CLI's cold start: planes load on a thread after the server listens; a plane's request waits
+    for them, moto's services never do."""
+    import boto3
+
+    from gitops_harness.emulator.server import EmbeddedAWS
+
+    aws = EmbeddedAWS(port=0, background_planes=True).start()
+    try:
+
+        def client(service: str):
+            return boto3.client(
+                service,
+                endpoint_url=aws.endpoint_url,
+                region_name="us-east-1",
+                aws_access_key_id="575757575700",
+                aws_secret_access_key="test",
+            )
+
+        assert client("sts").get_caller_identity()["Account"] == "575757575700"
+        assert client("codepipeline").list_pipelines()["pipelines"] == []  # waits for the planes
+        assert {p.service_name for p in aws.wait_for_planes()} >= {"codepipeline", "codecommit", "iam"}
+        assert aws.front_door.planes["codepipeline"] is not None
+    finally:
+        aws.stop()

@@ -29,9 +29,9 @@ assert parsing.clean_json is not originals[1], "one holder is left: the patches 
 moto_patches.release("cloudformation")
 assert (parsing.resource_class_from_type, parsing.clean_json, CloudFormationBackend.create_stack) == originals
 assert not moto_patches.installed("cloudformation")
-moto_patches.acquire("core")
+moto_patches.acquire("eventbridge")
 assert Rule.send_to_targets is not send
-moto_patches.release("core")
+moto_patches.release("eventbridge")
 assert Rule.send_to_targets is send
 print("restored")
 """
@@ -100,3 +100,37 @@ def test_a_failing_install_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch
         moto_patches.acquire("broken")
     assert not moto_patches.installed("broken")
     assert Rule.send_to_targets is before
+
+
+def test_groups_load_on_the_first_request_that_needs_them() -> None:
+    """moto's Lambda imports for ~1 s: a session takes its group only for a lambda request, or once moto
+    has loaded the module (another emulator or CloudFormation did), never at every start."""
+    loaded = moto_patches.PatchGroup(
+        "test-loaded",
+        (moto_patches.PatchSpec("json:JSONDecoder", "x_test", lambda o: 1, why="test"),),
+        ("none",),
+    )
+    lazy = moto_patches.PatchGroup(
+        "test-lazy",
+        (moto_patches.PatchSpec("mailbox:Mailbox", "x_test", lambda o: 2, why="t"),),
+        ("lambda",),
+    )
+    session = moto_patches.MotoPatchSession({"test-loaded": loaded, "test-lazy": lazy})
+    import json
+    import sys
+
+    assert "mailbox" not in sys.modules, "the test needs a module nothing imported yet"
+
+    try:
+        moto_patches.PATCH_GROUPS.update({"test-loaded": loaded, "test-lazy": lazy})
+        session.start()
+        assert session.holds("test-loaded") and json.JSONDecoder.x_test == 1  # type: ignore[attr-defined]
+        session.ensure_for_service("sqs")
+        assert not session.holds("test-lazy")
+        session.ensure_for_service("lambda")
+        assert session.holds("test-lazy") and "mailbox" in sys.modules
+    finally:
+        session.close()
+        for name in ("test-loaded", "test-lazy"):
+            moto_patches.PATCH_GROUPS.pop(name, None)
+    assert not hasattr(json.JSONDecoder, "x_test")

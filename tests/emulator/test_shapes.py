@@ -90,3 +90,18 @@ def test_checker_rejects_bool_for_integer_and_checks_nested_lists():
     problems = check_shape(shape, {"pipelineVersion": True, "stageStates": [{"stageName": 3}]}, "out")
     assert any("pipelineVersion: expected integer" in p for p in problems)
     assert any("stageStates[0].stageName: expected string" in p for p in problems)
+
+
+@pytest.mark.parametrize("plane_class", PLANES, ids=lambda plane: f"{plane.service_name}:{plane.__name__}")
+def test_stated_signing_name_is_the_models(plane_class: type[ControlPlane]):
+    """Planes state their signing name so the front door routes without loading the model at start."""
+    model = plane_class.model()
+    assert plane_class.signing_name() == (model.signing_name or plane_class.service_name)
+
+
+def test_registry_names_each_planes_signing_before_importing_it():
+    """`gitops-harness emulator` routes by these names while the planes load in the background."""
+    from gitops_harness.emulator.registry import CONTROL_PLANES, signing_name_of
+
+    for entry, plane_class in zip(CONTROL_PLANES, load_control_planes(), strict=True):
+        assert signing_name_of(entry) == plane_class.signing_name(), entry

@@ -54,15 +54,19 @@ def run(args: argparse.Namespace) -> int:
         _check_state_dir(Path(args.state_dir))
     _check_listen(args.host, args.port)
     started = time.monotonic()
+    from gitops_harness.emulator.registry import CONTROL_PLANES, signing_name_of
     from gitops_harness.emulator.server import EmbeddedAWS  # imports moto: only when the command runs
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    aws = EmbeddedAWS(args.host, args.port, state_dir=args.state_dir, time_scale=args.time_scale)
+    # planes load on a thread once the server listens: moto's services answer meanwhile (cold start)
+    aws = EmbeddedAWS(
+        args.host, args.port, state_dir=args.state_dir, time_scale=args.time_scale, background_planes=True
+    )
     try:
         aws.start()
         url = aws.endpoint_url
-        ours = ", ".join(sorted(aws.front_door.planes)) or "none yet"  # type: ignore[union-attr]
+        ours = ", ".join(sorted(signing_name_of(entry) for entry in CONTROL_PLANES))
         print(f"endpoint: {url}")
         print(f"started in {time.monotonic() - started:.2f}s; control planes: {ours}; other services: moto")
         print(
@@ -79,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  aws sts get-caller-identity    # health: {url}/_localstack/health")
         print("Ctrl-C stops it.", flush=True)
         while not stop.wait(0.5):  # the wait wakes on the signal; the timeout only keeps signals deliverable
-            pass
+            if aws.planes_error is not None:
+                aws.wait_for_planes()  # raises ToolError with the reason: exit 3
     finally:
         aws.stop()
         for sig, handler in previous.items():

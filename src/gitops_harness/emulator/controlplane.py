@@ -24,10 +24,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import botocore.session
 from botocore.model import ServiceModel
 
-from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceException
+from gitops_harness.emulator.common.tags import TagErrors, TagStore
+from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceException, botocore_session
 
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
@@ -64,6 +64,16 @@ class Runtime:
     # The emulator's EventBridge delivery, for a service that is itself a rule's target (CodeStar
     # Notifications' managed rule): `event_delivery.serve_target(service, handler)` at construction.
     event_delivery: EventDelivery | None = None
+    _shared: dict[str, Any] = field(default_factory=dict)
+    _shared_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shared(self, key: str, factory: Callable[[], S]) -> S:
+        """State several planes share, made once by the first to ask (the HTTPS Git credentials that
+        IAM's plane issues and CodeCommit's git endpoint checks), whichever planes are registered."""
+        with self._shared_lock:
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]  # type: ignore[no-any-return]
 
 
 class Store(Generic[S]):
@@ -96,11 +106,17 @@ class Store(Generic[S]):
 
 @cache
 def service_model(service_name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service_name)
+    return botocore_session().get_service_model(service_name)
 
 
 class ControlPlane:
     service_name: ClassVar[str]
+    # The SigV4 signing name, when the plane states it: the front door routes by it without loading the
+    # botocore model at start (tests/emulator/test_shapes.py checks it against the model).
+    signing: ClassVar[str | None] = None
+    # A plane that answers only some operations of a service moto serves (IAM's service-specific
+    # credentials): the front door hands it those, and every other operation of the service to moto.
+    partial: ClassVar[bool] = False
     # The error code the service answers for input that fails its model's constraints. AWS services differ
     # (CodePipeline: ValidationException, CodeBuild: InvalidInputException); a plane overrides this.
     validation_error_code: ClassVar[str] = "ValidationException"
@@ -116,11 +132,29 @@ class ControlPlane:
     @classmethod
     def signing_name(cls) -> str:
         """The service name in the SigV4 credential scope, which the front door routes by."""
-        return cls.model().signing_name or cls.service_name
+        return cls.signing or cls.model().signing_name or cls.service_name
 
     @classmethod
     def implemented_operations(cls) -> list[str]:
         return [name for name in cls.model().operation_names if callable(getattr(cls, name, None))]
+
+    def tag_store(self, too_many: str, invalid: str, reserved: str | None = None) -> TagStore:
+        """A TagStore (common/tags.py) answering this service's own error codes, by name:
+        `self.tags = self.tag_store("TooManyTagsException", "InvalidTagsException")`."""
+        errors = getattr(self, "errors", None)
+        if errors is None:
+            raise TypeError(f"{type(self).__name__} has no `errors = ModeledErrors(...)` for its tag errors")
+
+        def raising(code: str) -> Callable[[str], Exception]:
+            return lambda message: getattr(errors, code)(message)  # the model loads on first use
+
+        return TagStore(
+            TagErrors(
+                too_many=raising(too_many),
+                invalid=raising(invalid),
+                reserved=raising(reserved) if reserved is not None else None,
+            )
+        )
 
     def validation_error(self, operation: str, report: str) -> ServiceException:
         """The error for params that fail ParamValidator; override to use per-field codes (CodeCommit)."""
@@ -139,7 +173,7 @@ class ControlPlane:
         return result or {}
 
     def reset(self) -> None:
-        """Drop all state (every Store attribute)."""
+        """Drop all state (every Store and TagStore attribute)."""
         for value in vars(self).values():
-            if isinstance(value, Store):
+            if isinstance(value, Store | TagStore):
                 value.reset()

@@ -75,8 +75,14 @@ class MissingAuthenticationTokenException(ServiceException):
 
 
 @cache
+def botocore_session() -> botocore.session.Session:
+    """One botocore session for every model lookup: each new session costs ~70 ms of handler setup."""
+    return botocore.session.get_session()
+
+
+@cache
 def _service_model(service_name: str) -> Any:
-    return botocore.session.get_session().get_service_model(service_name)
+    return botocore_session().get_service_model(service_name)
 
 
 def modeled_status(service_name: str, code: str) -> int | None:
@@ -92,15 +98,19 @@ class ModeledErrors:
     """Exception classes for the error shapes a service's model declares, created on first use."""
 
     def __init__(self, service_name: str):
-        self._service_name = service_name
-        self._codes = {shape.name for shape in _service_model(service_name).error_shapes}
+        self._service_name = service_name  # the model loads on the first error asked for, not at import
 
     def __getattr__(self, code: str) -> type[ServiceException]:
         if code.startswith("_"):
             raise AttributeError(code)
-        if code not in self._codes:
+        if code not in _error_codes(self._service_name):
             raise AttributeError(f"{self._service_name} declares no error {code!r}")
         return _modeled_class(self._service_name, code)
+
+
+@cache
+def _error_codes(service_name: str) -> frozenset[str]:
+    return frozenset(shape.name for shape in _service_model(service_name).error_shapes)
 
 
 @cache

@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from gitops_harness import __version__
+from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext
 from gitops_harness.emulator.exceptions import (
     InternalFailure,
@@ -42,6 +42,7 @@ from gitops_harness.emulator.protocol import ServiceProtocol, WireRequest, WireR
 from gitops_harness.emulator.shape_check import check_output
 
 log = logging.getLogger("gitops_harness.emulator.requests")
+PLANES_TIMEOUT = 120.0  # seconds a request for a plane waits for the planes loading in the background
 
 HEALTH_PATHS = ("/_localstack/health", "/_emulator/health")
 REQUESTS_PATH = "/_emulator/requests"
@@ -68,39 +69,97 @@ def _moto_modules() -> frozenset[str]:
 
 
 class FrontDoor:
-    def __init__(self, planes: Sequence[ControlPlane], *, strict_shapes: bool = False, log_size: int = 2000):
+    def __init__(
+        self,
+        planes: Sequence[ControlPlane],
+        *,
+        strict_shapes: bool = False,
+        log_size: int = 2000,
+        pending: Collection[str] = (),
+        load_pending: Callable[[], None] | None = None,
+    ):
+        """`pending`: signing names of planes still loading (attach() brings them); their requests, unsigned
+        requests and the health pages start loading them (`load_pending`) and wait; every other service is
+        answered by moto at once."""
         from moto import __version__ as moto_version
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.planes = {plane.signing_name(): plane for plane in planes}
-        self._protocols = {name: ServiceProtocol(plane.model()) for name, plane in self.planes.items()}
-        self._implemented = {
-            name: frozenset(plane.implemented_operations()) for name, plane in self.planes.items()
-        }
+        self._pending = frozenset(pending)
+        self._load_pending = load_pending
+        self._ready = threading.Event()
+        if not self._pending:
+            self._ready.set()
+        # Built on a service's first request: loading a botocore model costs ~0.1 s at cold start.
+        self._protocols: dict[str, ServiceProtocol] = {}
+        self._implemented: dict[str, frozenset[str]] = {}
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._moto_version = moto_version
         self.strict_shapes = strict_shapes
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
         self.listener_directory: Callable[[], list[dict[str, Any]]] = list  # set by the server
-        self.requests: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self.request_log = RecordLog("front-door request", maxlen=log_size)  # /_emulator/requests
         self._used: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log, oldest first (what /_emulator/requests answers)."""
+        return self.request_log.records()
+
+    def wait_for_request(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The first logged request matching `predicate`, waiting up to `timeout` seconds for it."""
+        return self.request_log.wait_for(predicate, timeout)
+
+    def attach(self, planes: Sequence[ControlPlane]) -> None:
+        """The planes loaded in the background: from now on they answer their services."""
+        with self._lock:
+            self.planes.update({plane.signing_name(): plane for plane in planes})
+        self._ready.set()
+
+    def _await_planes(self) -> None:
+        if self._load_pending is not None:
+            self._load_pending()
+        if not self._ready.wait(PLANES_TIMEOUT):
+            raise RuntimeError(f"the control planes did not load within {PLANES_TIMEOUT:.0f}s")
+
+    def _serves(self, plane: ControlPlane, service: str, environ: dict[str, Any]) -> bool:
+        """A partial plane (IAM's credentials) answers only its operations; moto answers the rest."""
+        return not plane.partial or operation_name(service, environ) in self._implemented_by(service)
+
+    def _protocol(self, service: str) -> ServiceProtocol:
+        with self._lock:
+            protocol = self._protocols.get(service)
+            if protocol is None:
+                protocol = self._protocols[service] = ServiceProtocol(self.planes[service].model())
+            return protocol
+
+    def _implemented_by(self, service: str) -> frozenset[str]:
+        with self._lock:
+            found = self._implemented.get(service)
+            if found is None:
+                found = self._implemented[service] = frozenset(self.planes[service].implemented_operations())
+            return found
 
     # ---- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in HEALTH_PATHS or path in (REQUESTS_PATH, LISTENERS_PATH):
+            if not self._ready.is_set():
+                self._await_planes()
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
+        if not self._ready.is_set() and (scope is None or scope.service in self._pending):
+            self._await_planes()  # git requests and our services need the planes; moto's do not
         extra = self._extra_route(scope.service if scope else None, environ)
         if extra is not None:
             return self._serve_extra(extra, environ, start_response)
         if scope is not None:
             plane = self.planes.get(scope.service)
-            if plane is not None:
+            if plane is not None and self._serves(plane, scope.service, environ):
                 return self._serve_plane(plane, scope, request, environ, start_response)
             return self._serve_moto(environ, start_response, scope.access_key, scope.service)
         return self._serve_unsigned(request, environ, start_response)
@@ -117,7 +176,7 @@ class FrontDoor:
     ) -> Iterable[bytes]:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        protocol = self._protocols[scope.service]
+        protocol = self._protocol(scope.service)
         wire = protocol.protocols[0]
         operation = "?"
         account = "?"
@@ -133,7 +192,7 @@ class FrontDoor:
             wire = protocol.wire_of(wire_request)
             parsed = protocol.parse(wire_request)
             operation = parsed.operation.name
-            if operation not in self._implemented[scope.service]:
+            if operation not in self._implemented_by(scope.service):
                 raise NotImplementedFailure(
                     f"The API action '{operation}' for service '{plane.service_name}' is not implemented "
                     "by the embedded AWS"
@@ -322,7 +381,9 @@ class FrontDoor:
         from moto import backend_index
 
         names = {_SERVICE_ALIASES.get(name, name) for name, _ in backend_index.backend_url_patterns}
-        return sorted(names - _MOTO_INTERNAL - set(self.planes))
+        return sorted(
+            names - _MOTO_INTERNAL - {name for name, plane in self.planes.items() if not plane.partial}
+        )
 
     def _introspection(self, path: str) -> Response:
         with self._lock:
@@ -352,7 +413,8 @@ class FrontDoor:
                     },
                     **{
                         name: {
-                            "provider": "emulator",
+                            # a partial plane answers its operations; moto the rest of the service
+                            "provider": "moto+emulator" if plane.partial else "emulator",
                             "control_plane": type(plane).__qualname__,
                             "operations": plane.implemented_operations(),
                             "state": "running",
@@ -364,8 +426,7 @@ class FrontDoor:
         elif path == LISTENERS_PATH:
             body = {"listeners": self.listener_directory()}
         else:
-            with self._lock:
-                body = {"requests": list(self.requests)}
+            body = {"requests": self.request_log.records()}
         return Response(json.dumps(body), 200, content_type="application/json")
 
     def _record(
@@ -390,8 +451,7 @@ class FrontDoor:
             "provider": provider,
             "ms": round((time.monotonic() - started) * 1000, 1),
         }
-        with self._lock:
-            self.requests.append(entry)
+        self.request_log.append(entry)
         log.debug(
             "%(method)s %(service)s %(operation)s account=%(account)s -> %(status)s (%(provider)s)", entry
         )

@@ -6,28 +6,36 @@ per group). Removal goes through `unittest.mock.patch.object` in an ExitStack, s
 was: an attribute we added (an operation moto lacks) is deleted again, and a plain `moto.mock_aws` in
 the user's own tests after the last emulator stopped sees unpatched moto.
 
-Groups:
-- "core": installed at every emulator start (operations moto lacks, Lambda functions run by
-  emulator/lambda_runtime instead of Docker, EventBridge delivery through the emulator that took the
-  request, S3 bucket-policy checks the front door decided);
-- "cloudformation": on the first CloudFormation request (importing moto's CloudFormation imports every
-  service it models, ~1.5 s that a run without stacks never pays);
-- "ecs_tasks" and "elb_dataplane": at every emulator start (task sets whose tasks run, ALB listeners
-  that carry requests; see ecs_tasks/ and elb_dataplane/).
+A group names the services whose requests need it. It is installed on the emulator's first request for
+one of them, or as soon as moto has imported the modules it patches (checked at start and on every
+request: moto's state outlives an emulator, and CloudFormation creates functions and rules without a
+request of their own service). Loading
+moto's modules only on first use keeps the cold start near moto_server's: moto's Lambda alone imports in
+~1 s, CloudFormation imports every service it models.
 
-A new patch (the ECS task runtime) is one more PatchSpec in PATCH_GROUPS, or its own
-group that its component ensures on first use:
+Groups: "lambda" (functions run by emulator/lambda_runtime instead of Docker; taken for Lambda, SNS,
+EventBridge and CloudFormation requests, which create or invoke functions), "eventbridge" (delivery
+through the emulator that took the request), "s3" (bucket-policy checks the front door decided),
+"cloudformation" (our resource models, validation, rollback), and "ecs_tasks" / "elb_dataplane" (task
+sets whose tasks run, ALB listeners that carry requests; see ecs_tasks/ and elb_dataplane/), taken at
+every start: ECR pushes, ECS and ELBv2 requests and CloudFormation all create what they patch.
 
-    PatchSpec("moto.ecs.models:EC2ContainerServiceBackend", "run_task",
-              lambda original: my_run_task, why="run the task's containers as local processes")
+A new patch is one more PatchSpec in a group of PATCH_GROUPS, or a group of its own with the services
+whose requests need it:
 
-Each emulator holds a `MotoPatchSession`: `ensure(group)` takes the group once for that emulator,
-`close()` (on stop) lets go of every group it took.
+    PatchGroup("lambda-executor", (PatchSpec("moto.awslambda.models:LambdaFunction", "_invoke_lambda",
+               lambda original: my_invoke, why="run Python functions as local processes"),),
+               services=("lambda", "sns", "events"))
+
+Each emulator holds a `MotoPatchSession`: `start()` takes the groups moto already needs,
+`ensure_for_service(service)` (the front door, per request) those of a service, and `close()` (on stop)
+lets go of every group it took.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -52,8 +60,12 @@ class PatchSpec:
 class PatchGroup:
     name: str
     specs: tuple[PatchSpec, ...]
+    services: tuple[str, ...] = ()  # signing names whose requests need it; () = at every start
     # run before the first install (imports moto needs for the patched code, caches to clear)
     prepare: Callable[[], None] | None = None
+
+    def modules(self) -> set[str]:
+        return {spec.target.partition(":")[0] for spec in self.specs}
 
 
 def _resolve(target: str) -> Any:
@@ -118,7 +130,7 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
     group.name: group
     for group in (
         PatchGroup(
-            "core",
+            "lambda",
             (
                 PatchSpec(
                     "moto.awslambda.models:LambdaFunction",
@@ -138,12 +150,25 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     _lambda("sending_sns_message"),
                     why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",
                 ),
+            ),
+            # every request that can create or invoke a function (stacks create them, SNS and rules invoke)
+            services=("lambda", "sns", "events", "cloudformation"),
+        ),
+        PatchGroup(
+            "eventbridge",
+            (
                 PatchSpec(
                     "moto.events.models:Rule",
                     "send_to_targets",
                     _eventbridge_routing,
                     why="deliver through the emulator that took the request (other accounts, pipelines, FIFO lanes)",
                 ),
+            ),
+            services=("events",),
+        ),
+        PatchGroup(
+            "s3",
+            (
                 PatchSpec(
                     "moto.s3.models:FakeBucket",
                     "get_permission",
@@ -151,6 +176,7 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="moto denies every statement with a Condition; the front door decided the object request",
                 ),
             ),
+            services=("s3",),
         ),
         PatchGroup(
             "cloudformation",
@@ -198,6 +224,7 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="NoEcho parameters read **** in DescribeStacks",
                 ),
             ),
+            services=("cloudformation",),
             prepare=_prepare_cloudformation,
         ),
         PatchGroup(
@@ -341,9 +368,29 @@ def installed(name: str) -> bool:
 class MotoPatchSession:
     """The groups one emulator holds; `close()` releases them all (safe to call twice)."""
 
-    def __init__(self) -> None:
+    def __init__(self, groups: dict[str, PatchGroup] | None = None) -> None:
+        self._groups = PATCH_GROUPS if groups is None else groups
         self._held: list[str] = []
+        self._seen: set[str] = set()  # services whose groups this session has ensured
         self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Take the groups every emulator needs, and those whose moto modules are loaded already."""
+        for group in self._groups.values():
+            if not group.services or any(module in sys.modules for module in group.modules()):
+                self.ensure(group.name)
+
+    def ensure_for_service(self, service: str | None) -> None:
+        """Take the groups a request for `service` needs (None: an unsigned request), and any whose moto
+        modules got loaded since."""
+        if service is not None and service not in self._seen:
+            for group in self._groups.values():
+                if service in group.services:
+                    self.ensure(group.name)
+            self._seen.add(service)
+        for group in self._groups.values():
+            if group.name not in self._held and any(module in sys.modules for module in group.modules()):
+                self.ensure(group.name)
 
     def ensure(self, name: str) -> None:
         """Take group `name` for this emulator, once (later calls return at once)."""
@@ -360,5 +407,6 @@ class MotoPatchSession:
     def close(self) -> None:
         with self._lock:
             held, self._held = self._held, []
+            self._seen.clear()
         for name in reversed(held):
             release(name)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from botocore.exceptions import UnknownServiceError
 
+from gitops_harness.emulator.exceptions import botocore_session
 from gitops_harness.emulator.protocol import build_routes, match_route
 
 UNKNOWN = "?"
@@ -78,10 +79,8 @@ def _rest_path(service: str, environ: dict[str, Any]) -> str:
 
 @cache
 def _routes(service: str) -> list[Any]:
-    import botocore.session
-
     try:
-        model = botocore.session.get_session().get_service_model(_MODEL_NAMES.get(service, service))
+        model = botocore_session().get_service_model(_MODEL_NAMES.get(service, service))
     except UnknownServiceError:
         return []
     protocols = model.metadata.get("protocols") or [model.protocol]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
+from xml.etree import ElementTree
 
 from botocore.model import DenormalizedStructureBuilder, OperationModel, ServiceModel, Shape, StructureShape
 from botocore.parsers import RpcV2CBORParser
@@ -41,7 +42,8 @@ from gitops_harness.emulator.exceptions import (
 JSON = "json"
 CBOR = "smithy-rpc-v2-cbor"
 REST_JSON = "rest-json"
-SUPPORTED = (JSON, CBOR, REST_JSON)
+QUERY = "query"  # form-encoded Action=...&Member=value, XML answers (IAM)
+SUPPORTED = (JSON, CBOR, REST_JSON, QUERY)
 
 _CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 _LABEL_RE = re.compile(r"\{([^}]+?)(\+?)\}")
@@ -100,6 +102,8 @@ class ServiceProtocol:
     def wire_of(self, request: WireRequest) -> str:
         if REST_JSON in self.protocols:
             return REST_JSON
+        if QUERY in self.protocols:
+            return QUERY
         if CBOR in self.protocols and request.path.startswith("/service/"):
             return CBOR
         if JSON in self.protocols and request.headers.get("X-Amz-Target"):
@@ -121,6 +125,10 @@ class ServiceProtocol:
         elif wire == CBOR:
             operation = self._operation_from_cbor_path(request.path)
             params = _decode(operation.input_shape, _cbor_body(request.body))
+        elif wire == QUERY:
+            flat = query_params(request)
+            operation = self._operation(flat.get("Action", ""))
+            params = parse_query(operation, flat)
         else:
             operation, params = self._parse_rest_json(request)
         return ParsedRequest(operation, params if isinstance(params, dict) else {}, wire)
@@ -243,6 +251,9 @@ class ServiceProtocol:
         if wire == CBOR:
             headers.update({"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
             return WireResponse(200, headers, _cbor_encode(shape, result))
+        if wire == QUERY:
+            headers["Content-Type"] = "text/xml"
+            return WireResponse(200, headers, serialize_query_xml(self.model, operation, result, request_id))
         return self._serialize_rest_json(operation, shape, result, headers)
 
     def _serialize_rest_json(
@@ -286,6 +297,10 @@ class ServiceProtocol:
         return WireResponse(status, headers, json.dumps(_encode(shape, body_values, REST_JSON)).encode())
 
     def serialize_error(self, error: ServiceException, wire: str, request_id: str) -> WireResponse:
+        if wire == QUERY:
+            status = error.status or _query_error_statuses(self.model).get(error.code, 400)
+            body = serialize_query_error(self.model, error.code, error.message, request_id)
+            return WireResponse(status, {"x-amzn-RequestId": request_id, "Content-Type": "text/xml"}, body)
         status = error.status or modeled_status(self.model.service_name, error.code) or 400
         headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code}
         fields = {key: value for key, value in error.fields.items() if value is not None}
@@ -379,6 +394,115 @@ def match_route(
         if best is None or route.specificity > best[0].specificity:
             best = (route, match)
     return best
+
+
+# ---- the query protocol (IAM): form parameters in, XML out, both from the model ---------------------------
+
+
+def query_params(request: WireRequest) -> dict[str, str]:
+    """Query-string and form-body parameters of a query-protocol request."""
+    params = dict(request.query)
+    if request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def parse_query(operation: OperationModel, params: Mapping[str, str]) -> dict[str, Any]:
+    """Flat query params -> boto3-style params for the operation's input shape (scalars and
+    ``Name.member.N`` lists; unknown params are ignored, as AWS's query services do)."""
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        wire = member.serialization.get("name", name)
+        if member.type_name == "list":
+            items = sorted(
+                (int(key.rsplit(".", 1)[1]), value)
+                for key, value in params.items()
+                if key.startswith(f"{wire}.member.") and key.rsplit(".", 1)[1].isdigit()
+            )
+            if items:
+                out[name] = [_query_scalar(member.member, value) for _, value in items]  # type: ignore[attr-defined]
+        elif wire in params:
+            out[name] = _query_scalar(member, params[wire])
+    return out
+
+
+def _query_scalar(shape: Shape, value: str) -> Any:
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # ParamValidator reports the wrong type
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(value.lower(), value)
+    return value
+
+
+def serialize_query_xml(
+    model: ServiceModel, operation: OperationModel, result: dict[str, Any], request_id: str
+) -> bytes:
+    """``<OpResponse xmlns=...><OpResult>...</OpResult><ResponseMetadata>...`` from the output shape."""
+    root = ElementTree.Element(f"{operation.name}Response", xmlns=model.metadata["xmlNamespace"])
+    shape = operation.output_shape
+    if shape is not None:
+        wrapper = ElementTree.SubElement(
+            root, shape.serialization.get("resultWrapper", f"{operation.name}Result")
+        )
+        _xml_members(wrapper, shape, result)
+    metadata = ElementTree.SubElement(root, "ResponseMetadata")
+    ElementTree.SubElement(metadata, "RequestId").text = request_id
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def serialize_query_error(model: ServiceModel, code: str, message: str, request_id: str) -> bytes:
+    root = ElementTree.Element("ErrorResponse", xmlns=model.metadata["xmlNamespace"])
+    error = ElementTree.SubElement(root, "Error")
+    ElementTree.SubElement(error, "Type").text = "Sender"
+    ElementTree.SubElement(error, "Code").text = code
+    ElementTree.SubElement(error, "Message").text = message
+    ElementTree.SubElement(root, "RequestId").text = request_id
+    return ElementTree.tostring(root, encoding="utf-8")
+
+
+def _query_error_statuses(model: ServiceModel) -> dict[str, int]:
+    """Query services answer an error's wire code (IAM's NoSuchEntity), not its shape name."""
+    return {
+        shape.metadata["error"]["code"]: shape.metadata["error"].get("httpStatusCode", 400)
+        for shape in model.error_shapes
+        if "error" in shape.metadata
+    }
+
+
+def _xml_members(parent: ElementTree.Element, shape: Shape, value: dict[str, Any]) -> None:
+    for name, member in shape.members.items():  # type: ignore[attr-defined]
+        item = value.get(name)
+        if item is not None:
+            _xml_value(ElementTree.SubElement(parent, member.serialization.get("name", name)), member, item)
+
+
+def _xml_value(element: ElementTree.Element, shape: Shape, value: Any) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        _xml_members(element, shape, value)
+    elif kind == "list":
+        for item in value:
+            child = ElementTree.SubElement(element, shape.member.serialization.get("name", "member"))  # type: ignore[attr-defined]
+            _xml_value(child, shape.member, item)  # type: ignore[attr-defined]
+    elif kind == "map":
+        for key, item in value.items():
+            entry = ElementTree.SubElement(element, "entry")
+            ElementTree.SubElement(entry, "key").text = str(key)
+            _xml_value(ElementTree.SubElement(entry, "value"), shape.value, item)  # type: ignore[attr-defined]
+    elif kind == "timestamp":
+        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
+        element.text = moment.isoformat().replace("+00:00", "Z")
+    elif kind == "boolean":
+        element.text = "true" if value else "false"
+    else:
+        element.text = str(value)
 
 
 def plain_error(error: ServiceException, request_id: str) -> WireResponse:

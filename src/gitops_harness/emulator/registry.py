@@ -17,6 +17,7 @@ CONTROL_PLANES: tuple[str, ...] = (
     "gitops_harness.emulator.codebuild.plane:CodeBuild",
     "gitops_harness.emulator.codestar_notifications.plane:CodeStarNotifications",
     "gitops_harness.emulator.codedeploy.plane:CodeDeploy",
+    "gitops_harness.emulator.iam.plane:IamServiceSpecificCredentials",
 )
 
 
@@ -29,3 +30,11 @@ def load_control_planes(entries: tuple[str, ...] = CONTROL_PLANES) -> list[type[
             raise TypeError(f"{entry} is not a ControlPlane subclass")
         planes.append(plane)
     return planes
+
+
+def signing_name_of(entry: str) -> str:
+    """The SigV4 signing name a registered plane serves, from its package (emulator/<package>/plane.py),
+    known before the plane is imported: `gitops-harness emulator` loads planes in the background and
+    routes other services to moto meanwhile. tests/emulator/test_shapes.py checks it for every entry."""
+    module = entry.partition(":")[0]
+    return module.split(".")[-2].replace("_", "-")

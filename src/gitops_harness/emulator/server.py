@@ -17,14 +17,15 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from gitops_harness.emulator import cloudformation, ecs_tasks, elb_dataplane, lambda_runtime
+from gitops_harness.emulator import ecs_tasks, elb_dataplane, lambda_runtime
 from gitops_harness.emulator.clients import RoleClients
+from gitops_harness.emulator.cloudformation.resource import with_runtime
 from gitops_harness.emulator.controlplane import ControlPlane, Runtime
 from gitops_harness.emulator.eventbridge import EventDelivery
 from gitops_harness.emulator.frontdoor import FrontDoor
 from gitops_harness.emulator.identity import credential_scope
 from gitops_harness.emulator.moto_patches import MotoPatchSession
-from gitops_harness.emulator.registry import load_control_planes
+from gitops_harness.emulator.registry import CONTROL_PLANES, load_control_planes, signing_name_of
 from gitops_harness.emulator.scheduler import Clock, Scheduler
 from gitops_harness.errors import ToolError
 
@@ -57,7 +58,11 @@ class EmbeddedAWS:
         planes: Sequence[type[ControlPlane]] | None = None,
         strict_shapes: bool = False,
         region: str = DEFAULT_REGION,
+        background_planes: bool = False,
     ):
+        """`background_planes` (the registry's planes only): import them on a thread when first needed (a
+        request for a plane, a git request, the health pages, an event for a plane's EventBridge target),
+        so moto's services answer at once (cold start)."""
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale}")
         self.host = host
@@ -68,7 +73,14 @@ class EmbeddedAWS:
         self._state_dir_arg = Path(state_dir) if state_dir is not None else None
         self.state_dir: Path | None = None
         self._clock = clock
-        self._plane_classes = list(planes) if planes is not None else load_control_planes()
+        self._background = background_planes and planes is None
+        self._plane_classes: list[type[ControlPlane]] = (
+            [] if self._background else list(planes) if planes is not None else load_control_planes()
+        )
+        self._loader: threading.Thread | None = None
+        self._loader_lock = threading.Lock()
+        self.planes_error: BaseException | None = None
+        self._runtime: Runtime | None = None
         self._strict_shapes = strict_shapes
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -107,7 +119,7 @@ class EmbeddedAWS:
             self.clients = RoleClients(lambda: self.endpoint_url, default_region=self.region)
             # EventBridge targets moto does not deliver to (other accounts' buses, pipelines), async
             self.event_delivery = EventDelivery(self.scheduler, self.clients)
-            runtime = Runtime(
+            runtime = self._runtime = Runtime(
                 self.scheduler,
                 self.clients,
                 self.state_dir,
@@ -117,9 +129,19 @@ class EmbeddedAWS:
             )
             self.planes = [plane_class(runtime) for plane_class in self._plane_classes]
             runtime.planes.update({plane.service_name: plane for plane in self.planes})
-            self.front_door = FrontDoor(self.planes, strict_shapes=self._strict_shapes)
+            pending = {signing_name_of(entry) for entry in CONTROL_PLANES} if self._background else set()
+            self.front_door = FrontDoor(
+                self.planes,
+                strict_shapes=self._strict_shapes,
+                pending=pending,
+                load_pending=lambda: self._start_loading(runtime),
+            )
+            if self._background:
+                self.event_delivery.targets_ready.clear()
+                self.event_delivery.load_targets = lambda: self._start_loading(runtime)
             app = self.event_delivery.install(self.front_door)
-            # Lambda functions run as local processes (never in Docker), acting through this emulator
+            # Lambda functions run as local processes (never in Docker), acting through this emulator;
+            # moto's "lambda" patch group is taken on the first request that can create or invoke one
             self.lambda_executor = lambda_runtime.LambdaExecutor(
                 lambda: self.endpoint_url,
                 self.state_dir / "lambda",  # type: ignore[operator]
@@ -127,17 +149,16 @@ class EmbeddedAWS:
                 self.scheduler,
             )
             lambda_runtime.register(self.lambda_executor)
-            self.moto_patches.ensure("core")
+            # the groups every start takes (ecs_tasks, elb_dataplane) and those moto already needs
+            self.moto_patches.start()
             # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
-            self.moto_patches.ensure("elb_dataplane")
             self.data_plane = elb_dataplane.start(self.clients, self.time_scale)
             self.front_door.listener_directory = self.data_plane.listeners
-            self.moto_patches.ensure("ecs_tasks")
             self.task_sets = ecs_tasks.start(self.state_dir / "ecs", self.clients, self.time_scale)  # type: ignore[operator]
             # CloudFormation's resource models call the APIs through this emulator's front door.
-            # Installed on the first CloudFormation request: importing moto's CloudFormation imports
-            # every moto service it models (~1.5 s), which a run without stacks never needs.
-            app = self._installing_cloudformation_on_first_use(cloudformation.with_runtime(app, self.clients))
+            # moto's patches are installed on the first request that needs them (moto_patches.py): moto's
+            # Lambda or CloudFormation alone import for ~1 s, which a run without them never pays.
+            app = self._ensuring_moto_patches(with_runtime(app, self.clients))
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(
@@ -162,13 +183,47 @@ class EmbeddedAWS:
             raise
         return self
 
-    def _installing_cloudformation_on_first_use(self, app: Any) -> Any:
+    def _start_loading(self, runtime: Runtime) -> None:
+        with self._loader_lock:
+            if self._loader is None:
+                self._loader = threading.Thread(
+                    target=self._load_planes, args=(runtime,), name="emulator-planes", daemon=True
+                )
+                self._loader.start()
+
+    def _load_planes(self, runtime: Runtime) -> None:
+        """The registry's planes, imported and attached while moto already answers (background_planes)."""
+        assert self.front_door is not None and self.event_delivery is not None
+        try:
+            planes = [plane_class(runtime) for plane_class in load_control_planes()]
+            runtime.planes.update({plane.service_name: plane for plane in planes})
+            self.planes = planes
+            self.front_door.attach(planes)
+        except BaseException as error:  # the command reports it and exits; requests wait no longer
+            self.planes_error = error
+            self.front_door.attach([])
+        finally:
+            self.event_delivery.targets_ready.set()
+
+    def wait_for_planes(self, timeout: float = 120.0) -> list[ControlPlane]:
+        """The planes, loaded now if they were not (background_planes); raises what failed to load them."""
+        if self._background and self._runtime is not None:
+            self._start_loading(self._runtime)
+        if self._loader is not None:
+            self._loader.join(timeout)
+            if self._loader.is_alive():
+                raise ToolError(f"the control planes did not load within {timeout:.0f}s")
+        if self.planes_error is not None:
+            raise ToolError(f"the control planes failed to load: {self.planes_error}") from self.planes_error
+        return self.planes
+
+    def _ensuring_moto_patches(self, app: Any) -> Any:
         def serve(environ: dict[str, Any], start_response: Any) -> Any:
-            if not self.moto_patches.holds("cloudformation"):
-                request = Request(environ)  # headers and query only: the body stays for the app
-                scope = credential_scope(request.headers, request.args)
-                if scope is not None and scope.service == "cloudformation":
-                    self.moto_patches.ensure("cloudformation")
+            request = Request(environ)  # headers and query only: the body stays for the app
+            scope = credential_scope(request.headers, request.args)
+            self.moto_patches.ensure_for_service(
+                scope.service if scope is not None else "s3"
+            )  # SigV2 is S3's
             return app(environ, start_response)
 
         return serve
@@ -189,6 +244,9 @@ class EmbeddedAWS:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+        if self._loader is not None:
+            self._loader.join(30)
+            self._loader = None
         if self.lambda_executor is not None:
             lambda_runtime.unregister(self.lambda_executor)
             self.lambda_executor.close()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.resource import ResourceFailure
+from gitops_harness.emulator.common.arns import parse_arn
 
 CleanJson = Callable[[Any, Any], Any]
 
@@ -41,7 +42,7 @@ _DELEGATE = object()
 
 def _arn_resource(arn: str, prefix: str) -> str:
     """The part of an ELBv2 ARN CloudWatch calls the full name: app/<name>/<id>, targetgroup/<name>/<id>."""
-    return arn.split(":", 5)[5].removeprefix(prefix)
+    return parse_arn(arn).resource.removeprefix(prefix)
 
 
 # (CloudFormation type, attribute) -> value from moto's model object

@@ -9,7 +9,7 @@ interface once, so a model only says how to call its API (`create`, `update`, `r
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -222,3 +222,14 @@ class UnsupportedResource(ApiResource):
 
 def unsupported(resource_type: str) -> type[ApiResource]:
     return type("UnsupportedResource", (UnsupportedResource,), {"resource_type": resource_type})
+
+
+def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:
+    """The front door's WSGI app, with this emulator's clients as the models' runtime per request."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # moto builds its whole answer inside the call, so the context covers the stack's work
+        with acting_through(clients):
+            return app(environ, start_response)
+
+    return serve

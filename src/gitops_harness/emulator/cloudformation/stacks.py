@@ -10,7 +10,7 @@ function of moto's original, so nothing keeps moto's state of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +20,13 @@ from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
-    acting_through,
     client_for,
     handler_message,
 )
 from gitops_harness.emulator.cloudformation.validation import check_template
 
 if TYPE_CHECKING:
-    from gitops_harness.emulator.clients import RoleClients
+    pass
 
 
 class StackResourceFailed(Exception):
@@ -83,34 +82,27 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
 
     def parse_and_create_resource(
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
-    ) -> Any:
-        return _create_with_events(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+    ) -> Any:  # moto passes these by keyword
+        def create() -> Any:
+            resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            return _completed(resource, resource_json, resources_map, account_id, region_name)
+
+        return _create_with_events(create, logical_id, resource_json, resources_map)
 
     return parse_and_create_resource
 
 
 def _create_with_events(
-    moto_create: Callable[..., Any],
-    logical_id: str,
-    resource_json: dict[str, Any],
-    resources_map: Any,
-    account_id: str,
-    region_name: str,
+    create: Callable[[], Any], logical_id: str, resource_json: dict[str, Any], resources_map: Any
 ) -> Any:
     progress = _creating.get(resources_map.stack_id)
     condition = resource_json.get("Condition")
     if progress is None or (condition and not resources_map.lazy_condition_map[condition]):
-        return _create_completed(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+        return create()
     resource_type = resource_json["Type"]
     progress.event(logical_id, resource_type, "", "CREATE_IN_PROGRESS")
     try:
-        resource = _create_completed(
-            moto_create, logical_id, resource_json, resources_map, account_id, region_name
-        )
+        resource = create()
     except StackResourceFailed:
         raise  # a resource this one refers to failed; that one carries the reason
     except Exception as error:
@@ -124,16 +116,10 @@ def _create_with_events(
     return resource
 
 
-def _create_completed(
-    moto_create: Callable[..., Any],
-    logical_id: str,
-    resource_json: dict[str, Any],
-    resources_map: Any,
-    account_id: str,
-    region_name: str,
+def _completed(
+    resource: Any, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
 ) -> Any:
-    """moto's create, then the properties moto ignores for that type (completions.AFTER_CREATE)."""
-    resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+    """After moto's create: the properties moto ignores for that type (completions.AFTER_CREATE)."""
     completion = AFTER_CREATE.get(resource_json["Type"])
     if resource is not None and completion is not None:
         from moto.cloudformation import parsing
@@ -288,14 +274,3 @@ def parameter_list(stack: Any) -> list[dict[str, Any]]:
 def masked_parameter_list(_moto_property: Any) -> property:
     """moto's `Stack.parameter_list`, NoEcho parameters masked."""
     return property(parameter_list)
-
-
-def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:
-    """The front door's WSGI app, with this emulator's clients as the models' runtime per request."""
-
-    def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        # moto builds its whole answer inside the call, so the context covers the stack's work
-        with acting_through(clients):
-            return app(environ, start_response)
-
-    return serve

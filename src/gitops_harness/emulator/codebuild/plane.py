@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagLimits, check_tags, tags_from_list
+from gitops_harness.emulator.common.tags import TagLimits, check_tags, tags_from_list
 from gitops_harness.emulator.controlplane import (
     ControlPlane,
     RequestContext,
@@ -77,6 +78,7 @@ def _enum(shape: str) -> list[str]:
 
 class CodeBuild(ControlPlane):
     service_name = "codebuild"
+    signing = "codebuild"
     validation_error_code = "InvalidInputException"
     errors = ModeledErrors("codebuild")
 
@@ -85,9 +87,7 @@ class CodeBuild(ControlPlane):
         self.store: Store[CodeBuildState] = Store(CodeBuildState)
         self.work_root = runtime.state_dir / "codebuild" / "builds"
         self.tools_dir = runtime.state_dir / "codebuild" / "tools"
-        self._tag_errors = TagErrors(
-            too_many=self.errors.InvalidInputException, invalid=self.errors.InvalidInputException
-        )
+        self._tag_errors = self.tag_store("InvalidInputException", "InvalidInputException").errors
 
     # ---- projects ----------------------------------------------------------------------------------------
 
@@ -435,7 +435,10 @@ def _present(answer: dict[str, Any]) -> dict[str, Any]:
 
 def _initiator(caller_arn: str, account_id: str) -> str:
     """CodeBuild's initiator: the user name, or "<role>/<session>" for an assumed role."""
-    resource = caller_arn.split(":", 5)[-1] if caller_arn.startswith("arn:") else ""
+    try:
+        resource = parse_arn(caller_arn).resource
+    except InvalidArn:
+        resource = ""
     if resource.startswith("assumed-role/"):
         return resource.removeprefix("assumed-role/")
     if resource.startswith("user/"):

@@ -12,27 +12,32 @@ The CodeCommit control plane plugs in ``RepositoryStore``; the front door routes
 ``CredentialStore``.
 """
 
-from .credentials import CredentialStore, GitPrincipal
-from .events import reference_events, routing_publisher
-from .git_http import CodeCommitGitApp, is_git_path
-from .models import (
-    RefChange,
-    RepositoryStore,
-    aws_clone_url_http,
-    insteadof_config,
-    local_clone_url,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CodeCommitGitApp",
-    "CredentialStore",
-    "GitPrincipal",
-    "RefChange",
-    "RepositoryStore",
-    "aws_clone_url_http",
-    "insteadof_config",
-    "is_git_path",
-    "local_clone_url",
-    "reference_events",
-    "routing_publisher",
-]
+import importlib
+from typing import Any
+
+# name -> the submodule defining it; imported on first use (PEP 562), so that importing one submodule
+# (authorization, for IAM enforcement) does not load dulwich and the git endpoint at the emulator's start.
+_EXPORTS = {
+    "CodeCommitGitApp": "git_http",
+    "CredentialStore": "credentials",
+    "GitPrincipal": "credentials",
+    "RefChange": "models",
+    "RepositoryStore": "models",
+    "aws_clone_url_http": "models",
+    "insteadof_config": "models",
+    "is_git_path": "git_http",
+    "local_clone_url": "models",
+    "reference_events": "events",
+    "routing_publisher": "events",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -25,6 +25,9 @@ MAX_PER_USER_AND_SERVICE = 2
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
+CREDENTIALS = "codecommit-https-git-credentials"  # Runtime.shared key: IAM issues them, git checks them
+
+
 class IamError(Exception):
     """An IAM error; ``code`` is the error code the IAM API returns."""
 

@@ -5,11 +5,10 @@ the codes AWS sends, including CodeCommit's per-field ones (``RepositoryNameRequ
 ``InvalidBranchNameException``...) instead of a generic ValidationException. IAM authorization of API
 calls is not modelled (moto does not do it for any service); git pull/push is authorized (git_http).
 
-Besides its API the plane serves two things the front door routes to it (``extra_route``):
-- git smart HTTP on ``/v1/repos/<name>`` and ``/<region>/v1/repos/<name>`` (unsigned requests with HTTP
-  Basic HTTPS Git credentials), whose ref changes become events on the repository account's default bus;
-- IAM's ``*ServiceSpecificCredential*`` operations (moto lacks them), answered from the same
-  ``CredentialStore`` the git endpoint authenticates against (``emulator/iam_credentials.py``).
+Besides its API the plane serves git smart HTTP, which the front door routes to it (``extra_route``):
+``/v1/repos/<name>`` and ``/<region>/v1/repos/<name>`` (unsigned requests with HTTP Basic HTTPS Git
+credentials), whose ref changes become events on the repository account's default bus. The credentials
+are the ``CredentialStore`` IAM's plane (``emulator/iam/plane.py``) issues them from (``Runtime.shared``).
 
 For CodePipeline's CodeCommit source action (whose UploadArchive calls are internal to AWS) the plane
 offers ``source_archive(account, region, repository, commit_id)``: the CODE_ZIP bytes of a commit. The
@@ -31,12 +30,10 @@ from dulwich.repo import Repo
 
 from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagStore
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime
 from gitops_harness.emulator.exceptions import ModeledErrors, ServiceException
-from gitops_harness.emulator.iam_credentials import ServiceSpecificCredentialsApi
 
-from .credentials import CredentialStore
+from .credentials import CREDENTIALS, CredentialStore
 from .events import reference_events, routing_publisher
 from .git_http import CodeCommitGitApp, is_git_path
 from .models import _NAME_RE, RefChange, RepositoryStore, repository_arn
@@ -62,19 +59,17 @@ _FIELD_WORDS = {
 
 class CodeCommit(ControlPlane):
     service_name = "codecommit"
+    signing = "codecommit"
     errors = ModeledErrors("codecommit")
 
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.repositories = RepositoryStore(runtime.state_dir)
-        self.credentials = CredentialStore()
+        # issued by IAM's plane (iam/plane.py), checked by the git endpoint
+        self.credentials = runtime.shared(CREDENTIALS, CredentialStore)
         # by ARN, dropped with the repository: one re-created under the same name starts without tags
-        self.tags = TagStore(
-            TagErrors(
-                too_many=self.errors.TooManyTagsException,
-                invalid=self.errors.InvalidTagsMapException,
-                reserved=self.errors.InvalidSystemTagUsageException,
-            )
+        self.tags = self.tag_store(
+            "TooManyTagsException", "InvalidTagsMapException", reserved="InvalidSystemTagUsageException"
         )
         self.publish = routing_publisher(
             lambda account, region: runtime.clients.for_account("events", account, region)
@@ -82,7 +77,6 @@ class CodeCommit(ControlPlane):
         self.git = CodeCommitGitApp(
             self.repositories, self.credentials, publish=self.publish, region=runtime.clients.default_region
         )
-        self.iam_credentials = ServiceSpecificCredentialsApi(self.credentials)
 
     # ---- dispatch ------------------------------------------------------------------------------------
 
@@ -111,10 +105,6 @@ class CodeCommit(ControlPlane):
             match = _GIT_OPERATION_RE.search(path + "?" + environ.get("QUERY_STRING", ""))
             operation = match.group(1) if match else "git"
             return "codecommit", operation, _basic_auth_account(environ), self.git
-        if service == "iam":
-            operation = self.iam_credentials.operation_of(environ)
-            if operation is not None:
-                return "iam", operation, self.iam_credentials.account_of(environ), self.iam_credentials
         return None
 
     # ---- helpers -------------------------------------------------------------------------------------

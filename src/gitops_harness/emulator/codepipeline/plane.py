@@ -20,21 +20,20 @@ from gitops_harness.emulator.codepipeline.validation import validate_declaration
 from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
 from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagStore, tags_from_list, tags_to_list
+from gitops_harness.emulator.common.tags import tags_from_list, tags_to_list
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
 
 class CodePipeline(ControlPlane):
     service_name = "codepipeline"
+    signing = "codepipeline"
     errors = ModeledErrors("codepipeline")
 
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[CodePipelineState] = Store(CodePipelineState)
-        self.tags = TagStore(
-            TagErrors(too_many=self.errors.TooManyTagsException, invalid=self.errors.InvalidTagsException)
-        )
+        self.tags = self.tag_store("TooManyTagsException", "InvalidTagsException")
         self.engine = Engine(
             EngineServices(
                 lock=self.lock,

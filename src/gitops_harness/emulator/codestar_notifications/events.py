@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -183,14 +183,3 @@ class Notifier:
                     }
                     return {k: v for k, v in found.items() if v}
         return {}
-
-    # ---- the delivery log (tests and humans read it) ----------------------------------------------
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        return self.log.records()
-
-    def wait_for_delivery(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
-    ) -> dict[str, Any]:
-        """The first delivery record matching `predicate`, waiting up to `timeout` seconds."""
-        return self.log.wait_for(predicate, timeout)

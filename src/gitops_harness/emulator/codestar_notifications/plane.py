@@ -33,7 +33,6 @@ from gitops_harness.emulator.codestar_notifications.models import (
 )
 from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
 from gitops_harness.emulator.common.pagination import paginate
-from gitops_harness.emulator.common.tags import TagErrors, TagStore
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, Runtime, Store
 from gitops_harness.emulator.exceptions import ModeledErrors
 
@@ -46,14 +45,13 @@ _CHATBOT_ARN = re.compile(r"^arn:aws[^:\s]*:chatbot::\d{12}:chat-configuration/s
 
 class CodeStarNotifications(ControlPlane):
     service_name = SERVICE
+    signing = "codestar-notifications"
     errors = ModeledErrors(SERVICE)
 
     def __init__(self, runtime: Runtime):
         super().__init__(runtime)
         self.store: Store[NotificationsState] = Store(NotificationsState)
-        self.tags = TagStore(
-            TagErrors(too_many=self.errors.LimitExceededException, invalid=self.errors.ValidationException)
-        )
+        self.tags = self.tag_store("LimitExceededException", "ValidationException")
         self.notifier = Notifier(self.store, self.lock, runtime.clients, runtime.scheduler)
         # The managed rule's target, served by this emulator's EventBridge delivery from the start (moto's
         # rules are shared by every emulator in the process; each emulator delivers its own requests).
@@ -62,13 +60,13 @@ class CodeStarNotifications(ControlPlane):
 
     def deliveries(self) -> list[dict[str, Any]]:
         """The notifications sent (or refused), oldest first."""
-        return self.notifier.deliveries()
+        return self.notifier.log.records()
 
     def wait_for_delivery(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float
     ) -> dict[str, Any]:
         """The first delivery record matching `predicate`, waiting up to `timeout` seconds."""
-        return self.notifier.wait_for_delivery(predicate, timeout)
+        return self.notifier.log.wait_for(predicate, timeout)
 
     # ---- rules --------------------------------------------------------------------------------------
 

@@ -100,12 +100,17 @@ class EventDelivery:
         self._records = RecordLog("EventBridge delivery", maxlen=log_size)
         self._installed = False
         self._service_targets: dict[str, ServiceTarget] = {}
+        # cleared while the planes are not loaded (background_planes): a service target may not be
+        # registered yet; load_targets() starts loading them
+        self.targets_ready = threading.Event()
+        self.targets_ready.set()
+        self.load_targets: Callable[[], None] = lambda: None
 
     # ---- install / uninstall -----------------------------------------------------------------------
 
     def install(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """Wrap `app` so the events its requests put are delivered here (moto's Rule.send_to_targets is
-        routed to the current delivery by the "core" group of emulator/moto_patches.py)."""
+        routed to the current delivery by the "eventbridge" group of emulator/moto_patches.py)."""
         self._installed = True
 
         def middleware(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -184,6 +189,9 @@ class EventDelivery:
 
     def _deliver(self, item: _Item) -> None:
         service, _, _, resource = parse_arn(item.target["Arn"]).parts
+        if not self.targets_ready.is_set():  # the planes register their targets when they load
+            self.load_targets()
+            self.targets_ready.wait(120)
         if service == "events" and resource.startswith("event-bus/"):
             self._to_event_bus(item)
         elif service == "codepipeline":

@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request as WsgiRequest
 
+from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
 from gitops_harness.emulator.iam.policy import Evaluation, Request, evaluate, evaluate_all
 from gitops_harness.emulator.iam.principals import Principal, find_role, identity_documents, principal_for
 from gitops_harness.emulator.identity import credential_scope, resolve_caller
@@ -175,10 +176,13 @@ def _sts(call: _Call) -> Verdict | None:
     if params.get("Action") != "AssumeRole" or not params.get("RoleArn"):
         return None
     role_arn = params["RoleArn"]
-    parts = role_arn.split(":", 5)
-    if len(parts) != 6 or not parts[5].startswith("role/"):
+    try:
+        arn = parse_arn(role_arn)
+    except InvalidArn:
         return None  # moto answers the validation error
-    role_account, role_name = parts[4], parts[5].rsplit("/", 1)[1]
+    if arn.resource_type != "role":
+        return None
+    role_account, role_name = arn.account, arn.resource_id.rsplit("/", 1)[-1]
     role = find_role(role_account, role_name)
     if role is None:
         return None  # moto assumes roles that do not exist; kept (documented gap)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitops_harness.emulator.codecommit.authorization import _documents as _user_documents
+from gitops_harness.emulator.common.arns import parse_arn
 from gitops_harness.emulator.identity import Caller
 
 Kind = Literal["root", "user", "role"]
@@ -58,7 +59,7 @@ def find_role(account: str, name: str) -> Any | None:
 
 def principal_for(caller: Caller) -> Principal:
     # arn:aws:sts::<acct>:assumed-role/<name>/<session> | arn:aws:iam::<acct>:user/<name> | ...:root
-    resource = caller.arn.split(":", 5)[5]
+    resource = parse_arn(caller.arn).resource
     if resource.startswith("assumed-role/"):
         name = resource.split("/")[1]
         role = find_role(caller.account_id, name)

@@ -1,5 +1,5 @@
 """Where moto's Lambda meets the executor: the replacements emulator/moto_patches.py installs (group
-"core", with every emulator), and the registry of executors they run functions with.
+"lambda", on the first request that can create or invoke a function), and the registry of executors they run functions with.
 
 - `LambdaFunction.invoke` (every invocation path of moto: the Invoke API, SNS, EventBridge, S3
   notifications...) runs the function with the executor instead of moto's Docker container, ALWAYS:

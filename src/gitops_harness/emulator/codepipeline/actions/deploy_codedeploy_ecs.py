@@ -14,11 +14,11 @@ from collections.abc import Generator
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codepipeline.actions.base import ActionContext, ActionFailed, ActionOutcome
 from gitops_harness.emulator.codepipeline.artifact_store import zip_members
+from gitops_harness.emulator.exceptions import botocore_session
 from gitops_harness.emulator.scheduler import WaitFor
 
 MAX_ARTIFACT_BYTES = 3 * 1024 * 1024
@@ -29,7 +29,7 @@ TASK_DEFINITION_PLACEHOLDER = "<TASK_DEFINITION>"
 
 @cache
 def _register_members() -> frozenset[str]:
-    model = botocore.session.get_session().get_service_model("ecs")
+    model = botocore_session().get_service_model("ecs")
     return frozenset(model.operation_model("RegisterTaskDefinition").input_shape.members)
 
 
