@@ -44,6 +44,18 @@ logger = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _MAX_LOG_BYTES = 1024 * 1024  # per invocation; the rest is dropped with a note
+
+
+def _function_exists(spec: FunctionSpec) -> bool:
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        lambda_backends[spec.account][spec.region].get_function(spec.name)
+    except Exception:  # moto's UnknownFunctionException (or a backend gone with a reset)
+        return False
+    return True
+
+
 _RETRY_DELAYS = (60.0, 120.0)  # AWS seconds before the first and the second retry of an async invocation
 
 
@@ -196,6 +208,9 @@ class LambdaExecutor:
         self._events.submit(self._run_in_background, spec, event, attempt, request_id)
 
     def _run_in_background(self, spec: FunctionSpec, event: bytes, attempt: int, request_id: str) -> None:
+        if not _function_exists(spec):  # Lambda drops the queued events of a deleted function
+            logger.info("asynchronous invocation of %s dropped: the function was deleted", spec.name)
+            return
         try:
             # a retry keeps the request id, as on AWS
             result = self.invoke(spec, event, request_id)
