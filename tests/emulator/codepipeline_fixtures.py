@@ -17,8 +17,6 @@ from gitops_harness.emulator.testing import RunningEmulator
 PIPE = "333333333301"  # pipeline account
 MGMT = "333333333302"  # CodeCommit account
 REGION = "us-east-1"
-PIPELINE_ROLE = f"arn:aws:iam::{PIPE}:role/pipeline-role"
-SOURCE_ROLE = f"arn:aws:iam::{MGMT}:role/codecommit-source"
 BUCKET = "cp-test-artifacts"
 
 
@@ -32,10 +30,16 @@ def plane(aws: RunningEmulator, cls: type) -> Any:
 
 
 def commit(
-    aws: RunningEmulator, codecommit_plane: Any, repo: str, branch: str, files: dict[str, bytes], message: str
+    aws: RunningEmulator,
+    codecommit_plane: Any,
+    repo: str,
+    branch: str,
+    files: dict[str, bytes],
+    message: str,
+    account: str = MGMT,
 ) -> str:
     """Commit `files` as the whole tree on `branch` (the API has no CreateCommit here yet)."""
-    with codecommit_plane.repositories.open_git(MGMT, REGION, repo) as git:
+    with codecommit_plane.repositories.open_git(account, REGION, repo) as git:
         tree = Tree()
         for name, content in files.items():
             blob = Blob.from_string(content)
@@ -57,34 +61,49 @@ def commit(
 
 
 class Environment:
-    def __init__(self, aws: RunningEmulator, codecommit_plane: Any):
+    def __init__(
+        self,
+        aws: RunningEmulator,
+        codecommit_plane: Any,
+        *,
+        pipe: str = PIPE,
+        mgmt: str = MGMT,
+        bucket: str = BUCKET,
+    ):
+        # moto's state outlives an emulator in the process: a module running beside another one
+        # (pytest-xdist's loadfile workers) passes accounts and a bucket of its own
         self.aws = aws
         self.codecommit_plane = codecommit_plane
-        self.cp = aws.client("codepipeline", account=PIPE)
-        aws.client("codecommit", account=MGMT).create_repository(repositoryName="app")
-        self.head = commit(aws, codecommit_plane, "app", "main", {"README.md": b"hello\n"}, "first commit")
+        self.pipe, self.mgmt, self.bucket = pipe, mgmt, bucket
+        self.pipeline_role = f"arn:aws:iam::{pipe}:role/pipeline-role"
+        self.source_role = f"arn:aws:iam::{mgmt}:role/codecommit-source"
+        self.cp = aws.client("codepipeline", account=pipe)
+        aws.client("codecommit", account=mgmt).create_repository(repositoryName="app")
+        self.head = commit(
+            aws, codecommit_plane, "app", "main", {"README.md": b"hello\n"}, "first commit", account=mgmt
+        )
         # the cross-account grants of the reference pipeline: key policy, bucket policy, source role policy
         grant = {
             "Effect": "Allow",
-            "Principal": {"AWS": [f"arn:aws:iam::{PIPE}:root", f"arn:aws:iam::{MGMT}:root"]},
+            "Principal": {"AWS": [f"arn:aws:iam::{pipe}:root", f"arn:aws:iam::{mgmt}:root"]},
         }
         key_policy = {"Version": "2012-10-17", "Statement": [{**grant, "Action": "kms:*", "Resource": "*"}]}
-        self.key_arn = aws.client("kms", account=PIPE).create_key(Policy=json.dumps(key_policy))[
+        self.key_arn = aws.client("kms", account=pipe).create_key(Policy=json.dumps(key_policy))[
             "KeyMetadata"
         ]["Arn"]
-        aws.client("s3", account=PIPE).create_bucket(Bucket=BUCKET)
+        aws.client("s3", account=pipe).create_bucket(Bucket=bucket)
         bucket_policy = {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     **grant,
                     "Action": ["s3:GetObject*", "s3:PutObject*"],
-                    "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
                 }
             ],
         }
-        aws.client("s3", account=PIPE).put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(bucket_policy))
-        pipe_iam = aws.client("iam", account=PIPE)
+        aws.client("s3", account=pipe).put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy))
+        pipe_iam = aws.client("iam", account=pipe)
         service_trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -99,7 +118,7 @@ class Environment:
         pipeline_policy = {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": SOURCE_ROLE},
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": self.source_role},
                 {
                     "Effect": "Allow",
                     "Action": ["s3:*", "kms:*", "codebuild:*", "codedeploy:*", "ecs:*", "sns:*"],
@@ -110,13 +129,13 @@ class Environment:
         pipe_iam.put_role_policy(
             RoleName="pipeline-role", PolicyName="pipeline", PolicyDocument=json.dumps(pipeline_policy)
         )
-        iam = aws.client("iam", account=MGMT)
+        iam = aws.client("iam", account=mgmt)
         trust = {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{PIPE}:root"},
+                    "Principal": {"AWS": f"arn:aws:iam::{pipe}:root"},
                     "Action": "sts:AssumeRole",
                 }
             ],
@@ -129,7 +148,7 @@ class Environment:
         iam.put_role_policy(
             RoleName="codecommit-source", PolicyName="source", PolicyDocument=json.dumps(role_policy)
         )
-        sns, sqs = aws.client("sns", account=PIPE), aws.client("sqs", account=PIPE)
+        sns, sqs = aws.client("sns", account=pipe), aws.client("sqs", account=pipe)
         self.topic = sns.create_topic(Name="approvals")["TopicArn"]
         self.approvals = sqs.create_queue(QueueName="approvals")["QueueUrl"]
         approvals_arn = sqs.get_queue_attributes(QueueUrl=self.approvals, AttributeNames=["QueueArn"])[
@@ -145,7 +164,7 @@ class Environment:
         events_arn = sqs.get_queue_attributes(QueueUrl=self.events, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        bus = aws.client("events", account=PIPE)
+        bus = aws.client("events", account=pipe)
         bus.put_rule(Name="pipeline-events", EventPattern=json.dumps({"source": ["aws.codepipeline"]}))
         bus.put_targets(Rule="pipeline-events", Targets=[{"Id": "q", "Arn": events_arn}])
         self.seen_events: list[dict[str, Any]] = []
@@ -176,7 +195,7 @@ class Environment:
                         "Source",
                         "Source",
                         "CodeCommit",
-                        roleArn=SOURCE_ROLE,
+                        roleArn=self.source_role,
                         namespace="SourceVariables",
                         configuration={
                             "RepositoryName": "app",
@@ -251,12 +270,12 @@ class Environment:
             )
         return {
             "name": name,
-            "roleArn": PIPELINE_ROLE,
+            "roleArn": self.pipeline_role,
             "pipelineType": "V2",
             "executionMode": "SUPERSEDED",
             "artifactStore": {
                 "type": "S3",
-                "location": BUCKET,
+                "location": self.bucket,
                 "encryptionKey": {"id": self.key_arn, "type": "KMS"},
             },
             "stages": stages,
@@ -288,7 +307,7 @@ class Environment:
     def wait_event(
         self, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20.0
     ) -> dict[str, Any]:
-        sqs = self.aws.client("sqs", account=PIPE)
+        sqs = self.aws.client("sqs", account=self.pipe)
 
         def probe() -> dict[str, Any] | None:
             for event in self.seen_events:

@@ -9,12 +9,15 @@ from collections.abc import Iterator
 import pytest
 from codedeploy_fixtures import ecs_environment
 from codepipeline_demo_planes import DemoCodeBuild
-from codepipeline_fixtures import PIPE, Environment, plane, wait_until
+from codepipeline_fixtures import Environment, plane, wait_until
 
 from gitops_harness.emulator.codecommit.plane import CodeCommit
 from gitops_harness.emulator.codedeploy.plane import CodeDeploy
 from gitops_harness.emulator.codepipeline.plane import CodePipeline
 from gitops_harness.emulator.testing import RunningEmulator, running_emulator
+
+# accounts and a bucket of this module's own: moto's state is shared by the modules a worker runs
+PIPE, MGMT, BUCKET = "333333333321", "333333333322", "cp-deploy-test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def aws() -> Iterator[RunningEmulator]:
 
 
 def test_an_image_missing_from_ecr_fails_the_deployment_and_the_execution(aws: RunningEmulator):
-    env = Environment(aws, plane(aws, CodeCommit))
+    env = Environment(aws, plane(aws, CodeCommit), pipe=PIPE, mgmt=MGMT, bucket=BUCKET)
     ecs = ecs_environment(lambda service: aws.client(service, account=PIPE), "pipe", container="app", port=80)
     codedeploy = aws.client("codedeploy", account=PIPE)
     codedeploy.create_application(applicationName="app", computePlatform="ECS")

@@ -25,6 +25,34 @@ from gitops_harness.emulator.controlplane import ControlPlane, RequestContext, R
 from gitops_harness.emulator.exceptions import ModeledErrors
 
 
+def _event_revisions(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Source revisions an EventBridge event pins: a CodeCommit Repository State Change for a branch
+    gives each CodeCommit source action on that repository and branch the event's commitId, so the
+    execution builds the pushed commit, not whatever the branch points at when its source action runs."""
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    if (
+        event.get("source") != "aws.codecommit"
+        or event.get("detail-type") != "CodeCommit Repository State Change"
+        or detail.get("referenceType") != "branch"
+        or not detail.get("commitId")
+    ):
+        return {}
+    pinned = {}
+    for action in pipeline.declaration["stages"][0]["actions"]:
+        type_id, config = action["actionTypeId"], action.get("configuration") or {}
+        if (
+            (type_id["category"], type_id["owner"], type_id["provider"]) == ("Source", "AWS", "CodeCommit")
+            and config.get("RepositoryName") == detail.get("repositoryName")
+            and config.get("BranchName") == detail.get("referenceName")
+        ):
+            pinned[action["name"]] = {
+                "actionName": action["name"],
+                "revisionType": "COMMIT_ID",
+                "revisionValue": str(detail["commitId"]),
+            }
+    return pinned
+
+
 class CodePipeline(ControlPlane):
     service_name = "codepipeline"
     signing = "codepipeline"
@@ -218,12 +246,19 @@ class CodePipeline(ControlPlane):
                     f"of pipeline '{pipeline.name}'"
                 )
             overrides[override["actionName"]] = override
+        trigger = {"triggerType": "StartPipelineExecution", "triggerDetail": ctx.caller_arn}
+        delivery = self.runtime.event_delivery
+        started_by = delivery.claim_pipeline_start(token) if delivery is not None else None
+        if started_by is not None:
+            trigger = {"triggerType": "CloudWatchEvent", "triggerDetail": started_by.rule_arn}
+            for name, override in _event_revisions(pipeline, started_by.event).items():
+                overrides.setdefault(name, override)
         execution = Execution(
             pipeline_name=pipeline.name,
             pipeline_version=pipeline.version,
             execution_id=str(uuid.uuid4()),
             execution_mode=pipeline.execution_mode,
-            trigger={"triggerType": "StartPipelineExecution", "triggerDetail": ctx.caller_arn},
+            trigger=trigger,
             declaration=copy.deepcopy(pipeline.declaration),
             wake=self.runtime.scheduler.signal("execution"),
             source_overrides=overrides,

@@ -27,6 +27,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -85,6 +86,15 @@ class _Item:
     accepted: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class PipelineStart:
+    """What a rule's CodePipeline target tells CodePipeline inside AWS: which rule started the
+    execution (its trigger) and the event (a CodeCommit source takes the event's commitId)."""
+
+    rule_arn: str
+    event: dict[str, Any]
+
+
 def _session_name(rule_name: str) -> str:
     # RoleSessionName: 2-64 of [\w+=,.@-]
     return re.sub(r"[^\w+=,.@-]", "-", f"eventbridge-{rule_name}")[:64]
@@ -105,6 +115,9 @@ class EventDelivery:
         self.targets_ready = threading.Event()
         self.targets_ready.set()
         self.load_targets: Callable[[], None] = lambda: None
+        # clientRequestToken -> what started a pipeline (rule ARN and event), while its
+        # StartPipelineExecution is in flight: the CodePipeline plane claims it (claim_pipeline_start)
+        self._pipeline_starts: dict[str, PipelineStart] = {}
 
     # ---- install / uninstall -----------------------------------------------------------------------
 
@@ -260,11 +273,18 @@ class EventDelivery:
         if not usable.allowed:
             self._failed(item, usable.reason)
             return
+        # The call goes through the front door as the role (so IAM decides), with a token that lets
+        # the plane find the rule and event behind it: AWS records the trigger as CloudWatchEvent.
+        token = f"events-{uuid.uuid4()}"
+        event = copy.deepcopy(item.event)
+        event.pop("ingestion-time", None)
+        with self._cond:
+            self._pipeline_starts[token] = PipelineStart(item.rule.arn, event)
         try:
             client = self.clients.for_role(
                 "codepipeline", role_arn, region, session_name=_session_name(item.rule.name)
             )
-            answer = client.start_pipeline_execution(name=name)
+            answer = client.start_pipeline_execution(name=name, clientRequestToken=token)
         except ClientError as error:
             err = error.response.get("Error", {})
             self._failed(
@@ -274,7 +294,18 @@ class EventDelivery:
         except (BotoCoreError, ValueError) as error:
             self._failed(item, f"StartPipelineExecution as {role_arn}: {error}")
             return
+        finally:
+            with self._cond:
+                self._pipeline_starts.pop(token, None)
         self._delivered(item, f"started {name}: {answer.get('pipelineExecutionId')}")
+
+    def claim_pipeline_start(self, token: str | None) -> PipelineStart | None:
+        """The rule and event behind a StartPipelineExecution this delivery is making (by its
+        clientRequestToken), once; None for any other call."""
+        if not token:
+            return None
+        with self._cond:
+            return self._pipeline_starts.pop(token, None)
 
     def _role_usable(self, item: _Item, role_arn: str) -> Decision:
         """Whether EventBridge could assume the target's role: it exists in the rule's account and trusts
