@@ -398,7 +398,9 @@ def test_stop_deployment(scenario: Scenario, rollback: bool):
 # ---- notifications --------------------------------------------------------------------------------------
 
 
-def test_codestar_notification_rules_get_started_and_succeeded(scenario: Scenario):
+def test_codestar_notification_rules_get_started_succeeded_and_failed(scenario: Scenario):
+    """The application's notification rule fires for CodeDeploy's own events (the engine's, on the
+    account's default bus): started and succeeded for one deployment, failed for one whose hook fails."""
     scenario.group()
     sns = scenario.client("sns")
     topic = sns.create_topic(Name="deployments")["TopicArn"]
@@ -414,7 +416,7 @@ def test_codestar_notification_rules_get_started_and_succeeded(scenario: Scenari
         ],
     }
     sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
-    scenario.client("codestar-notifications").create_notification_rule(
+    rule_arn = scenario.client("codestar-notifications").create_notification_rule(
         Name="deployments",
         DetailType="FULL",
         Resource=f"arn:aws:codedeploy:{REGION}:{scenario.account}:application:app",
@@ -424,24 +426,36 @@ def test_codestar_notification_rules_get_started_and_succeeded(scenario: Scenari
             "codedeploy-application-deployment-failed",
         ],
         Targets=[{"TargetType": "SNS", "TargetAddress": topic}],
-    )
+    )["Arn"]
+
+    def notification(probe: SnsProbe, deployment: str, state: str) -> dict[str, Any]:
+        body = probe.wait_for(
+            lambda b: (
+                isinstance(b, SnsNotification)
+                and json.loads(b.message).get("detail", {}).get("state") == state
+                and json.loads(b.message)["detail"].get("deploymentId") == deployment
+            ),
+            timeout=20,
+            describe=f"the {state} notification of {deployment}",
+        )
+        return json.loads(body.message)
+
+    function = hook_function(scenario.client, "notified-gate")
     with SnsProbe(sns, scenario.client("sqs"), topic) as probe:
         deployment = scenario.deploy()
         scenario.wait_status(deployment, "Succeeded")
-        seen = []
-        for state in ("START", "SUCCESS"):
-            body = probe.wait_for(
-                lambda b, s=state: (
-                    isinstance(b, SnsNotification)
-                    and json.loads(b.message).get("detail", {}).get("state") == s
-                ),
-                timeout=20,
-                describe=f"the {state} notification",
-            )
-            message = json.loads(body.message)
-            assert message["detail"]["deploymentId"] == deployment
-            seen.append(message["detailType"])
-    assert seen == ["CodeDeploy Deployment State-change Notification"] * 2
+        seen = [notification(probe, deployment, state) for state in ("START", "SUCCESS")]
+        failing = scenario.deploy(hooks=[{"AfterAllowTestTraffic": function}])
+        scenario.answer_hook(failing, "AfterAllowTestTraffic", "Failed")
+        scenario.wait_status(failing, "Failed")
+        seen.append(notification(probe, failing, "FAILURE"))
+    assert [m["detailType"] for m in seen] == ["CodeDeploy Deployment State-change Notification"] * 3
+    for message in seen:
+        # the message CodeStar Notifications publishes: the event's detail, about the application
+        assert message["notificationRuleArn"] == rule_arn and message["source"] == "aws.codedeploy"
+        assert message["resources"][0] == f"arn:aws:codedeploy:{REGION}:{scenario.account}:application:app"
+        assert {"application": "app", "deploymentGroup": "grp"}.items() <= message["detail"].items()
+        assert message["detail"]["instanceGroupId"] and message["account"] == scenario.account
 
 
 # ---- real traffic -----------------------------------------------------------------------------------------
