@@ -2,13 +2,15 @@
 rule's ARN, and each execution builds the commit its event names (detail.commitId), not whatever the
 branch points at when its source action runs. Driven like the reference pipeline: git pushes to the
 management account's repository, its rule forwards to the pipeline account's bus, whose rule starts
-the pipeline as a role EventBridge assumes."""
+the pipeline as a role EventBridge assumes. Replaying the archived events after main has moved on shows
+the commit comes from the event, whatever the timing."""
 
 from __future__ import annotations
 
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from codepipeline_demo_planes import DemoCodeBuild
@@ -69,6 +71,12 @@ def rule_arn(env) -> str:
         ],
     }
     iam.put_role_policy(RoleName="start-pipeline", PolicyName="start", PolicyDocument=json.dumps(start))
+    # an archive of what reaches the pipeline account's bus, for a replay once the branch has moved on
+    pipe_events.create_archive(
+        ArchiveName="codecommit-events",
+        EventSourceArn=f"arn:aws:events:{REGION}:{PIPE}:event-bus/default",
+        EventPattern=pattern,
+    )
     arn = pipe_events.put_rule(Name="start-evented", EventPattern=pattern)["RuleArn"]
     pipe_events.put_targets(
         Rule="start-evented",
@@ -131,6 +139,28 @@ def test_two_quick_pushes_give_two_executions_each_with_its_commit(env, rule_arn
         assert source["output"]["outputVariables"]["CommitId"] == commit
         build = next(d for d in details if d["actionName"] == "BuildImage")
         assert f"commit {commit}" in build["input"]["resolvedConfiguration"]["EnvironmentVariables"]
+
+    # Replaying the archived events now, when main has long been at the second commit: the execution
+    # of the first push's event still builds the first commit (the branch head would be the second).
+    events = env.aws.client("events", account=PIPE)
+    archive = events.describe_archive(ArchiveName="codecommit-events")
+    assert archive["EventCount"] >= 2
+    events.start_replay(
+        ReplayName="again",
+        EventSourceArn=archive["ArchiveArn"],
+        EventStartTime=summaries[-1]["startTime"] - timedelta(minutes=1),
+        EventEndTime=summaries[0]["lastUpdateTime"] + timedelta(minutes=1),
+        Destination={"Arn": f"arn:aws:events:{REGION}:{PIPE}:event-bus/default"},
+    )
+
+    def replayed() -> list[dict]:
+        summaries = env.cp.list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"]
+        done = [s for s in summaries if s["status"] == "Succeeded"]
+        return summaries[:-2] if len(summaries) >= 4 and len(done) >= 4 else []
+
+    again = wait_until("two executions started by the replayed events, finished", replayed, timeout=60)
+    assert sorted(s["sourceRevisions"][0]["revisionId"] for s in again) == sorted([first, second])
+    assert all(s["trigger"] == {"triggerType": "CloudWatchEvent", "triggerDetail": rule_arn} for s in again)
 
 
 def test_a_manual_start_still_reports_its_caller_and_builds_the_branch_head(env, rule_arn):
