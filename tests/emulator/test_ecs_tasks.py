@@ -357,18 +357,16 @@ def test_a_failing_container_health_check_keeps_the_target_unhealthy(aws, net) -
         retry_on=(OSError,),
     )
 
-    # The application answers, so only the container health check can fail the ALB's probes from now on
-    # (a passing probe would reset the count).
-    def failures() -> int:
+    # The application answers the ALB's probes; only the failing container health check keeps it out.
+    def probed() -> str:
         state = health.state_of(group, address, port)  # None until the checker's first round
-        return state.failures if state is not None else 0
+        return state.probed if state is not None else "initial"
 
-    before = failures()
     wait_until(
-        failures,
+        probed,
         timeout=10,
-        describe_expected=f"{before + 3} consecutive failed probes while the application answers",
-        accept=lambda failures: failures >= before + 3,
+        describe_expected="the ALB's own HTTP checks passing",
+        accept=lambda verdict: verdict == "healthy",
     )
     (described,) = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
     assert described["TargetHealth"] == {

@@ -31,6 +31,9 @@ class TargetState:
     successes: int = 0
     failures: int = 0
     next_check: float = 0.0
+    # the ALB's own verdict from its HTTP checks alone; `state` also honours the target's gate
+    probed: str = INITIAL[0]
+    probe_failure: tuple[str, str] | None = None
 
 
 # target group ARN -> (target id, port) -> state; shared like moto's own state (one process, one ELB)
@@ -144,21 +147,22 @@ class HealthChecker:
             failure = ("Target.Timeout", "Request timed out")
         except urllib3.exceptions.HTTPError:
             failure = ("Target.FailedHealthChecks", "Health checks failed")
-        if failure is None:
-            gate = gates.get(target)
-            failure = gate() if gate is not None else None
+        # The ALB counts its HTTP checks on its own; a gate (the container's health) only masks the
+        # verdict, so its checks run alongside ECS's instead of starting over once the container is healthy.
         if failure is None:
             state.successes, state.failures = state.successes + 1, 0
-            if state.state != "healthy" and state.successes >= int(group.healthy_threshold_count):
-                state.state, state.reason, state.description = "healthy", None, None
+            if state.probed != "healthy" and state.successes >= int(group.healthy_threshold_count):
+                state.probed, state.probe_failure = "healthy", None
         else:
             state.failures, state.successes = state.failures + 1, 0
-            threshold = int(group.unhealthy_threshold_count)
-            if (
-                state.state == "healthy"
-                and state.failures >= threshold
-                or state.state == "unhealthy"
-                or state.state == "initial"
-                and state.failures >= threshold
-            ):
-                state.state, state.reason, state.description = "unhealthy", failure[0], failure[1]
+            if state.probed == "unhealthy" or state.failures >= int(group.unhealthy_threshold_count):
+                state.probed, state.probe_failure = "unhealthy", failure
+        gate = gates.get(target)
+        closed = gate() if gate is not None else None
+        if state.probed == "healthy" and closed is not None:
+            state.state, state.reason, state.description = "unhealthy", closed[0], closed[1]
+        elif state.probed == "healthy":
+            state.state, state.reason, state.description = "healthy", None, None
+        elif state.probed == "unhealthy":
+            reason = state.probe_failure or ("Target.FailedHealthChecks", "Health checks failed")
+            state.state, state.reason, state.description = "unhealthy", reason[0], reason[1]
