@@ -42,8 +42,10 @@ _lock = threading.Lock()
 
 
 def state_of(target_group_arn: str, target_id: str, port: int) -> TargetState | None:
+    key = (target_id, int(port))
     with _lock:
-        return _states.get(target_group_arn, {}).get((target_id, int(port)))
+        state = _states.get(target_group_arn, {}).get(key)
+    return _settle(key, state) if state is not None else None
 
 
 def is_healthy(target_group_arn: str, target_id: str, port: int) -> bool:
@@ -58,7 +60,8 @@ def healthy_targets(target_group: Any) -> list[tuple[str, int]]:
         return [
             (t["Id"], int(t["Port"]))
             for t in list(target_group.targets.values())
-            if (s := known.get((t["Id"], int(t["Port"])))) is not None and s.state == "healthy"
+            if (s := known.get(key := (t["Id"], int(t["Port"])))) is not None
+            and _settle(key, s).state == "healthy"
         ]
 
 
@@ -157,12 +160,19 @@ class HealthChecker:
             state.failures, state.successes = state.failures + 1, 0
             if state.probed == "unhealthy" or state.failures >= int(group.unhealthy_threshold_count):
                 state.probed, state.probe_failure = "unhealthy", failure
-        gate = gates.get(target)
-        closed = gate() if gate is not None else None
-        if state.probed == "healthy" and closed is not None:
-            state.state, state.reason, state.description = "unhealthy", closed[0], closed[1]
-        elif state.probed == "healthy":
-            state.state, state.reason, state.description = "healthy", None, None
-        elif state.probed == "unhealthy":
-            reason = state.probe_failure or ("Target.FailedHealthChecks", "Health checks failed")
-            state.state, state.reason, state.description = "unhealthy", reason[0], reason[1]
+        _settle(target, state)
+
+
+def _settle(target: tuple[str, int], state: TargetState) -> TargetState:
+    """The target's state from the ALB's verdict and its gate as it is now: read at every look, so a
+    container turning HEALTHY shows at once, not at the ALB's next check."""
+    gate = gates.get(target)
+    closed = gate() if gate is not None and state.probed == "healthy" else None
+    if state.probed == "healthy" and closed is not None:
+        state.state, state.reason, state.description = "unhealthy", closed[0], closed[1]
+    elif state.probed == "healthy":
+        state.state, state.reason, state.description = "healthy", None, None
+    elif state.probed == "unhealthy":
+        reason = state.probe_failure or ("Target.FailedHealthChecks", "Health checks failed")
+        state.state, state.reason, state.description = "unhealthy", reason[0], reason[1]
+    return state
