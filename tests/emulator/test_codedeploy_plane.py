@@ -303,6 +303,32 @@ def test_a_container_missing_from_the_task_definition_fails_the_deployment_befor
     assert "container port 9090" in scenario.wait_status(port, "Failed")["errorInformation"]["message"]
 
 
+def test_an_image_missing_from_ecr_fails_the_deployment_at_once_with_ecs_reason(scenario: Scenario):
+    scenario.group()
+    ecs = scenario.client("ecs")
+    missing = ecs.register_task_definition(
+        family=f"{scenario.env.service}-missing",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": scenario.env.container,
+                "image": f"{scenario.account}.dkr.ecr.us-east-1.amazonaws.com/nowhere:1.0",
+                "portMappings": [{"containerPort": scenario.env.port}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    deployment = scenario.deploy(task_definition=missing)
+    # the Install timeout is an hour of AWS time, which the fake clock never reaches here
+    info = scenario.wait_status(deployment, "Failed")
+    assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
+    assert "CannotPullContainerError" in info["errorInformation"]["message"]
+    assert "repository nowhere does not exist" in info["errorInformation"]["message"]
+    assert scenario.weights() == {scenario.env.blue_tg: 1}, "production untouched"
+
+
 def test_tags_on_applications_and_groups(scenario: Scenario):
     codedeploy = scenario.codedeploy
     scenario.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -156,6 +157,42 @@ def test_stop_task_stops_a_process_that_ignores_sigterm_after_the_stop_timeout(a
     stopped = stopped_task(aws, "tasks", task["taskArn"])
     assert stopped["stoppedReason"] == "test stops it"
     assert task_processes(target["Target"]["Id"]) == []
+
+
+def test_a_task_that_exits_is_replaced_and_the_new_one_serves(aws, net) -> None:
+    ecs, elb = aws.client("ecs"), aws.client("elbv2")
+    group = target_group(aws, net, "phoenix")
+    code_deploy_service(aws, net, "tasks", "phoenix", task_definition(aws, "phoenix", answering("up")), group)
+    (target,) = healthy_targets(aws, group)
+    old = only_task(aws, "tasks", "phoenix")
+    for pid in task_processes(target["Target"]["Id"]):
+        os.kill(pid, signal.SIGKILL)
+    stopped = stopped_task(aws, "tasks", old["taskArn"])
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    replacement = wait_until(
+        lambda: [
+            t
+            for t in elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+            if t["TargetHealth"]["State"] == "healthy"
+        ],
+        timeout=20,
+        describe_expected="a replacement task healthy in the target group",
+        accept=lambda healthy: len(healthy) == 1 and healthy[0]["Target"]["Id"] != target["Target"]["Id"],
+    )[0]
+    assert get(f"http://{replacement['Target']['Id']}:{replacement['Target']['Port']}/") == (200, b"up")
+    described = ecs.describe_tasks(cluster="tasks", tasks=ecs.list_tasks(cluster="tasks")["taskArns"])[
+        "tasks"
+    ]
+    mine = [t for t in described if t["group"] == "service:phoenix"]
+    assert {t["taskArn"]: t["lastStatus"] for t in mine if t["taskArn"] == old["taskArn"]} == {
+        old["taskArn"]: "STOPPED"
+    }
+    (new,) = [t for t in mine if t["lastStatus"] == "RUNNING"]
+    assert new["taskArn"] != old["taskArn"] and new["lastStatus"] == "RUNNING"
+    (task_set,) = ecs.describe_task_sets(cluster="tasks", service="phoenix")["taskSets"]
+    assert new["startedBy"] == task_set["id"] and task_set["runningCount"] == 1
+    events = ecs.describe_services(cluster="tasks", services=["phoenix"])["services"][0]["events"]
+    assert any(f"(task {old['taskArn'].rsplit('/', 1)[1]})" in e["message"] for e in events)
 
 
 def test_update_service_with_a_new_task_definition_is_refused_on_code_deploy(aws, net) -> None:
@@ -320,18 +357,16 @@ def test_a_failing_container_health_check_keeps_the_target_unhealthy(aws, net) -
         retry_on=(OSError,),
     )
 
-    # The application answers, so only the container health check can fail the ALB's probes from now on
-    # (a passing probe would reset the count).
-    def failures() -> int:
+    # The application answers the ALB's probes; only the failing container health check keeps it out.
+    def probed() -> str:
         state = health.state_of(group, address, port)  # None until the checker's first round
-        return state.failures if state is not None else 0
+        return state.probed if state is not None else "initial"
 
-    before = failures()
     wait_until(
-        failures,
+        probed,
         timeout=10,
-        describe_expected=f"{before + 3} consecutive failed probes while the application answers",
-        accept=lambda failures: failures >= before + 3,
+        describe_expected="the ALB's own HTTP checks passing",
+        accept=lambda verdict: verdict == "healthy",
     )
     (described,) = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
     assert described["TargetHealth"] == {

@@ -398,6 +398,17 @@ class Engine:
         )
         if task_set is None:
             raise DeploymentFailed("ECS_UPDATE_ERROR", f"The green task set {green.identifier} was deleted")
+        # A task that cannot start (CannotPullContainerError, CannotStartContainerError...) fails the
+        # deployment now with ECS's reason, not after the Install timeout; ECS reports it in service events.
+        marker = f"taskSet {green.identifier}) failed to launch a task: "
+        for event in (e for s in found for e in s.get("events", [])):
+            message = event.get("message", "")
+            if marker in message:
+                raise DeploymentFailed(
+                    "ECS_UPDATE_ERROR",
+                    f"The ECS task set {green.identifier} failed to start its tasks: "
+                    + message.split(marker, 1)[1],
+                )
         wanted = task_set.get("computedDesiredCount", 0)
         with self.lock:
             green.desired = wanted

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,8 @@ class TaskRecord:
     health_checked: set[str] = field(default_factory=set)  # containers with a task definition healthCheck
     registered: bool = False  # its targets are in their target groups (until then it is not steady)
     stopping: bool = False
+    backend: Any = None  # moto's ECS backend: a task that exits on its own is replaced from it
+    replace: bool = False  # stopped by StopTask: the service scheduler starts another, as ECS does
 
 
 def _utcnow() -> datetime:
@@ -92,6 +95,7 @@ class TaskSetController:
         with self._lock:
             record = self._records.get(task_arn.rsplit("/", 1)[-1])
         if record is not None:
+            record.replace = True
             self.stop_record(record, reason or "Task stopped by user")
 
     def refresh(self, task_set: Any) -> None:
@@ -148,7 +152,12 @@ class TaskSetController:
         task.created_at = _utcnow()
         backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
         record = TaskRecord(
-            task, task_set.task_set_arn, backend.account_id, backend.region_name, task_set.load_balancers
+            task,
+            task_set.task_set_arn,
+            backend.account_id,
+            backend.region_name,
+            task_set.load_balancers,
+            backend=backend,
         )
         with self._lock:
             self._records[task.id] = record
@@ -294,14 +303,56 @@ class TaskSetController:
 
     def _stopped(self, record: TaskRecord, running: RunningTask) -> None:
         with self._lock:
+            on_its_own = not record.stopping  # not scaled in, deleted or stopped by StopTask
             record.stopping = True
         self._deregister(record)
         self._finish(record, running.stopped_reason or "Task stopped", "EssentialContainerExited")
+        if on_its_own or record.replace:
+            self._replace(record)
 
     def _failed(self, record: TaskRecord, reason: str) -> None:
         with self._lock:
             record.stopping = True
         self._finish(record, reason, "TaskFailedToStart")
+        found = self._owner(record)
+        if found is not None:  # ECS says why in the service's events (what DescribeServices shows)
+            service, task_set = found
+            self._service_event(
+                service, f"(service {service.name}, taskSet {task_set.id}) failed to launch a task: {reason}"
+            )
+
+    def _owner(self, record: TaskRecord) -> tuple[Any, Any] | None:
+        """(service, task set) the task belongs to, while both still exist."""
+        if record.backend is None:
+            return None
+        for service in list(record.backend.services.values()):
+            for task_set in service.task_sets:
+                if task_set.task_set_arn == record.task_set_arn:
+                    return service, task_set
+        return None
+
+    def _replace(self, record: TaskRecord) -> None:
+        """ECS keeps a task set at its computed desired count: a task that exited is replaced. A task that
+        failed to start is not retried (ECS retries with throttling; here the reason stays on the task)."""
+        if self.closed:
+            return
+        found = self._owner(record)
+        if found is None or found[0].status != "ACTIVE":
+            return
+        service, task_set = found
+        self._service_event(
+            service,
+            f"(service {service.name}, taskSet {task_set.id}) has stopped 1 running tasks: "
+            f"(task {record.task.id}).",
+        )
+        self.scale(record.backend, service, task_set)
+
+    @staticmethod
+    def _service_event(service: Any, message: str) -> None:
+        events = getattr(service, "events", None)
+        if events is not None:  # newest first, as DescribeServices lists them; ECS keeps the last 100
+            events.insert(0, {"id": str(uuid.uuid4()), "createdAt": _utcnow(), "message": message})
+            del events[100:]
 
     def _finish(self, record: TaskRecord, reason: str, code: str) -> None:
         task = record.task

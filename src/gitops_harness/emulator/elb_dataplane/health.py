@@ -31,6 +31,9 @@ class TargetState:
     successes: int = 0
     failures: int = 0
     next_check: float = 0.0
+    # the ALB's own verdict from its HTTP checks alone; `state` also honours the target's gate
+    probed: str = INITIAL[0]
+    probe_failure: tuple[str, str] | None = None
 
 
 # target group ARN -> (target id, port) -> state; shared like moto's own state (one process, one ELB)
@@ -39,8 +42,10 @@ _lock = threading.Lock()
 
 
 def state_of(target_group_arn: str, target_id: str, port: int) -> TargetState | None:
+    key = (target_id, int(port))
     with _lock:
-        return _states.get(target_group_arn, {}).get((target_id, int(port)))
+        state = _states.get(target_group_arn, {}).get(key)
+    return _settle(key, state) if state is not None else None
 
 
 def is_healthy(target_group_arn: str, target_id: str, port: int) -> bool:
@@ -55,7 +60,8 @@ def healthy_targets(target_group: Any) -> list[tuple[str, int]]:
         return [
             (t["Id"], int(t["Port"]))
             for t in list(target_group.targets.values())
-            if (s := known.get((t["Id"], int(t["Port"])))) is not None and s.state == "healthy"
+            if (s := known.get(key := (t["Id"], int(t["Port"])))) is not None
+            and _settle(key, s).state == "healthy"
         ]
 
 
@@ -144,21 +150,29 @@ class HealthChecker:
             failure = ("Target.Timeout", "Request timed out")
         except urllib3.exceptions.HTTPError:
             failure = ("Target.FailedHealthChecks", "Health checks failed")
-        if failure is None:
-            gate = gates.get(target)
-            failure = gate() if gate is not None else None
+        # The ALB counts its HTTP checks on its own; a gate (the container's health) only masks the
+        # verdict, so its checks run alongside ECS's instead of starting over once the container is healthy.
         if failure is None:
             state.successes, state.failures = state.successes + 1, 0
-            if state.state != "healthy" and state.successes >= int(group.healthy_threshold_count):
-                state.state, state.reason, state.description = "healthy", None, None
+            if state.probed != "healthy" and state.successes >= int(group.healthy_threshold_count):
+                state.probed, state.probe_failure = "healthy", None
         else:
             state.failures, state.successes = state.failures + 1, 0
-            threshold = int(group.unhealthy_threshold_count)
-            if (
-                state.state == "healthy"
-                and state.failures >= threshold
-                or state.state == "unhealthy"
-                or state.state == "initial"
-                and state.failures >= threshold
-            ):
-                state.state, state.reason, state.description = "unhealthy", failure[0], failure[1]
+            if state.probed == "unhealthy" or state.failures >= int(group.unhealthy_threshold_count):
+                state.probed, state.probe_failure = "unhealthy", failure
+        _settle(target, state)
+
+
+def _settle(target: tuple[str, int], state: TargetState) -> TargetState:
+    """The target's state from the ALB's verdict and its gate as it is now: read at every look, so a
+    container turning HEALTHY shows at once, not at the ALB's next check."""
+    gate = gates.get(target)
+    closed = gate() if gate is not None and state.probed == "healthy" else None
+    if state.probed == "healthy" and closed is not None:
+        state.state, state.reason, state.description = "unhealthy", closed[0], closed[1]
+    elif state.probed == "healthy":
+        state.state, state.reason, state.description = "healthy", None, None
+    elif state.probed == "unhealthy":
+        reason = state.probe_failure or ("Target.FailedHealthChecks", "Health checks failed")
+        state.state, state.reason, state.description = "unhealthy", reason[0], reason[1]
+    return state
