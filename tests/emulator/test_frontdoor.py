@@ -372,3 +372,24 @@ def test_region_that_is_not_a_region_is_refused(every, service):
     assert status == 403 and error["__type"] == "InvalidSignatureException"
     assert "valid region" in error["message"]
     _logged(every, 403, service)
+
+
+def test_a_moto_failure_is_an_aws_style_500_in_the_log(every, monkeypatch):
+    """Where moto itself breaks (Flask's HTML 500 page), the client gets InternalFailure in the service's
+    format, and the request is logged."""
+    from moto.sns.responses import SNSResponse
+
+    def broken(self):
+        raise KeyError("a moto bug")
+
+    monkeypatch.setattr(SNSResponse, "list_topics", broken)
+    form = b"Action=ListTopics&Version=2010-03-31"
+    headers = {
+        "Authorization": _signed("sns"),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(form)),
+    }
+    status, kind, body = _raw(every, headers, form)
+    assert status == 500 and kind == "text/xml" and b"<Code>InternalFailure</Code>" in body
+    assert b"<html" not in body.lower()
+    _logged(every, 500, "sns")

@@ -348,7 +348,12 @@ class FrontDoor:
             seen.append((status, headers, exc_info))
             return lambda data: None  # moto (Flask) returns its body; it never writes
 
-        result = self._moto(environ, holding_start_response)
+        try:
+            result: Iterable[bytes] = self._moto(environ, holding_start_response)
+        except Exception:  # moto raised through Flask: the server would answer its HTML 500 page
+            log.exception("moto failed on %s.%s", service, operation)
+            seen[:] = [("500 INTERNAL SERVER ERROR", [("Content-Type", "text/html")], None)]
+            result = []
         status = int(seen[0][0].split()[0]) if seen else 0
         if status == 500 and any(
             k.lower() == "content-type" and v.startswith("text/html") for k, v in seen[0][1]
