@@ -101,8 +101,14 @@ def json_too_deep(environ: dict[str, Any]) -> ServiceException | None:
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json"):
         return None
     length = content_length(environ)
-    body = environ["wsgi.input"].read(length) if length else b""
+    if length:
+        body = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: no length, the server ends the stream
+        body = environ["wsgi.input"].read()
+    else:
+        return None
     environ["wsgi.input"] = BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
     try:
         json.loads(body)
     except RecursionError:
