@@ -101,6 +101,19 @@ def test_quiet_run_keeps_library_warnings_off_stderr(project_copy: Path, capsys,
     finally:
         logging.disable(logging.NOTSET)
     out, err = capsys.readouterr()
-    assert code == 0 and "PASSED" in out
+    assert code == 0 and out.splitlines() == [out.strip()] and out.startswith("PASSED: ")  # one line
     assert err == ""
     assert seen == {"warning emitted": False, "error emitted": True}
+
+
+def test_quiet_summary_is_the_outcome_line_and_one_line_per_failure():
+    report = RunReport(title="t")
+    report.verdicts += [
+        Verdict("policy", "no failure", True, "3 passed", where_to_look="reports/x.xml"),
+        Verdict("artifacts", "agree", False, "1 error(s)", where_to_look="taskdef.json:cpu: error TD010"),
+        Verdict("deploy", "green", False, skipped=True),
+    ]
+    assert report.summary().splitlines() == [
+        "FAIL  artifacts  agree; look at: taskdef.json:cpu: error TD010",
+        report.render().splitlines()[-1],
+    ]

@@ -142,11 +142,34 @@ def _refuse_unless_json(path: Path, text: str, yaml_error: yaml.YAMLError) -> No
         raise TemplateError(path, line, _one_line(problem, path)) from None
 
 
+class _NodeLoader(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[misc]
+    """Composes nodes with their explicit tags; every other node gets the plain default tag at once."""
+
+    _DEFAULT_TAGS = {
+        yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+        yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+        yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    }
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return self._DEFAULT_TAGS[kind]
+
+
+_NULLS = ("", "~", "null", "Null", "NULL")  # YAML 1.1's plain nulls (the base loader leaves them untagged)
+
+
 def _check_yaml_nodes(path: Path, text: str) -> None:
     """Unknown tags (`!Bogus`: a crash in checkov) and duplicate keys, from the YAML node graph."""
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # The base loader: nodes only, no tag constructed, and no implicit tag resolution (a regex per
+    # plain scalar, seconds for a 200,000-item list); explicit tags (!Bogus) are kept all the same.
     try:
-        root = yaml.compose(text, Loader=loader_class)  # nodes only: no tag is constructed
+        root = yaml.compose(text, Loader=_NodeLoader)
     except RecursionError:
         raise TemplateError(path, 1, "nested too deeply") from None
     except yaml.YAMLError as exc:
@@ -158,7 +181,10 @@ def _check_yaml_nodes(path: Path, text: str) -> None:
     resources = [v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "Resources"]
     if not resources or not isinstance(resources[-1], yaml.MappingNode):
         found = resources[-1] if resources else None
-        null = found is None or (isinstance(found, yaml.ScalarNode) and found.tag.endswith(":null"))
+        null = found is None or (
+            isinstance(found, yaml.ScalarNode)
+            and (found.tag.endswith(":null") or (not found.style and found.value in _NULLS))
+        )
         kind = "a list" if isinstance(found, yaml.SequenceNode) else "a value, not a mapping"
         why = "no Resources section" if null else f"Resources is {kind}"
         line = found.start_mark.line + 1 if found is not None else 1

@@ -38,6 +38,22 @@ class RunReport:
         checked = [v for v in self.verdicts if not v.skipped]
         return bool(checked) and all(v.passed for v in checked)
 
+    def summary(self) -> str:
+        """What `run --quiet` prints: one line per failed verdict (where to look), then the outcome line."""
+        lines = []
+        for v in self.verdicts:
+            if not v.passed and not v.skipped:
+                look = f"; look at: {v.where_to_look}" if v.where_to_look else ""
+                lines.append(f"FAIL  {v.area}  {v.assertion}{look}")
+        return "\n".join([*lines, self._outcome()])
+
+    def _outcome(self) -> str:
+        skipped = sum(v.skipped for v in self.verdicts)
+        failed = sum(not v.passed and not v.skipped for v in self.verdicts)
+        passed = len(self.verdicts) - failed - skipped
+        outcome = "PASSED" if self.passed else "FAILED"
+        return f"{outcome}: {passed} passed, {failed} failed, {skipped} skipped in {self.seconds:.1f}s"
+
     def render(self) -> str:
         lines = [self.title, "=" * len(self.title)]
         if self.timeline:
@@ -54,12 +70,5 @@ class RunReport:
             lines.append(f"  {mark}  {v.area:<{width}}  {v.assertion}{detail}")
             if not v.passed and v.where_to_look:
                 lines.append(f"        {'':<{width}}  look at: {v.where_to_look}")
-        skipped = sum(v.skipped for v in self.verdicts)
-        failed = sum(not v.passed and not v.skipped for v in self.verdicts)
-        passed = len(self.verdicts) - failed - skipped
-        outcome = "PASSED" if self.passed else "FAILED"
-        lines += [
-            "",
-            f"{outcome}: {passed} passed, {failed} failed, {skipped} skipped in {self.seconds:.1f}s",
-        ]
+        lines += ["", self._outcome()]
         return "\n".join(lines)

@@ -40,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--static-only", action="store_true", help="skip the pipeline layer (no target needed)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the outcome line and one line per failed verdict; no progress, no library warnings",
+    )
     parser.set_defaults(func=run)
 
 
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         report.verdicts.extend(verdicts)
         report.timeline.extend(timeline)
     report.seconds = time.perf_counter() - started
-    print(report.render())
+    print(report.summary() if args.quiet else report.render())
     return EXIT_OK if report.passed else EXIT_FINDINGS
 
 

@@ -123,3 +123,79 @@ def test_listening_beyond_loopback_warns_loudly_before_serving(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_ctrl_c_during_a_build_stops_quietly(tmp_path: Path):
+    """SIGINT while a CodeBuild build runs: the scheduler stops before the server, so no job calls a closed
+    endpoint; exit 0 within the deadline, no traceback, a short output."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("MOTO_ACCOUNT_ID", None)
+    process = subprocess.Popen(
+        [*_command(), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    out: queue.Queue = queue.Queue()
+    err: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    threading.Thread(target=_lines, args=(process.stderr, err), daemon=True).start()
+    try:
+        deadline = time.monotonic() + DEADLINE
+        endpoint = None
+        while endpoint is None:
+            line = out.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, "exited before printing its endpoint"
+            match = re.match(r"endpoint: (http://127\.0\.0\.1:\d+)$", line.strip())
+            endpoint = match.group(1) if match else None
+        session = boto3.session.Session(
+            aws_access_key_id="222222222222", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        iam = session.client("iam", endpoint_url=endpoint)
+        trust = (
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
+            '{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+        )
+        role = iam.create_role(RoleName="build", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        codebuild = session.client("codebuild", endpoint_url=endpoint)
+        # a build that keeps logging: its log lines go to CloudWatch Logs through the front door
+        buildspec = (
+            "version: 0.2\nphases:\n  build:\n    commands:\n"
+            "      - for i in $(seq 1 600); do echo line $i; sleep 0.1; done\n"
+        )
+        codebuild.create_project(
+            name="slow",
+            source={"type": "NO_SOURCE", "buildspec": buildspec},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole=role,
+        )
+        build_id = codebuild.start_build(projectName="slow")["build"]["id"]
+        phase = None
+        while phase != "BUILD":  # the build is in its logging loop
+            assert time.monotonic() < deadline, f"build never reached BUILD (last phase {phase})"
+            (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
+            phase = build.get("currentPhase")
+            assert build["buildStatus"] == "IN_PROGRESS", build["buildStatus"]
+            time.sleep(0.2)  # polling the build's state, as a client does; the deadline bounds it
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=DEADLINE) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    errors = []
+    while (line := err.get(timeout=DEADLINE)) is not None:
+        errors.append(line)
+    rest = []
+    while (line := out.get(timeout=DEADLINE)) is not None:
+        rest.append(line)
+    assert not any("Traceback" in line for line in errors), "".join(errors)
+    assert len(errors) <= 3, "".join(errors)
+    assert rest and rest[-1].strip() == "stopped", "".join(rest)

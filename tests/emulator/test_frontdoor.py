@@ -261,3 +261,135 @@ def test_background_planes_answer_once_loaded_and_moto_answers_meanwhile():
         assert aws.front_door.planes["codepipeline"] is not None
     finally:
         aws.stop()
+
+
+# ---- hostile requests: AWS-style 4xx in the service's format, each in the request log -------------
+
+
+@pytest.fixture(scope="module")
+def every():
+    """The emulator with all its control planes: CodeCommit's own (not moto's) among them."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+def _raw(aws, headers: dict[str, str], body: bytes = b"", *, method: str = "POST", path: str = "/"):
+    """One request sent as written (http.client keeps a negative or false Content-Length as given)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(aws.endpoint_url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=20)
+    connection.putrequest(method, path, skip_accept_encoding=True)
+    for key, value in headers.items():
+        connection.putheader(key, value)
+    connection.endheaders()
+    if body:
+        connection.send(body)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, response.getheader("Content-Type") or "", data
+
+
+def _signed(service: str, region: str = "us-east-1") -> str:
+    return f"AWS4-HMAC-SHA256 Credential={A}/20240101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+
+
+def _json_headers(service: str, target: str, length: int, region: str = "us-east-1") -> dict[str, str]:
+    return {
+        "Authorization": _signed(service, region),
+        "X-Amz-Target": target,
+        "Content-Type": "application/x-amz-json-1.1",
+        "Content-Length": str(length),
+    }
+
+
+def _logged(aws, status: int, service: str) -> None:
+    aws.aws.front_door.wait_for_request(lambda e: e["status"] == status and e["service"] == service, 5)
+
+
+@pytest.mark.parametrize("service", ["sqs", "codecommit"])  # moto's service and one of ours
+def test_negative_content_length_is_a_400(every, service):
+    status, kind, body = _raw(every, {"Authorization": _signed(service), "Content-Length": "-5"})
+    assert status == 400 and kind.startswith("application/x-amz-json")
+    assert json.loads(body)["__type"] == "BadRequest" and "Content-Length" in json.loads(body)["message"]
+    _logged(every, 400, service)
+
+
+@pytest.mark.parametrize(
+    ("service", "target"),
+    [("codecommit", "CodeCommit_20150413.ListRepositories"), ("logs", "Logs_20140328.DescribeLogGroups")],
+)
+def test_deeply_nested_json_is_a_serialization_exception(every, service, target):
+    deep = b"[" * 100_000
+    status, _, body = _raw(every, _json_headers(service, target, len(deep)), deep)
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    _logged(every, 400, service)
+
+
+def test_an_operation_of_another_service_is_invalid_action(every):
+    form = b"Action=GetCallerIdentity&Version=2011-06-15"
+    headers = {
+        "Authorization": _signed("iam"),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(form)),
+    }
+    status, kind, body = _raw(every, headers, form)
+    assert status == 400 and kind == "text/xml"
+    assert b"<Code>InvalidAction</Code>" in body and b"GetCallerIdentity" in body
+    _logged(every, 400, "iam")
+
+
+def test_presigned_sts_url_is_answered_by_sts(every):
+    sts = every.client("sts", account=A)
+    url = sts.generate_presigned_url("get_caller_identity")
+    status, body = _http(url)
+    assert status == 200 and b"<GetCallerIdentityResult>" in body and A.encode() in body
+
+
+def test_oversized_body_is_refused_from_its_length_and_not_echoed(every):
+    big = b"x" * (20 * 1024 * 1024)
+    target = "CodeCommit_20150413.ListRepositories"
+    status, _, body = _raw(every, _json_headers("codecommit", target, len(big)), big)
+    assert status == 413 and len(body) < 1000
+    assert json.loads(body)["__type"] == "RequestEntityTooLargeException"
+    _logged(every, 413, "codecommit")
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+def test_codecommit_refuses_dot_repository_names(every, name):
+    codecommit = every.client("codecommit", account=A)
+    with pytest.raises(codecommit.exceptions.InvalidRepositoryNameException):
+        codecommit.create_repository(repositoryName=name)
+
+
+@pytest.mark.parametrize("service", ["sqs", "codecommit"])
+def test_region_that_is_not_a_region_is_refused(every, service):
+    target = "CodeCommit_20150413.ListRepositories" if service == "codecommit" else "AmazonSQS.ListQueues"
+    status, _, body = _raw(every, _json_headers(service, target, 2, region=".."), b"{}")
+    error = json.loads(body)
+    assert status == 403 and error["__type"] == "InvalidSignatureException"
+    assert "valid region" in error["message"]
+    _logged(every, 403, service)
+
+
+def test_a_moto_failure_is_an_aws_style_500_in_the_log(every, monkeypatch):
+    """Where moto itself breaks (Flask's HTML 500 page), the client gets InternalFailure in the service's
+    format, and the request is logged."""
+    from moto.sns.responses import SNSResponse
+
+    def broken(self):
+        raise KeyError("a moto bug")
+
+    monkeypatch.setattr(SNSResponse, "list_topics", broken)
+    form = b"Action=ListTopics&Version=2010-03-31"
+    headers = {
+        "Authorization": _signed("sns"),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(form)),
+    }
+    status, kind, body = _raw(every, headers, form)
+    assert status == 500 and kind == "text/xml" and b"<Code>InternalFailure</Code>" in body
+    assert b"<html" not in body.lower()
+    _logged(every, 500, "sns")

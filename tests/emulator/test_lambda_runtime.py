@@ -397,14 +397,46 @@ def test_container_image_functions_are_refused_with_the_reason(aws: RunningEmula
 
 
 def test_moto_never_reaches_docker(aws: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way a function runs (sync, async, from SNS, with a layer: moto's layer path pulls busybox)
+    goes through the project's executor: moto's Docker client is never asked for, so no registry is."""
     from moto.utilities.docker_utilities import DockerModel
 
+    reached: list[str] = []
+
     def no_docker(self: Any) -> Any:
-        raise AssertionError("moto's Lambda reached for a Docker client")
+        reached.append(type(self).__name__)  # recorded too: a background invocation swallows the raise
+        raise AssertionError("moto reached for a Docker client")
+
+    def no_image(self: Any, name: str) -> None:
+        reached.append(f"image {name}")
+        raise AssertionError(f"moto tried to pull {name}")
 
     monkeypatch.setattr(DockerModel, "docker_client", property(no_docker))
-    create_function(aws, "no-docker", "def handler(e, c):\n    return 'local'\n")
-    assert invoke(aws, "no-docker")[1] == "local"
+    monkeypatch.setattr(DockerModel, "ensure_image_exists", no_image)
+    done = create_queue(aws, "no-docker-done")
+    source = (
+        "import boto3, helper\n"
+        "def handler(e, c):\n"
+        f"    boto3.client('sqs').send_message(QueueUrl='{done}', MessageBody=helper.word(e))\n"
+        "    return 'local'\n"
+    )
+    lam = aws.client("lambda", account=ACCOUNT)
+    layer = lam.publish_layer_version(
+        LayerName="no-docker-helper",
+        Content={"ZipFile": zipped({"python/helper.py": "def word(e):\n    return str(e.get('via'))\n"})},
+        CompatibleRuntimes=["python3.12"],
+    )["LayerVersionArn"]
+    function_arn = create_function(aws, "no-docker", source, Layers=[layer])["FunctionArn"]
+    assert invoke(aws, "no-docker", {"via": "sync"})[1] == "local"
+    assert next_message(aws, done) == "sync"
+    lam.invoke(FunctionName="no-docker", InvocationType="Event", Payload=b'{"via": "event"}')
+    assert next_message(aws, done) == "event"
+    sns = aws.client("sns", account=ACCOUNT)
+    topic = sns.create_topic(Name="no-docker-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+    sns.publish(TopicArn=topic, Message="x")
+    assert next_message(aws, done) == "None"  # an SNS event has no "via"
+    assert reached == []
 
 
 def test_the_newest_running_emulator_runs_functions_and_the_patch_comes_out_with_the_last() -> None:

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from werkzeug.wrappers import Request, Response
 
 from gitops_harness import __version__
+from gitops_harness.emulator import request_guard
 from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.controlplane import ControlPlane, RequestContext
 from gitops_harness.emulator.exceptions import (
@@ -152,6 +153,11 @@ class FrontDoor:
             return self._introspection(path)(environ, start_response)
         request = Request(environ)
         scope = credential_scope(request.headers, request.args)
+        refused = request_guard.check(
+            environ, scope.service if scope else None, scope.region if scope else None
+        )
+        if refused is not None:  # before anything reads the body: it may be huge or have no length
+            return self._refuse(refused, scope, environ, start_response)
         if not self._ready.is_set() and (scope is None or scope.service in self._pending):
             self._await_planes()  # git requests and our services need the planes; moto's do not
         extra = self._extra_route(scope.service if scope else None, environ)
@@ -163,6 +169,19 @@ class FrontDoor:
                 return self._serve_plane(plane, scope, request, environ, start_response)
             return self._serve_moto(environ, start_response, scope.access_key, scope.service)
         return self._serve_unsigned(request, environ, start_response)
+
+    def _refuse(
+        self, error: ServiceException, scope: Any, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        started = time.monotonic()
+        service = scope.service if scope else None
+        response = request_guard.error_response(service, error, str(uuid.uuid4()))
+        account = account_for_access_key(scope.access_key) if scope else "?"
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        self._record(method, path, service or "?", "?", account, response.status, "none", started)
+        # the body is never read: close the connection rather than leave it unread on a kept-alive socket
+        response.headers["Connection"] = "close"
+        return _respond(response)(environ, start_response)
 
     # ---- our control planes ------------------------------------------------------------------------
 
@@ -292,6 +311,18 @@ class FrontDoor:
         if verdict is not None and verdict.account:  # moto finds another account's KMS key only there
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = verdict.account
         operation = operation_name(service, environ)  # from the botocore model, for the request log
+        refused = request_guard.unknown_operation(service, operation) or request_guard.json_too_deep(environ)
+        if refused is not None:  # moto would answer these with an HTML 500 (KeyError, RecursionError)
+            response = request_guard.error_response(service, refused, str(uuid.uuid4()))
+            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+            self._record(method, path, service, operation, account, response.status, "none", started)
+            return _respond(response)(environ, start_response)
+        if service != "s3" and not environ.get("HTTP_AUTHORIZATION"):
+            # A presigned URL carries its scope in the query; moto's dispatcher reads only the
+            # Authorization header and would send it to S3. Name the service the way a header would.
+            credential = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+            if credential:
+                environ["HTTP_AUTHORIZATION"] = f"AWS4-HMAC-SHA256 Credential={credential}"
         if self._moto_backend(environ) is None:
             error = NotImplementedFailure(
                 f"service '{service}' is not served by the embedded AWS: no control plane of ours and "
@@ -311,14 +342,31 @@ class FrontDoor:
             return _respond(response)(environ, start_response)
         with self._lock:
             self._used.add(service)
-        status_seen: list[str] = []
+        seen: list[tuple[str, Any, Any]] = []
 
-        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            status_seen.append(status)
-            return start_response(status, headers, exc_info)
+        def holding_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            seen.append((status, headers, exc_info))
+            return lambda data: None  # moto (Flask) returns its body; it never writes
 
-        result = self._moto(environ, recording_start_response)
-        status = int(status_seen[0].split()[0]) if status_seen else 0
+        try:
+            result: Iterable[bytes] = self._moto(environ, holding_start_response)
+        except Exception:  # moto raised through Flask: the server would answer its HTML 500 page
+            log.exception("moto failed on %s.%s", service, operation)
+            seen[:] = [("500 INTERNAL SERVER ERROR", [("Content-Type", "text/html")], None)]
+            result = []
+        status = int(seen[0][0].split()[0]) if seen else 0
+        if status == 500 and any(
+            k.lower() == "content-type" and v.startswith("text/html") for k, v in seen[0][1]
+        ):  # moto failed (Flask's HTML page): answer the way AWS does; moto's log holds the traceback
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            error = InternalFailure(f"moto {self._moto_version} failed on {service}.{operation}")
+            result = _respond(request_guard.error_response(service, error, str(uuid.uuid4())))(
+                environ, start_response
+            )
+        elif seen:
+            start_response(*seen[0])
         self._record(
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),

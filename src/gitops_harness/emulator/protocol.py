@@ -526,6 +526,8 @@ def _json_body(body: bytes) -> Any:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SerializationException(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SerializationException("request body is nested too deeply to parse") from None
     if not isinstance(value, dict):
         raise SerializationException("request body must be a JSON object")
     return value

@@ -230,8 +230,11 @@ class EmbeddedAWS:
 
     def stop(self) -> None:
         """Stop serving, join the threads, remove the temporary state folder. Safe to call twice."""
-        # Tasks first (they deregister from target groups), then the data plane, whose last metrics
-        # still go through the front door.
+        # The scheduler first: its jobs (builds, deployments, deliveries) call the front door, and once the
+        # server is closed each of them would fail with a traceback. Then tasks (they deregister from
+        # target groups), then the data plane, whose last metrics still go through the front door.
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         if self.task_sets is not None:
             ecs_tasks.stop(self.task_sets)
             self.task_sets = None
@@ -255,8 +258,6 @@ class EmbeddedAWS:
             self.event_delivery.uninstall()
             self.event_delivery = None
         self.moto_patches.close()  # the last emulator to stop leaves moto as it found it
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
         if self._own_state_dir and self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         self._server = None

@@ -34,6 +34,14 @@ from gitops_harness.emulator.exceptions import ModeledErrors
 
 ZERO_SHA = "0" * 40
 _NAME_RE = re.compile(r"[\w.-]{1,100}")
+
+
+def valid_repository_name(name: str) -> bool:
+    """AWS's rule: 1-100 letters, digits, '.', '_' or '-', not ending in .git; '.' and '..' are refused
+    (they are path segments, and the repository's directory would be its parent)."""
+    return bool(_NAME_RE.fullmatch(name)) and not name.endswith(".git") and name not in (".", "..")
+
+
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _BRANCH_PREFIX = "refs/heads/"
 
@@ -172,10 +180,10 @@ class RepositoryStore:
     def create(
         self, account_id: str, region: str, name: str, description: str | None = None
     ) -> dict[str, object]:
-        if not _NAME_RE.fullmatch(name) or name.endswith(".git"):
+        if not valid_repository_name(name):
             raise errors.InvalidRepositoryNameException(
                 f"Repository name '{name}' is invalid: use 1-100 letters, digits, '.', '_' or '-', "
-                "not ending in '.git'."
+                "not ending in '.git', not '.' or '..'."
             )
         with self._lock:
             if (account_id, region, name) in self._records:

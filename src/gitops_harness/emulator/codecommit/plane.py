@@ -36,7 +36,7 @@ from gitops_harness.emulator.exceptions import ModeledErrors, ServiceException
 from .credentials import CREDENTIALS, CredentialStore
 from .events import reference_events, routing_publisher
 from .git_http import CodeCommitGitApp, is_git_path
-from .models import _NAME_RE, RefChange, RepositoryStore, repository_arn
+from .models import RefChange, RepositoryStore, repository_arn, valid_repository_name
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,10 @@ class CodeCommit(ControlPlane):
 
     def _repo_name(self, request: dict[str, Any]) -> str:
         name = self._need(request, "repositoryName")
-        if not _NAME_RE.fullmatch(name) or name.endswith(".git"):
+        if not valid_repository_name(name):
             raise self.errors.InvalidRepositoryNameException(
                 f"Repository name '{name}' is invalid: use 1-100 letters, digits, '.', '_' or '-', "
-                "not ending in '.git'."
+                "not ending in '.git', not '.' or '..'."
             )
         return name
 
