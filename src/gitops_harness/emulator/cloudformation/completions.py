@@ -38,6 +38,13 @@ def _user_groups(iam: Any, user: Any, properties: dict[str, Any]) -> None:
 
 
 def _role_managed_policies(iam: Any, role: Any, properties: dict[str, Any]) -> None:
+    # moto keeps a template's inline policy as the repr of a dict; the API answers JSON text
+    for policy in properties.get("Policies") or []:
+        document = policy.get("PolicyDocument")
+        if not isinstance(document, str):
+            iam.put_role_policy(
+                RoleName=role.name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
+            )
     for arn in properties.get("ManagedPolicyArns") or []:
         attach_policy(iam.attach_role_policy, arn, RoleName=role.name)
 

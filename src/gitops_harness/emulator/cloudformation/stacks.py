@@ -177,6 +177,10 @@ def create_stack(
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
     progress = _creating[stack_id] = _Progress(stack)
     try:
+        missing = _missing_import(stack)
+        if missing is not None:
+            _fail_before_resources(stack, missing)
+            return stack
         stack.create_resources()
         # exports resolve after the resources exist, and only a created stack exports anything
         exports = stack.exports
@@ -194,6 +198,58 @@ def create_stack(
     finally:
         del _creating[stack_id]
     return stack
+
+
+def _import_names(node: Any, conditions: Any) -> Any:
+    """Fn::ImportValue arguments, in the branches of Fn::If the conditions take."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::ImportValue":
+                yield value
+            elif key == "Fn::If" and isinstance(value, list) and len(value) == 3:
+                taken = conditions[value[0]] if isinstance(value[0], str) and value[0] in conditions else True
+                yield from _import_names(value[1] if taken else value[2], conditions)
+            else:
+                yield from _import_names(value, conditions)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _import_names(item, conditions)
+
+
+def _missing_import(stack: Any) -> str | None:
+    """AWS resolves every Fn::ImportValue before it creates anything (an import name may use only
+    parameters, pseudo parameters, mappings and other imports, never resources): the reason for the
+    first export that does not exist, else None."""
+    from moto.cloudformation import parsing
+
+    template = stack.template_dict
+    exports = {export.name for export in stack.resource_map.cross_stack_resources.values()}
+    for section in ("Resources", "Outputs"):
+        for entries in (template.get(section) or {}).values():
+            condition = entries.get("Condition") if isinstance(entries, dict) else None
+            conditions = stack.resource_map.lazy_condition_map
+            if isinstance(condition, str) and condition in conditions and not conditions[condition]:
+                continue
+            for name in _import_names(entries, conditions):
+                try:
+                    resolved = parsing.clean_json(name, stack.resource_map)
+                except Exception:
+                    continue  # a name that depends on a resource: AWS's linter territory, moto resolves it later
+                if isinstance(resolved, str) and resolved not in exports:
+                    return f"No export named {resolved} found."
+    return None
+
+
+def _fail_before_resources(stack: Any, reason: str) -> None:
+    from moto.cloudformation.parsing import OutputMap
+
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack.status_reason = f"{reason} Rollback requested by user."
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+    stack.output_map = OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)
+    stack.resource_map._resource_json_map = {}
+    stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event("ROLLBACK_COMPLETE")
 
 
 def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) -> None:
