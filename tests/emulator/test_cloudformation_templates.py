@@ -168,3 +168,169 @@ def test_missing_export_fails_the_stack_before_any_resource(aws, cfn):
     ]
     assert aws.client("sqs", account=ACCOUNT).list_queues().get("QueueUrls", []) == []
     cfn.delete_stack(StackName="cfnt-missing-import")
+
+
+# ---- properties against the resource schemas ------------------------------------------------------------
+
+
+def failed_resources(cfn, stack: str) -> dict[str, str]:
+    return {logical: reason for logical, status, reason in events(cfn, stack) if status == "CREATE_FAILED"}
+
+
+def test_unknown_property_fails_the_resource_with_the_schema_message(aws, cfn):
+    cfn.create_stack(StackName="cfnt-unknown-property", TemplateBody=body("schema_unknown_property.yaml"))
+    assert settled(cfn, "cfnt-unknown-property")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-unknown-property") == {
+        "Queue": "Properties validation failed for resource Queue with message: #: extraneous key [Foo] is not permitted"
+    }
+    assert aws.client("sqs", account=ACCOUNT).list_queues().get("QueueUrls", []) == []
+    cfn.delete_stack(StackName="cfnt-unknown-property")
+
+
+def test_missing_required_property_fails_the_resource(cfn):
+    cfn.create_stack(
+        StackName="cfnt-missing-required",
+        TemplateBody=body("schema_missing_required.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-missing-required")["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = failed_resources(cfn, "cfnt-missing-required")
+    # resources are created in template order here: the first failure stops the stack
+    assert failed == {
+        "Role": "Properties validation failed for resource Role with message: "
+        "#: required key [AssumeRolePolicyDocument] not found"
+    } or failed == {
+        "Repository": "Properties validation failed for resource Repository with message: "
+        "#/EncryptionConfiguration: required key [EncryptionType] not found"
+    }
+    cfn.delete_stack(StackName="cfnt-missing-required")
+
+
+def test_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-applied",
+        TemplateBody=body("applied_properties.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-applied")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-applied")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    block = aws.client("s3", account=ACCOUNT).get_public_access_block(Bucket=out["BucketName"])
+    assert block["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    ecr = aws.client("ecr", account=ACCOUNT)
+    [repository] = ecr.describe_repositories(repositoryNames=[out["RepositoryName"]])["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    policy = json.loads(ecr.get_repository_policy(repositoryName=out["RepositoryName"])["policyText"])
+    assert policy["Version"] == "2012-10-17" and policy["Statement"][0]["Sid"] == "Pull"
+    attached = aws.client("iam", account=ACCOUNT).list_attached_role_policies(RoleName=out["RoleName"])
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    ]
+    task = aws.client("ecs", account=ACCOUNT).describe_task_definition(
+        taskDefinition=out["TaskDefinitionArn"]
+    )["taskDefinition"]
+    assert (task["executionRoleArn"], task["taskRoleArn"]) == (out["RoleArn"], out["RoleArn"])
+    assert (task["networkMode"], task["cpu"], task["requiresCompatibilities"]) == (
+        "awsvpc",
+        "256",
+        ["FARGATE"],
+    )
+    assert task["family"].startswith("cfnt-applied-TaskDefinition-")
+
+    cfn.delete_stack(StackName="cfnt-applied")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert (
+        aws.client("ecs", account=ACCOUNT).describe_task_definition(taskDefinition=out["TaskDefinitionArn"])[
+            "taskDefinition"
+        ]["status"]
+        == "INACTIVE"
+    )
+
+
+def test_managed_policy_aws_does_not_have_fails_the_role(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-policy",
+        TemplateBody=body("missing_managed_policy.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-no-policy")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = failed_resources(cfn, "cfnt-no-policy")["Role"]
+    assert (
+        "Policy arn:aws:iam::aws:policy/NoSuchPolicyForCfnTests does not exist or is not attachable."
+        in reason
+    )
+    assert "Error Code: NoSuchEntity" in reason
+    cfn.delete_stack(StackName="cfnt-no-policy")
+
+
+# ---- references checked at create; failures AWS would not have -------------------------------------------
+
+
+def test_codebuild_service_role_by_name_is_stored_as_its_arn(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-role-name",
+        TemplateBody=body("codebuild_role_by_name.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-role-name")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-role-name")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    [project] = aws.client("codebuild", account=ACCOUNT).batch_get_projects(names=[out["ProjectName"]])[
+        "projects"
+    ]
+    assert project["serviceRole"] == out["RoleArn"]
+    cfn.delete_stack(StackName="cfnt-role-name")
+
+
+@pytest.mark.parametrize(
+    ("template", "logical_id", "message"),
+    [
+        (
+            "codebuild_missing_role.yaml",
+            "Project",
+            f'"CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::{ACCOUNT}:role/no-such-build-role"'
+            " (Service: codebuild, Status Code: 400, Error Code: InvalidInputException)",
+        ),
+        (
+            "pipeline_missing_role.yaml",
+            "Pipeline",
+            f'"CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::{ACCOUNT}:role/'
+            'no-such-pipeline-role" (Service: codepipeline, Status Code: 400, Error Code: InvalidStructureException)',
+        ),
+    ],
+)
+def test_a_service_role_that_does_not_exist_fails_the_resource(cfn, template, logical_id, message):
+    stack = "cfnt-" + template.removesuffix(".yaml").replace("_", "-")
+    cfn.create_stack(StackName=stack, TemplateBody=body(template))
+    assert settled(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, stack) == {logical_id: f"Resource handler returned message: {message}"}
+    cfn.delete_stack(StackName=stack)
+
+
+def test_kms_key_id_attribute(aws, cfn):
+    cfn.create_stack(StackName="cfnt-key-id", TemplateBody=body("kms_key_id.yaml"))
+    described = settled(cfn, "cfnt-key-id")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-key-id")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out["KeyId"] == out["KeyRef"]
+    assert out["KeyArn"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{out['KeyId']}"
+    cfn.delete_stack(StackName="cfnt-key-id")
+
+
+def test_action_consumes_an_artifact_of_a_lower_run_order_in_its_stage(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-run-order",
+        TemplateBody=body("pipeline_same_stage_artifacts.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-run-order")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-run-order")
+    name = described["Outputs"][0]["OutputValue"]
+    build = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=name)["pipeline"]["stages"][1]
+    assert [(a["name"], a.get("runOrder")) for a in build["actions"]] == [("Compile", 1), ("Test", 2)]
+    cfn.delete_stack(StackName="cfnt-run-order")

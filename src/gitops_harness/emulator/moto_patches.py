@@ -218,6 +218,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="DELETE_FAILED with the reason instead of a failed request",
                 ),
                 PatchSpec(
+                    f"{_CFN}.parsing",
+                    "generate_resource_name",
+                    _cloudformation("generating_aws_names", "naming"),
+                    why="AWS's generated names (lower case for ECR repositories)",
+                ),
+                PatchSpec(
                     f"{_CFN}.models:Stack",
                     "parse_template",
                     _cloudformation("parse_template_replacing", "decoding"),

@@ -56,6 +56,7 @@ SUPPLEMENTED_ATTRIBUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ),
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerArn"): lambda lb: lb.arn,
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): lambda lb: list(lb.security_groups),
+    ("AWS::KMS::Key", "KeyId"): lambda key: key.id,
 }
 
 

@@ -23,6 +23,7 @@ from gitops_harness.emulator.cloudformation.resource import (
     client_for,
     handler_message,
 )
+from gitops_harness.emulator.cloudformation.schemas import check_properties
 from gitops_harness.emulator.cloudformation.validation import check_template
 
 if TYPE_CHECKING:
@@ -84,6 +85,11 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
     ) -> Any:  # moto passes these by keyword
         def create() -> Any:
+            invalid = check_properties(
+                logical_id, resource_json["Type"], resource_json.get("Properties") or {}, region_name
+            )
+            if invalid is not None:
+                raise ResourceFailure(invalid)
             resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
             return _completed(resource, resource_json, resources_map, account_id, region_name)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.decoding import decode
+from gitops_harness.emulator.cloudformation.intrinsics import SUPPLEMENTED_ATTRIBUTES
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 
 PSEUDO_PARAMETERS = frozenset(
@@ -183,8 +184,13 @@ def _check_attributes(template: dict[str, Any], resources: dict[str, Any]) -> No
                 if "." in n and n.split(".", 1)[0] in resources
             ]  # type: ignore[misc]
         for logical_id, attribute in targets:
-            model = resource_class_from_type(resources[logical_id]["Type"])
-            if model is not None and not model.has_cfn_attr(attribute):
+            resource_type = resources[logical_id]["Type"]
+            model = resource_class_from_type(resource_type)
+            if (
+                model is not None
+                and not model.has_cfn_attr(attribute)
+                and (resource_type, attribute) not in SUPPLEMENTED_ATTRIBUTES
+            ):
                 raise _error(
                     f"Template error: resource {logical_id} does not support attribute type {attribute} in Fn::GetAtt"
                 )
