@@ -334,3 +334,60 @@ def test_action_consumes_an_artifact_of_a_lower_run_order_in_its_stage(aws, cfn)
     build = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=name)["pipeline"]["stages"][1]
     assert [(a["name"], a.get("runOrder")) for a in build["actions"]] == [("Compile", 1), ("Test", 2)]
     cfn.delete_stack(StackName="cfnt-run-order")
+
+
+# ---- nested stacks --------------------------------------------------------------------------------------
+
+
+def nested_stack_with_child(aws, cfn, stack: str, child: str, url: str | None = None) -> dict:
+    s3 = aws.client("s3", account=ACCOUNT)
+    if url is None:
+        s3.create_bucket(Bucket="cfnt-nested-templates")
+        s3.put_object(Bucket="cfnt-nested-templates", Key=child, Body=body(child).encode())
+        url = f"https://cfnt-nested-templates.s3.amazonaws.com/{child}"
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=body("nested_parent.yaml"),
+        Parameters=[{"ParameterKey": "ChildUrl", "ParameterValue": url}],
+    )
+    return settled(cfn, stack)
+
+
+def test_nested_stack_from_s3_is_created(aws, cfn):
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-ok", "nested_child_ok.yaml")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-nested-ok")
+    [child] = [
+        r
+        for r in cfn.describe_stack_resources(StackName="cfnt-nested-ok")["StackResources"]
+        if r["LogicalResourceId"] == "Child"
+    ]
+    assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="cfnt-nested-ok")
+
+
+def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-fail", "nested_child_failing.yaml")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = failed_resources(cfn, "cfnt-nested-fail")["Child"]
+    assert reason.startswith(
+        f"Embedded stack arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/cfnt-nested-fail-Child-"
+    )
+    assert reason.endswith(
+        "was not successfully created: The following resource(s) failed to create: [Queue]."
+    )
+    statuses = [(logical, status) for logical, status, _ in events(cfn, "cfnt-nested-fail")]
+    assert ("Topic", "DELETE_COMPLETE") in statuses
+    live = [
+        s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert not [name for name in live if name.startswith("cfnt-nested-fail-Child-")]
+    cfn.delete_stack(StackName="cfnt-nested-fail")
+
+
+def test_nested_template_url_must_be_an_s3_url(aws, cfn):
+    described = nested_stack_with_child(
+        aws, cfn, "cfnt-nested-url", "nested_child_ok.yaml", url="https://example.com/child.yaml"
+    )
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-nested-url") == {"Child": "TemplateURL must be a supported URL."}
+    cfn.delete_stack(StackName="cfnt-nested-url")

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
+from gitops_harness.emulator.cloudformation.nested import NESTED_STACK, check_child, check_template_url
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
     client_for,
@@ -90,7 +91,15 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
             )
             if invalid is not None:
                 raise ResourceFailure(invalid)
+            nested = resource_json["Type"] == NESTED_STACK
+            if nested:
+                from moto.cloudformation import parsing
+
+                properties = resource_json.get("Properties") or {}
+                check_template_url(parsing.clean_json(properties.get("TemplateURL"), resources_map))
             resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            if nested:
+                check_child(resource, account_id, region_name)
             return _completed(resource, resource_json, resources_map, account_id, region_name)
 
         return _create_with_events(create, logical_id, resource_json, resources_map)
