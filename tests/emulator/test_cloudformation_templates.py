@@ -391,3 +391,36 @@ def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     assert described["StackStatus"] == "ROLLBACK_COMPLETE"
     assert failed_resources(cfn, "cfnt-nested-url") == {"Child": "TemplateURL must be a supported URL."}
     cfn.delete_stack(StackName="cfnt-nested-url")
+
+
+# ---- dynamic references ---------------------------------------------------------------------------------
+
+
+def test_secretsmanager_reference_resolves_to_the_secret_value(aws, cfn):
+    aws.client("secretsmanager", account=ACCOUNT).create_secret(
+        Name="cfnt-secret", SecretString=json.dumps({"user": "app", "password": "s3cr3t"})
+    )
+    cfn.create_stack(
+        StackName="cfnt-secret",
+        TemplateBody=body("secret_reference.yaml"),
+        Parameters=[{"ParameterKey": "SecretName", "ParameterValue": "cfnt-secret"}],
+    )
+    described = settled(cfn, "cfnt-secret")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-secret")
+    name = described["Outputs"][0]["OutputValue"]
+    assert aws.client("ssm", account=ACCOUNT).get_parameter(Name=name)["Parameter"]["Value"] == "s3cr3t"
+    cfn.delete_stack(StackName="cfnt-secret")
+
+
+def test_secretsmanager_reference_to_a_missing_secret_fails_the_resource(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-secret",
+        TemplateBody=body("secret_reference.yaml"),
+        Parameters=[{"ParameterKey": "SecretName", "ParameterValue": "cfnt-no-such-secret"}],
+    )
+    assert settled(cfn, "cfnt-no-secret")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-no-secret") == {
+        "Copy": "Secrets Manager can't find the specified secret. "
+        "(Service: AWSSecretsManager; Status Code: 400; Error Code: ResourceNotFoundException)"
+    }
+    cfn.delete_stack(StackName="cfnt-no-secret")
