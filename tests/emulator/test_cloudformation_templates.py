@@ -126,6 +126,13 @@ def test_validate_template_accepts_lint_warnings_and_reports_capabilities(cfn):
     ]
     assert answer["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
     assert answer["CapabilitiesReason"] == "The following resource(s) require capabilities: [AWS::IAM::Role]"
+    summary = cfn.get_template_summary(TemplateBody=body("lint_warnings.yaml"))
+    assert summary["ResourceTypes"] == ["AWS::IAM::Role"]
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert [(p["ParameterKey"], p["ParameterType"], p["NoEcho"]) for p in summary["Parameters"]] == [
+        ("Unused", "String", False),
+        ("Secret", "String", True),
+    ]
     # no IAM resource: no capabilities
     plain = cfn.validate_template(TemplateBody=body("export_topic.yaml"))
     assert plain["Capabilities"] == [] and "CapabilitiesReason" not in plain
