@@ -25,7 +25,7 @@ from gitops_harness.emulator.cloudformation.resource import (
     handler_message,
 )
 from gitops_harness.emulator.cloudformation.schemas import check_properties
-from gitops_harness.emulator.cloudformation.validation import check_template
+from gitops_harness.emulator.cloudformation.validation import check_template, references
 
 if TYPE_CHECKING:
     pass
@@ -238,6 +238,7 @@ def _missing_import(stack: Any) -> str | None:
     from moto.cloudformation import parsing
 
     template = stack.template_dict
+    resources = set(template.get("Resources") or {})
     exports = {export.name for export in stack.resource_map.cross_stack_resources.values()}
     for section in ("Resources", "Outputs"):
         for entries in (template.get(section) or {}).values():
@@ -246,6 +247,8 @@ def _missing_import(stack: Any) -> str | None:
             if isinstance(condition, str) and condition in conditions and not conditions[condition]:
                 continue
             for name in _import_names(entries, conditions):
+                if set(references(name)) & resources:
+                    continue  # resolving it would create the resource early; AWS forbids such names anyway
                 try:
                     resolved = parsing.clean_json(name, stack.resource_map)
                 except Exception:

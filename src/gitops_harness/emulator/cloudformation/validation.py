@@ -96,7 +96,7 @@ def check_format(template: Any) -> dict[str, Any]:
     names = set(declared) | set(resources) | PSEUDO_PARAMETERS
     for section in ("Resources", "Outputs", "Conditions"):
         missing = sorted(
-            {ref for ref in _references(template.get(section) or {}) if ref not in names}
+            {ref for ref in references(template.get(section) or {}) if ref not in names}
             | (
                 {dep for r in resources.values() for dep in _depends_on(r) if dep not in resources}
                 if section == "Resources"
@@ -124,7 +124,7 @@ def _walk(node: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(item)
 
 
-def _references(node: Any) -> Iterator[str]:
+def references(node: Any) -> Iterator[str]:
     for key, value in _walk(node):
         if key == "Ref" and isinstance(value, str):
             yield value
