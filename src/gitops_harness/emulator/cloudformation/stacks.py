@@ -252,7 +252,7 @@ def _missing_import(stack: Any) -> str | None:
                 try:
                     resolved = parsing.clean_json(name, stack.resource_map)
                 except Exception:
-                    continue  # a name that depends on a resource: AWS's linter territory, moto resolves it later
+                    continue  # not resolvable before the resources: moto resolves (or fails) it in order
                 if isinstance(resolved, str) and resolved not in exports:
                     return f"No export named {resolved} found."
     return None
