@@ -6,7 +6,7 @@
 - push -> approval pending: a commit through the GitLab mirror until the execution waits at the
   manual approval (baseline: push -> execution started, i.e. the trigger alone).
 
-    .venv/bin/python bench/bench_emulator.py [--runs 5] [--cold-start-only]
+    .venv/bin/python bench/bench_emulator.py [--runs 5] [--cold-start-only | --deploy-only]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _caller(sts: object) -> bool:
         return False
 
 
-def deploy_and_pipeline(runs: int) -> None:
+def deploy_and_pipeline(runs: int, *, deploy_only: bool = False) -> None:
     config = load_config(REPO / "harness.yaml")
     deploys, small, pushes, triggers = [], [], [], []
     with make_target(config) as target:
@@ -108,6 +108,9 @@ def deploy_and_pipeline(runs: int) -> None:
             started = time.perf_counter()
             deployment = deploy(target, config)
             deploys.append(time.perf_counter() - started)
+            if deploy_only:
+                teardown(target, deployment, force=True)
+                continue
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     pipeline = PipelineUnderTest.connect(target, config, deployment, Path(tmp))
@@ -122,6 +125,8 @@ def deploy_and_pipeline(runs: int) -> None:
             finally:
                 teardown(target, deployment, force=True)
     report("deploy both reference stacks", deploys, "a one-bucket stack", small)
+    if deploy_only:
+        return
     report("push -> approval pending", pushes, "push -> execution started", triggers)
 
 
@@ -129,10 +134,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold-start-only", action="store_true", help="skip the deploy and pipeline runs")
+    parser.add_argument(
+        "--deploy-only", action="store_true", help="only the stack deploys (no cold start, no pushes)"
+    )
     args = parser.parse_args()
-    cold_start(args.runs)
+    if not args.deploy_only:
+        cold_start(args.runs)
     if not args.cold_start_only:
-        deploy_and_pipeline(args.runs)
+        deploy_and_pipeline(args.runs, deploy_only=args.deploy_only)
 
 
 if __name__ == "__main__":

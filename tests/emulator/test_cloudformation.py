@@ -228,7 +228,12 @@ def test_unsupported_type_fails_the_stack_and_rolls_back(aws):
             "Chat": {
                 "Type": "AWS::Chatbot::SlackChannelConfiguration",
                 "DependsOn": "Queue",
-                "Properties": {"ConfigurationName": "x", "SlackWorkspaceId": "T1", "SlackChannelId": "C1"},
+                "Properties": {
+                    "ConfigurationName": "x",
+                    "SlackWorkspaceId": "T1",
+                    "SlackChannelId": "C1",
+                    "IamRoleArn": f"arn:aws:iam::{A}:role/chatbot",
+                },
             },
         }
     )

@@ -218,6 +218,36 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="DELETE_FAILED with the reason instead of a failed request",
                 ),
                 PatchSpec(
+                    f"{_CFN}.parsing",
+                    "generate_resource_name",
+                    _cloudformation("generating_aws_names", "naming"),
+                    why="AWS's generated names (lower case for ECR repositories)",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:Stack",
+                    "parse_template",
+                    _cloudformation("parse_template_replacing", "decoding"),
+                    why="cfn-lint's decoder: every short form, dates kept as written, AWS's format errors",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:ChangeSet",
+                    "_parse_template",
+                    _cloudformation("change_set_parsing", "decoding"),
+                    why="change sets read templates as stacks do",
+                ),
+                PatchSpec(
+                    f"{_CFN}.responses:CloudFormationResponse",
+                    "validate_template",
+                    _cloudformation("validate_template_replacing", "template_api"),
+                    why="reject only format errors (never a linter warning); Parameters and Capabilities",
+                ),
+                PatchSpec(
+                    f"{_CFN}.responses",
+                    "get_template_summary_response_from_template",
+                    _cloudformation("summary_replacing", "template_api"),
+                    why="GetTemplateSummary over the same decoder and capabilities",
+                ),
+                PatchSpec(
                     f"{_CFN}.models:Stack",
                     "parameter_list",
                     _cloudformation("masked_parameter_list"),

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from gitops_harness.emulator.cloudformation.dynamic_references import resolve_references
 from gitops_harness.emulator.cloudformation.resource import ResourceFailure
 from gitops_harness.emulator.common.arns import parse_arn
 
@@ -32,7 +33,10 @@ def with_extra_intrinsics(clean_json: CleanJson) -> CleanJson:
             if "Fn::GetAZs" in resource_json:
                 region = clean(resource_json["Fn::GetAZs"], resources_map) or resources_map["AWS::Region"]
                 return [f"{region}{zone}" for zone in "abc"]
-        return clean_json(resource_json, resources_map)
+        cleaned = clean_json(resource_json, resources_map)
+        if isinstance(cleaned, str) and "{{resolve:" in cleaned:
+            return resolve_references(cleaned, resources_map._account_id, resources_map._region_name)
+        return cleaned
 
     return clean
 
@@ -56,6 +60,7 @@ SUPPLEMENTED_ATTRIBUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ),
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerArn"): lambda lb: lb.arn,
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): lambda lb: list(lb.security_groups),
+    ("AWS::KMS::Key", "KeyId"): lambda key: key.id,
 }
 
 

@@ -18,12 +18,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
+from gitops_harness.emulator.cloudformation.nested import NESTED_STACK, check_child, check_template_url
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
     client_for,
     handler_message,
 )
-from gitops_harness.emulator.cloudformation.validation import check_template
+from gitops_harness.emulator.cloudformation.schemas import check_properties
+from gitops_harness.emulator.cloudformation.validation import check_template, references
 
 if TYPE_CHECKING:
     pass
@@ -84,7 +86,20 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
     ) -> Any:  # moto passes these by keyword
         def create() -> Any:
+            invalid = check_properties(
+                logical_id, resource_json["Type"], resource_json.get("Properties") or {}, region_name
+            )
+            if invalid is not None:
+                raise ResourceFailure(invalid)
+            nested = resource_json["Type"] == NESTED_STACK
+            if nested:
+                from moto.cloudformation import parsing
+
+                properties = resource_json.get("Properties") or {}
+                check_template_url(parsing.clean_json(properties.get("TemplateURL"), resources_map))
             resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            if nested:
+                check_child(resource, account_id, region_name)
             return _completed(resource, resource_json, resources_map, account_id, region_name)
 
         return _create_with_events(create, logical_id, resource_json, resources_map)
@@ -177,6 +192,10 @@ def create_stack(
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
     progress = _creating[stack_id] = _Progress(stack)
     try:
+        missing = _missing_import(stack)
+        if missing is not None:
+            _fail_before_resources(stack, missing)
+            return stack
         stack.create_resources()
         # exports resolve after the resources exist, and only a created stack exports anything
         exports = stack.exports
@@ -194,6 +213,61 @@ def create_stack(
     finally:
         del _creating[stack_id]
     return stack
+
+
+def _import_names(node: Any, conditions: Any) -> Any:
+    """Fn::ImportValue arguments, in the branches of Fn::If the conditions take."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::ImportValue":
+                yield value
+            elif key == "Fn::If" and isinstance(value, list) and len(value) == 3:
+                taken = conditions[value[0]] if isinstance(value[0], str) and value[0] in conditions else True
+                yield from _import_names(value[1] if taken else value[2], conditions)
+            else:
+                yield from _import_names(value, conditions)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _import_names(item, conditions)
+
+
+def _missing_import(stack: Any) -> str | None:
+    """AWS resolves every Fn::ImportValue before it creates anything (an import name may use only
+    parameters, pseudo parameters, mappings and other imports, never resources): the reason for the
+    first export that does not exist, else None."""
+    from moto.cloudformation import parsing
+
+    template = stack.template_dict
+    resources = set(template.get("Resources") or {})
+    exports = {export.name for export in stack.resource_map.cross_stack_resources.values()}
+    for section in ("Resources", "Outputs"):
+        for entries in (template.get(section) or {}).values():
+            condition = entries.get("Condition") if isinstance(entries, dict) else None
+            conditions = stack.resource_map.lazy_condition_map
+            if isinstance(condition, str) and condition in conditions and not conditions[condition]:
+                continue
+            for name in _import_names(entries, conditions):
+                if set(references(name)) & resources:
+                    continue  # resolving it would create the resource early; AWS forbids such names anyway
+                try:
+                    resolved = parsing.clean_json(name, stack.resource_map)
+                except Exception:
+                    continue  # not resolvable before the resources: moto resolves (or fails) it in order
+                if isinstance(resolved, str) and resolved not in exports:
+                    return f"No export named {resolved} found."
+    return None
+
+
+def _fail_before_resources(stack: Any, reason: str) -> None:
+    from moto.cloudformation.parsing import OutputMap
+
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack.status_reason = f"{reason} Rollback requested by user."
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+    stack.output_map = OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)
+    stack.resource_map._resource_json_map = {}
+    stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event("ROLLBACK_COMPLETE")
 
 
 def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) -> None:

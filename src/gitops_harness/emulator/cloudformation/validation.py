@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from gitops_harness.emulator.cloudformation.decoding import decode
+from gitops_harness.emulator.cloudformation.intrinsics import SUPPLEMENTED_ATTRIBUTES
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 
 PSEUDO_PARAMETERS = frozenset(
@@ -34,23 +36,50 @@ def _error(message: str) -> Exception:
     return ValidationError(message=message)
 
 
+# what a Parameters entry may hold; anything else is AWS's "Invalid template parameter property"
+PARAMETER_PROPERTIES = frozenset(
+    {
+        "AllowedPattern",
+        "AllowedValues",
+        "ConstraintDescription",
+        "Default",
+        "Description",
+        "MaxLength",
+        "MaxValue",
+        "MinLength",
+        "MinValue",
+        "NoEcho",
+        "Type",
+    }
+)
+
+
 def parse(template: Any) -> dict[str, Any]:
     """The template as a dict, or a ValidationError saying why it is not one."""
-    from moto.cloudformation.models import Stack
-
-    if isinstance(template, dict):
-        return template
-    try:
-        parsed = Stack.parse_template(template)
-    except Exception as error:  # moto falls back from YAML to JSON: either error means malformed
-        raise _error(f"Template format error: YAML not well-formed. {error}") from None
-    if not isinstance(parsed, dict):
-        raise _error("Template format error: the template must be a JSON or YAML object")
-    return parsed
+    return decode(template)
 
 
 def check_template(template: Any, parameters: dict[str, Any]) -> None:
+    template = check_format(template)
+    declared = template.get("Parameters") or {}
+    _check_parameters(declared, parameters)
+    _check_rules(template.get("Rules") or {}, declared, parameters, template.get("Conditions") or {})
+
+
+def check_format(template: Any) -> dict[str, Any]:
+    """What ValidateTemplate rejects too: everything that does not depend on parameter values."""
     template = parse(template)
+    declared = template.get("Parameters") or {}
+    if not isinstance(declared, dict):
+        raise _error("Template format error: Parameters must be an object")
+    for name, spec in declared.items():
+        if not isinstance(spec, dict):
+            raise _error(f"Template format error: Parameter '{name}' must be an object")
+        for key in spec:
+            if key not in PARAMETER_PROPERTIES:
+                raise _error(f"Invalid template parameter property '{key}'")
+        if "Type" not in spec:
+            raise _error("Template format error: Every Parameters object must contain a Type member.")
     resources = template.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise _error("Template format error: At least one Resources member must be defined.")
@@ -67,7 +96,7 @@ def check_template(template: Any, parameters: dict[str, Any]) -> None:
     names = set(declared) | set(resources) | PSEUDO_PARAMETERS
     for section in ("Resources", "Outputs", "Conditions"):
         missing = sorted(
-            {ref for ref in _references(template.get(section) or {}) if ref not in names}
+            {ref for ref in references(template.get(section) or {}) if ref not in names}
             | (
                 {dep for r in resources.values() for dep in _depends_on(r) if dep not in resources}
                 if section == "Resources"
@@ -82,8 +111,7 @@ def check_template(template: Any, parameters: dict[str, Any]) -> None:
     for condition in sorted(_condition_names(template) - set(conditions)):
         raise _error(f"Template format error: Unresolved condition dependency {condition}")
     _check_attributes(template, resources)
-    _check_parameters(declared, parameters)
-    _check_rules(template.get("Rules") or {}, declared, parameters, conditions)
+    return template
 
 
 def _walk(node: Any) -> Iterator[tuple[str, Any]]:
@@ -96,7 +124,7 @@ def _walk(node: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(item)
 
 
-def _references(node: Any) -> Iterator[str]:
+def references(node: Any) -> Iterator[str]:
     for key, value in _walk(node):
         if key == "Ref" and isinstance(value, str):
             yield value
@@ -156,8 +184,13 @@ def _check_attributes(template: dict[str, Any], resources: dict[str, Any]) -> No
                 if "." in n and n.split(".", 1)[0] in resources
             ]  # type: ignore[misc]
         for logical_id, attribute in targets:
-            model = resource_class_from_type(resources[logical_id]["Type"])
-            if model is not None and not model.has_cfn_attr(attribute):
+            resource_type = resources[logical_id]["Type"]
+            model = resource_class_from_type(resource_type)
+            if (
+                model is not None
+                and not model.has_cfn_attr(attribute)
+                and (resource_type, attribute) not in SUPPLEMENTED_ATTRIBUTES
+            ):
                 raise _error(
                     f"Template error: resource {logical_id} does not support attribute type {attribute} in Fn::GetAtt"
                 )

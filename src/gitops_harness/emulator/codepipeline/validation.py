@@ -7,6 +7,7 @@ action or artifact so a person can fix the declaration.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from gitops_harness.emulator.exceptions import ModeledErrors
@@ -72,12 +73,16 @@ def validate_declaration(pipeline: dict[str, Any]) -> None:
         if not actions:
             raise errors.InvalidStructureException(f"Stage '{name}' must contain at least one action")
         action_names: set[str] = set()
-        # inputs may come from earlier stages or from actions of a lower runOrder in this stage
-        for action in sorted(actions, key=lambda a: a.get("runOrder") or 1):
-            _validate_action(pipeline, index, name, action, action_names, namespaces, produced)
-        for action in actions:
-            for output in action.get("outputArtifacts") or []:
-                produced.setdefault(output["name"], f"{name}/{action['name']}")
+        # inputs may come from earlier stages or from actions of a lower runOrder in this stage: a
+        # runOrder's outputs become available once the whole runOrder is validated (not to its peers)
+        ordered = sorted(actions, key=lambda a: a.get("runOrder") or 1)
+        for _, group in itertools.groupby(ordered, key=lambda a: a.get("runOrder") or 1):
+            run = list(group)
+            for action in run:
+                _validate_action(pipeline, index, name, action, action_names, namespaces, produced)
+            for action in run:
+                for output in action.get("outputArtifacts") or []:
+                    produced.setdefault(output["name"], f"{name}/{action['name']}")
 
 
 def _validate_action(

@@ -28,6 +28,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         codedeploy.DeploymentGroup,
         codedeploy.DeploymentConfig,
         ecs.Service,
+        ecs.TaskDefinition,
         notifications.NotificationRule,
         iam.Group,
         policies.BucketPolicy,
@@ -57,4 +58,23 @@ def resource_class_from_type(resource_type: str) -> Any:
     if resource_type.startswith("Custom::"):
         return parsing.CustomModel
     moto_model = parsing.get_model_map().get(resource_type)
-    return moto_model if moto_model is not None else _unsupported_class(resource_type)
+    if moto_model is None:
+        return _unsupported_class(resource_type)
+    return _with_supplemented_attributes(moto_model, resource_type)
+
+
+@cache
+def _with_supplemented_attributes(moto_model: type, resource_type: str) -> type:
+    """moto's model, answering has_cfn_attr for the attributes intrinsics.py supplies (moto's output
+    validation asks the class)."""
+    from gitops_harness.emulator.cloudformation.intrinsics import SUPPLEMENTED_ATTRIBUTES
+
+    extra = frozenset(attr for (kind, attr) in SUPPLEMENTED_ATTRIBUTES if kind == resource_type)
+    if not extra:
+        return moto_model
+    moto_has = moto_model.has_cfn_attr
+
+    def has_cfn_attr(cls: type, attr: str) -> bool:
+        return attr in extra or moto_has(attr)
+
+    return type(moto_model.__name__, (moto_model,), {"has_cfn_attr": classmethod(has_cfn_attr)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.properties import operation_params
+from gitops_harness.emulator.cloudformation.references import require_role, role_arn
 from gitops_harness.emulator.cloudformation.resource import ApiResource, Placement, ResourceFailure
 
 # CloudFormation-only properties: webhooks and public visibility are other API calls this emulator
@@ -46,4 +47,14 @@ class Project(ApiResource):
                 )
         params = operation_params(client, operation, properties, skip=_UNSERVED)
         params["name"] = cls.resource_name(properties, where)
+        if params.get("serviceRole"):
+            # CodeBuild takes the role's name or ARN, and refuses a role that does not exist
+            params["serviceRole"] = role_arn(params["serviceRole"], where)
+            require_role(
+                params["serviceRole"],
+                where,
+                "codebuild",
+                "InvalidInputException",
+                f"CodeBuild is not authorized to perform: sts:AssumeRole on {params['serviceRole']}",
+            )
         return params

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.properties import convert
+from gitops_harness.emulator.cloudformation.references import require_role
 from gitops_harness.emulator.cloudformation.resource import ApiResource, Placement
 
 # Not members of the API's PipelineDeclaration: handled (or meaningful only) in CloudFormation.
@@ -44,6 +45,14 @@ class Pipeline(ApiResource):
         given = {key: value for key, value in properties.items() if key not in _CFN_ONLY}
         declaration = convert(shape, given, "")
         declaration["name"] = cls.resource_name(properties, where)
+        if declaration.get("roleArn"):
+            require_role(
+                declaration["roleArn"],
+                where,
+                "codepipeline",
+                "InvalidStructureException",
+                f"CodePipeline is not authorized to perform AssumeRole on role {declaration['roleArn']}",
+            )
         if properties.get("ArtifactStores"):
             # a list of {Region, ArtifactStore} in CloudFormation, a map by region in the API
             store_shape = shape.members["artifactStore"]

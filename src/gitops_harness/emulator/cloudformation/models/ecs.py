@@ -1,6 +1,8 @@
-"""AWS::ECS::Service (Ref: the service ARN). moto has a model for it, but it drops DeploymentController
-(and most other properties), and a blue/green service must say CODE_DEPLOY; CreateService through the
-API keeps every property."""
+"""AWS::ECS::Service (Ref: the service ARN) and AWS::ECS::TaskDefinition (Ref: the task definition ARN).
+moto has models for both, but they drop most properties (the service's DeploymentController, which a
+blue/green service needs as CODE_DEPLOY; the task definition's ExecutionRoleArn, TaskRoleArn, NetworkMode,
+Cpu, RequiresCompatibilities...); CreateService and RegisterTaskDefinition through the API keep every
+property, and one the API does not know fails the resource."""
 
 from __future__ import annotations
 
@@ -33,3 +35,21 @@ class Service(ApiResource):
         except ClientError as error:
             if not is_not_found(error):
                 raise
+
+
+class TaskDefinition(ApiResource):
+    resource_type = "AWS::ECS::TaskDefinition"
+    service = "ecs"
+    attributes = frozenset({"TaskDefinitionArn"})
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(client, "RegisterTaskDefinition", properties)
+        # CloudFormation names a family-less task definition <stack>-<logical id>-<suffix>
+        params.setdefault("family", where.generated_name)
+        registered = client.register_task_definition(**params)["taskDefinition"]
+        arn = registered["taskDefinitionArn"]
+        return arn, {"TaskDefinitionArn": arn}
+
+    def remove(self, client: Any) -> None:
+        client.deregister_task_definition(taskDefinition=self.physical_id)

@@ -19,7 +19,7 @@ class Group(ApiResource):
     def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
         name = cls.resource_name(properties, where)
         group = client.create_group(GroupName=name, Path=properties.get("Path") or "/")["Group"]
-        _apply_policies(client, name, properties)
+        _apply_policies(client, name, properties, where.account_id)
         return name, {"Arn": group["Arn"], "GroupId": group["GroupId"]}
 
     def remove(self, client: Any) -> None:
@@ -31,7 +31,7 @@ class Group(ApiResource):
         client.delete_group(GroupName=name)
 
 
-def _apply_policies(client: Any, name: str, properties: dict[str, Any]) -> None:
+def _apply_policies(client: Any, name: str, properties: dict[str, Any], account_id: str) -> None:
     for policy in properties.get("Policies") or []:
         document = policy["PolicyDocument"]
         client.put_group_policy(
@@ -40,4 +40,4 @@ def _apply_policies(client: Any, name: str, properties: dict[str, Any]) -> None:
             PolicyDocument=document if isinstance(document, str) else json.dumps(document),
         )
     for arn in properties.get("ManagedPolicyArns") or []:
-        attach_policy(client.attach_group_policy, arn, GroupName=name)
+        attach_policy(client.attach_group_policy, arn, account_id, GroupName=name)

@@ -1,0 +1,433 @@
+"""CloudFormation semantics on the embedded AWS, one small template per behaviour
+(tests/emulator/cloudformation_templates/), driven through boto3: parsing as AWS reads templates,
+ValidateTemplate as AWS answers it, imports resolved before anything is created."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from gitops_harness.emulator.testing import running_emulator
+from gitops_harness.waiting import wait_until
+
+TEMPLATES = Path(__file__).resolve().parent / "cloudformation_templates"
+ACCOUNT = "555555555555"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def cfn(aws):
+    return aws.client("cloudformation", account=ACCOUNT)
+
+
+def body(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+def settled(cfn, stack: str) -> dict:
+    return wait_until(
+        lambda: cfn.describe_stacks(StackName=stack)["Stacks"][0],
+        accept=lambda d: not d["StackStatus"].endswith("_IN_PROGRESS"),
+        timeout=60,
+        describe_expected=f"stack {stack} to settle",
+        describe_seen=lambda d: f"status {d['StackStatus'] if d else None}",
+    )
+
+
+def events(cfn, stack: str) -> list[tuple[str, str, str]]:
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+        for e in reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"])
+    ]
+
+
+def validation_error(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as raised:
+        call(**kwargs)
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return raised.value.response["Error"]["Message"]
+
+
+# ---- parsing ----------------------------------------------------------------------------------------
+
+
+def test_short_forms_and_unquoted_policy_version_deploy(aws, cfn):
+    cfn.create_stack(StackName="cfnt-exporter", TemplateBody=body("export_topic.yaml"))
+    exporter = settled(cfn, "cfnt-exporter")
+    assert exporter["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-exporter")
+    topic_arn = exporter["Outputs"][0]["OutputValue"]
+
+    cfn.create_stack(
+        StackName="cfnt-short-forms",
+        TemplateBody=body("short_forms.yaml"),
+        Parameters=[{"ParameterKey": "ExporterStack", "ParameterValue": "cfnt-exporter"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-short-forms")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-short-forms")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out["RoleArnList"] == out["RoleArnDotted"]
+    assert out["RoleArnList"].startswith(f"arn:aws:iam::{ACCOUNT}:role/cfnt-short-forms-Role-")
+    assert out["QueueArn"].startswith(f"arn:aws:sqs:us-east-1:{ACCOUNT}:")
+    assert out["Imported"] == topic_arn
+
+    iam = aws.client("iam", account=ACCOUNT)
+    role_name = out["RoleArnList"].rsplit("/", 1)[1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Version"] == "2012-10-17"
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="publish")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    assert policy["Version"] == "2012-10-17"
+    assert policy["Statement"][0]["Resource"] == topic_arn
+    # GetTemplate gives the text back as it was sent
+    assert cfn.get_template(StackName="cfnt-short-forms")["TemplateBody"] == body("short_forms.yaml")
+
+    cfn.delete_stack(StackName="cfnt-short-forms")
+    cfn.delete_stack(StackName="cfnt-exporter")
+
+
+def test_malformed_template_is_a_format_error_never_a_500(cfn):
+    message = validation_error(
+        cfn.create_stack, StackName="cfnt-malformed", TemplateBody=body("malformed.yaml")
+    )
+    assert message.startswith("Template format error: YAML not well-formed.")
+    assert "line" in message
+    message = validation_error(cfn.create_stack, StackName="cfnt-malformed", TemplateBody='{"Resources": {')
+    assert message.startswith("Template format error: JSON not well-formed.")
+    message = validation_error(cfn.validate_template, TemplateBody=body("malformed.yaml"))
+    assert message.startswith("Template format error: YAML not well-formed.")
+    assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "cfnt-malformed"]
+
+
+# ---- ValidateTemplate ---------------------------------------------------------------------------------
+
+
+def test_validate_template_accepts_lint_warnings_and_reports_capabilities(cfn):
+    answer = cfn.validate_template(TemplateBody=body("lint_warnings.yaml"))
+    assert answer["Description"] == "A role with a custom name"
+    assert answer["Parameters"] == [
+        {
+            "ParameterKey": "Unused",
+            "DefaultValue": "spare",
+            "NoEcho": False,
+            "Description": "nobody refers to this",
+        },
+        {"ParameterKey": "Secret", "NoEcho": True},
+    ]
+    assert answer["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert answer["CapabilitiesReason"] == "The following resource(s) require capabilities: [AWS::IAM::Role]"
+    summary = cfn.get_template_summary(TemplateBody=body("lint_warnings.yaml"))
+    assert summary["ResourceTypes"] == ["AWS::IAM::Role"]
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert [(p["ParameterKey"], p["ParameterType"], p["NoEcho"]) for p in summary["Parameters"]] == [
+        ("Unused", "String", False),
+        ("Secret", "String", True),
+    ]
+    # no IAM resource: no capabilities
+    plain = cfn.validate_template(TemplateBody=body("export_topic.yaml"))
+    assert plain["Capabilities"] == [] and "CapabilitiesReason" not in plain
+    # an unnamed role needs CAPABILITY_IAM only
+    unnamed = cfn.validate_template(TemplateBody=body("short_forms.yaml"))
+    assert unnamed["Capabilities"] == ["CAPABILITY_IAM"]
+    assert [p["ParameterKey"] for p in unnamed["Parameters"]] == ["ExporterStack"]
+
+
+def test_validate_template_rejects_only_format_errors(cfn):
+    assert (
+        validation_error(cfn.validate_template, TemplateBody=body("parameter_typo.yaml"))
+        == "Invalid template parameter property 'Deafault'"
+    )
+    assert (
+        validation_error(cfn.create_stack, StackName="cfnt-typo", TemplateBody=body("parameter_typo.yaml"))
+        == "Invalid template parameter property 'Deafault'"
+    )
+    message = validation_error(
+        cfn.validate_template,
+        TemplateBody='{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "DependsOn": "Nope"}}}',
+    )
+    assert message.startswith("Template format error: Unresolved resource dependencies [Nope]")
+
+
+# ---- imports ------------------------------------------------------------------------------------------
+
+
+def test_missing_export_fails_the_stack_before_any_resource(aws, cfn):
+    cfn.create_stack(StackName="cfnt-missing-import", TemplateBody=body("missing_import.yaml"))
+    described = settled(cfn, "cfnt-missing-import")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = "No export named cfn-templates-no-such-export found. Rollback requested by user."
+    assert described["StackStatusReason"] == reason
+    seen = events(cfn, "cfnt-missing-import")
+    assert [(s, r) for _, s, r in seen] == [
+        ("CREATE_IN_PROGRESS", "User Initiated"),
+        ("ROLLBACK_IN_PROGRESS", reason),
+        ("ROLLBACK_COMPLETE", ""),
+    ]
+    assert aws.client("sqs", account=ACCOUNT).list_queues().get("QueueUrls", []) == []
+    cfn.delete_stack(StackName="cfnt-missing-import")
+
+
+# ---- properties against the resource schemas ------------------------------------------------------------
+
+
+def failed_resources(cfn, stack: str) -> dict[str, str]:
+    return {logical: reason for logical, status, reason in events(cfn, stack) if status == "CREATE_FAILED"}
+
+
+def test_unknown_property_fails_the_resource_with_the_schema_message(aws, cfn):
+    cfn.create_stack(StackName="cfnt-unknown-property", TemplateBody=body("schema_unknown_property.yaml"))
+    assert settled(cfn, "cfnt-unknown-property")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-unknown-property") == {
+        "Queue": "Properties validation failed for resource Queue with message: #: extraneous key [Foo] is not permitted"
+    }
+    assert aws.client("sqs", account=ACCOUNT).list_queues().get("QueueUrls", []) == []
+    cfn.delete_stack(StackName="cfnt-unknown-property")
+
+
+def test_missing_required_property_fails_the_resource(cfn):
+    cfn.create_stack(
+        StackName="cfnt-missing-required",
+        TemplateBody=body("schema_missing_required.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-missing-required")["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = failed_resources(cfn, "cfnt-missing-required")
+    # resources are created in template order here: the first failure stops the stack
+    assert failed == {
+        "Role": "Properties validation failed for resource Role with message: "
+        "#: required key [AssumeRolePolicyDocument] not found"
+    } or failed == {
+        "Repository": "Properties validation failed for resource Repository with message: "
+        "#/EncryptionConfiguration: required key [EncryptionType] not found"
+    }
+    cfn.delete_stack(StackName="cfnt-missing-required")
+
+
+def test_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-applied",
+        TemplateBody=body("applied_properties.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-applied")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-applied")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    block = aws.client("s3", account=ACCOUNT).get_public_access_block(Bucket=out["BucketName"])
+    assert block["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    ecr = aws.client("ecr", account=ACCOUNT)
+    [repository] = ecr.describe_repositories(repositoryNames=[out["RepositoryName"]])["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    policy = json.loads(ecr.get_repository_policy(repositoryName=out["RepositoryName"])["policyText"])
+    assert policy["Version"] == "2012-10-17" and policy["Statement"][0]["Sid"] == "Pull"
+    attached = aws.client("iam", account=ACCOUNT).list_attached_role_policies(RoleName=out["RoleName"])
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    ]
+    task = aws.client("ecs", account=ACCOUNT).describe_task_definition(
+        taskDefinition=out["TaskDefinitionArn"]
+    )["taskDefinition"]
+    assert (task["executionRoleArn"], task["taskRoleArn"]) == (out["RoleArn"], out["RoleArn"])
+    assert (task["networkMode"], task["cpu"], task["requiresCompatibilities"]) == (
+        "awsvpc",
+        "256",
+        ["FARGATE"],
+    )
+    assert task["family"].startswith("cfnt-applied-TaskDefinition-")
+
+    cfn.delete_stack(StackName="cfnt-applied")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert (
+        aws.client("ecs", account=ACCOUNT).describe_task_definition(taskDefinition=out["TaskDefinitionArn"])[
+            "taskDefinition"
+        ]["status"]
+        == "INACTIVE"
+    )
+
+
+def test_managed_policy_aws_does_not_have_fails_the_role(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-policy",
+        TemplateBody=body("missing_managed_policy.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-no-policy")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = failed_resources(cfn, "cfnt-no-policy")["Role"]
+    assert (
+        "Policy arn:aws:iam::aws:policy/NoSuchPolicyForCfnTests does not exist or is not attachable."
+        in reason
+    )
+    assert "Error Code: NoSuchEntity" in reason
+    cfn.delete_stack(StackName="cfnt-no-policy")
+
+
+# ---- references checked at create; failures AWS would not have -------------------------------------------
+
+
+def test_codebuild_service_role_by_name_is_stored_as_its_arn(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-role-name",
+        TemplateBody=body("codebuild_role_by_name.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-role-name")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-role-name")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    [project] = aws.client("codebuild", account=ACCOUNT).batch_get_projects(names=[out["ProjectName"]])[
+        "projects"
+    ]
+    assert project["serviceRole"] == out["RoleArn"]
+    cfn.delete_stack(StackName="cfnt-role-name")
+
+
+@pytest.mark.parametrize(
+    ("template", "logical_id", "message"),
+    [
+        (
+            "codebuild_missing_role.yaml",
+            "Project",
+            f'"CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::{ACCOUNT}:role/no-such-build-role"'
+            " (Service: codebuild, Status Code: 400, Error Code: InvalidInputException)",
+        ),
+        (
+            "pipeline_missing_role.yaml",
+            "Pipeline",
+            f'"CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::{ACCOUNT}:role/'
+            'no-such-pipeline-role" (Service: codepipeline, Status Code: 400, Error Code: InvalidStructureException)',
+        ),
+    ],
+)
+def test_a_service_role_that_does_not_exist_fails_the_resource(cfn, template, logical_id, message):
+    stack = "cfnt-" + template.removesuffix(".yaml").replace("_", "-")
+    cfn.create_stack(StackName=stack, TemplateBody=body(template))
+    assert settled(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, stack) == {logical_id: f"Resource handler returned message: {message}"}
+    cfn.delete_stack(StackName=stack)
+
+
+def test_kms_key_id_attribute(aws, cfn):
+    cfn.create_stack(StackName="cfnt-key-id", TemplateBody=body("kms_key_id.yaml"))
+    described = settled(cfn, "cfnt-key-id")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-key-id")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out["KeyId"] == out["KeyRef"]
+    assert out["KeyArn"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{out['KeyId']}"
+    cfn.delete_stack(StackName="cfnt-key-id")
+
+
+def test_action_consumes_an_artifact_of_a_lower_run_order_in_its_stage(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-run-order",
+        TemplateBody=body("pipeline_same_stage_artifacts.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-run-order")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-run-order")
+    name = described["Outputs"][0]["OutputValue"]
+    build = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=name)["pipeline"]["stages"][1]
+    assert [(a["name"], a.get("runOrder")) for a in build["actions"]] == [("Compile", 1), ("Test", 2)]
+    cfn.delete_stack(StackName="cfnt-run-order")
+
+
+# ---- nested stacks --------------------------------------------------------------------------------------
+
+
+def nested_stack_with_child(aws, cfn, stack: str, child: str, url: str | None = None) -> dict:
+    s3 = aws.client("s3", account=ACCOUNT)
+    if url is None:
+        s3.create_bucket(Bucket="cfnt-nested-templates")
+        s3.put_object(Bucket="cfnt-nested-templates", Key=child, Body=body(child).encode())
+        url = f"https://cfnt-nested-templates.s3.amazonaws.com/{child}"
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=body("nested_parent.yaml"),
+        Parameters=[{"ParameterKey": "ChildUrl", "ParameterValue": url}],
+    )
+    return settled(cfn, stack)
+
+
+def test_nested_stack_from_s3_is_created(aws, cfn):
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-ok", "nested_child_ok.yaml")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-nested-ok")
+    [child] = [
+        r
+        for r in cfn.describe_stack_resources(StackName="cfnt-nested-ok")["StackResources"]
+        if r["LogicalResourceId"] == "Child"
+    ]
+    assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="cfnt-nested-ok")
+
+
+def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-fail", "nested_child_failing.yaml")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = failed_resources(cfn, "cfnt-nested-fail")["Child"]
+    assert reason.startswith(
+        f"Embedded stack arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/cfnt-nested-fail-Child-"
+    )
+    assert reason.endswith(
+        "was not successfully created: The following resource(s) failed to create: [Queue]."
+    )
+    statuses = [(logical, status) for logical, status, _ in events(cfn, "cfnt-nested-fail")]
+    assert ("Topic", "DELETE_COMPLETE") in statuses
+    live = [
+        s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert not [name for name in live if name.startswith("cfnt-nested-fail-Child-")]
+    cfn.delete_stack(StackName="cfnt-nested-fail")
+
+
+def test_nested_template_url_must_be_an_s3_url(aws, cfn):
+    described = nested_stack_with_child(
+        aws, cfn, "cfnt-nested-url", "nested_child_ok.yaml", url="https://example.com/child.yaml"
+    )
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-nested-url") == {"Child": "TemplateURL must be a supported URL."}
+    cfn.delete_stack(StackName="cfnt-nested-url")
+
+
+# ---- dynamic references ---------------------------------------------------------------------------------
+
+
+def test_secretsmanager_reference_resolves_to_the_secret_value(aws, cfn):
+    aws.client("secretsmanager", account=ACCOUNT).create_secret(
+        Name="cfnt-secret", SecretString=json.dumps({"user": "app", "password": "s3cr3t"})
+    )
+    cfn.create_stack(
+        StackName="cfnt-secret",
+        TemplateBody=body("secret_reference.yaml"),
+        Parameters=[{"ParameterKey": "SecretName", "ParameterValue": "cfnt-secret"}],
+    )
+    described = settled(cfn, "cfnt-secret")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-secret")
+    name = described["Outputs"][0]["OutputValue"]
+    assert aws.client("ssm", account=ACCOUNT).get_parameter(Name=name)["Parameter"]["Value"] == "s3cr3t"
+    cfn.delete_stack(StackName="cfnt-secret")
+
+
+def test_secretsmanager_reference_to_a_missing_secret_fails_the_resource(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-secret",
+        TemplateBody=body("secret_reference.yaml"),
+        Parameters=[{"ParameterKey": "SecretName", "ParameterValue": "cfnt-no-such-secret"}],
+    )
+    assert settled(cfn, "cfnt-no-secret")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-no-secret") == {
+        "Copy": "Secrets Manager can't find the specified secret. "
+        "(Service: AWSSecretsManager; Status Code: 400; Error Code: ResourceNotFoundException)"
+    }
+    cfn.delete_stack(StackName="cfnt-no-secret")
