@@ -15,6 +15,7 @@ SCRIPTS = (
     "bench_lambda.py",
     "bench_alb.py",
     "bench_bluegreen.py",
+    "bench_notify.py",
     "bench_test_suite.py",
 )
 

@@ -99,6 +99,13 @@ def test_fail_until_recover(chat):
     assert post(chat.url, {"text": "x"})[0] == 200
 
 
+def test_a_matched_fault_answers_only_the_posts_it_matches(chat):
+    chat.fail(429, times=1, retry_after=1, match=lambda text: "Traffic shift" in text)
+    assert post(chat.url, {"text": "Deployment succeeded"})[0] == 200  # not matched: the fault waits
+    assert post(chat.url, {"text": "Traffic shift complete"})[0] == 429
+    assert post(chat.url, {"text": "Traffic shift complete"})[0] == 200  # consumed
+
+
 def test_a_slow_answer_times_the_client_out_but_the_post_is_recorded(chat):
     chat.slow(5)
     with pytest.raises((TimeoutError, urllib.error.URLError)):

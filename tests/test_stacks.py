@@ -196,6 +196,7 @@ app: {{chat_notifier_dir: {REPO}/fixtures/chat-notifier}}
         "ManagementAccountId": ACCOUNTS.management,
         "ChatNotifierCodeBucket": bucket,
         "ChatNotifierCodeKey": key,
+        "ChatWebhookUrl": target.chat.url,  # the embedded target's chat receiver (stack_parameters)
     }
     assert pipeline.capabilities == ("CAPABILITY_NAMED_IAM",)
     assert "AWS::CodePipeline::Pipeline" in pipeline.body()

@@ -89,6 +89,10 @@ class _Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     times: int | None = 1  # None: until cleared
+    match: Callable[[str], bool] | None = None  # only posts whose text matches; None: every post
+
+    def applies(self, text: str) -> bool:
+        return self.match is None or self.match(text)
 
 
 class ChatReceiver:
@@ -149,19 +153,23 @@ class ChatReceiver:
         answer: str | None = None,
         retry_after: float | str | None = None,
         delay: float = 0.0,
+        match: Callable[[str], bool] | None = None,
     ) -> None:
         """Answer the next `times` posts (None: every post until `recover()`) with `status`; `retry_after`
-        adds the header (Slack's 429), `delay` answers that many seconds late (past a client's timeout)."""
+        adds the header (Slack's 429), `delay` answers that many seconds late (past a client's timeout).
+        `match` limits the fault to posts whose text it accepts (other messages keep arriving meanwhile)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         default = {429: "rate_limited", 404: "no_service", 400: "invalid_payload"}.get(
             status, "internal_error"
         )
         with self._cond:
-            self._faults.append(_Fault(status, answer or default, headers, delay, times))
+            self._faults.append(_Fault(status, answer or default, headers, delay, times, match))
 
-    def slow(self, seconds: float, *, times: int | None = 1) -> None:
+    def slow(
+        self, seconds: float, *, times: int | None = 1, match: Callable[[str], bool] | None = None
+    ) -> None:
         """Answer 200 only after `seconds` (a notifier with a shorter timeout sees a timeout)."""
-        self.fail(200, times=times, answer="ok", delay=seconds)
+        self.fail(200, times=times, answer="ok", delay=seconds, match=match)
 
     def recover(self) -> None:
         """Drop every pending fault: posts answer 200 again."""
@@ -229,12 +237,13 @@ class ChatReceiver:
             return 404, "no_service", {}, 0.0
         if body is None:
             return 400, "invalid_payload", {}, 0.0
+        text = ChatPost(0.0, path, {}, body, 0, "").text
         with self._cond:
-            fault = self._faults[0] if self._faults else None
+            fault = next((f for f in self._faults if f.applies(text)), None)
             if fault is not None and fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
-                    self._faults.pop(0)
+                    self._faults.remove(fault)
         if fault is not None:
             return fault.status, fault.answer, fault.headers, fault.delay
         try:

@@ -25,8 +25,9 @@ from gitops_harness.cfn_template import load_template
 from gitops_harness.config import HarnessConfig
 from gitops_harness.errors import HarnessError
 from gitops_harness.findings import Severity
+from gitops_harness.notify_check import NOTIFY_CLAIM, NOTIFY_NEEDS, ChatWatch
 from gitops_harness.pipeline import DEPLOY_STAGE, PendingApproval, PipelineUnderTest
-from gitops_harness.release import follow_release
+from gitops_harness.release import ReleaseRun, follow_release
 from gitops_harness.report import TimelineEntry, Verdict
 from gitops_harness.stacks import deploy, teardown
 from gitops_harness.targets import Target, make_target
@@ -83,18 +84,17 @@ def pipeline_verdicts(
                     skipped=True,
                 )
             )
-        # Notification rules do publish to SNS (the suites prove it); the last hop is the Lambda.
-        verdicts.append(
-            Verdict(
-                "notify",
-                "the chat notifier posts build-finished and traffic-shift messages",
-                False,
-                f"the {target.name} target does not run Lambda functions yet"
-                if target.missing({"lambda-invoke"})
-                else "gitops-harness run does not check chat delivery yet",
-                skipped=True,
+        missing_notify = target.missing(NOTIFY_NEEDS)
+        if missing_notify:
+            verdicts.append(
+                Verdict(
+                    "notify",
+                    NOTIFY_CLAIM,
+                    False,
+                    f"the {target.name} target lacks {', '.join(missing_notify)}",
+                    skipped=True,
+                )
             )
-        )
     return verdicts, timeline
 
 
@@ -174,7 +174,10 @@ def _push_to_approval(
                 )
             )
         changes = {".gitops-harness/smoke": f"gitops-harness smoke run at {int(time.time())}\n"}
+    pushed_at = time.time()
     sha = pipeline.push_app(changes, "gitops-harness run")
+    chat = ChatWatch(pipeline.target, pipeline.deployment, sha, pushed_at)
+    notify = not pipeline.target.missing(NOTIFY_NEEDS)
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
     judge(
         Verdict(
@@ -233,14 +236,31 @@ def _push_to_approval(
                     "" if error is None else str(error),
                 )
             )
+            if notify:
+                _judge_chat(chat, None, progress, judge, deploy_rows)
             return
         progress("approving, then following the blue/green deployment with live traffic on both listeners")
         # buildspec.yml: the service reports "<VERSION>+<commit[:12]>".
-        _follow_bluegreen(pipeline, approval, image_uri, f"{version}+{sha[:12]}", judge, deploy_rows)  # type: ignore[arg-type]
+        run = _follow_bluegreen(pipeline, approval, image_uri, f"{version}+{sha[:12]}", judge, deploy_rows)  # type: ignore[arg-type]
+        if notify:
+            _judge_chat(chat, run, progress, judge, deploy_rows)
     finally:
         rows = pipeline.timeline(execution_id) + deploy_rows
         epoch = datetime.min.replace(tzinfo=UTC)
         timeline.extend(sorted(rows, key=lambda r: r.start or epoch))
+
+
+def _judge_chat(
+    chat: ChatWatch,
+    run: ReleaseRun | None,
+    progress: Progress,
+    judge: Callable[[Verdict], None],
+    rows: list[TimelineEntry],
+) -> None:
+    progress("checking the chat messages")
+    verdict, chat_rows = chat.judge(run)
+    rows.extend(chat_rows)
+    judge(verdict)
 
 
 def _follow_bluegreen(
@@ -250,7 +270,7 @@ def _follow_bluegreen(
     green_version: str,
     judge: Callable[[Verdict], None],
     deploy_rows: list[TimelineEntry],
-) -> None:
+) -> ReleaseRun:
     try:
         run = follow_release(pipeline, approval, image_uri, green_version)
     except (
@@ -260,7 +280,7 @@ def _follow_bluegreen(
         HarnessError,
     ) as exc:  # a wait timed out, no listener...
         judge(Verdict("bluegreen", BLUEGREEN_CLAIM, False, str(exc).splitlines()[0]))
-        return
+        raise _StepFailed from None
     deploy_rows.extend(run.timeline)
     judge(Verdict("approval", "Approved moves the execution into the Deploy stage", True, run.deployment.id))
     failed = {claim: problems for claim, problems in run.problems().items() if problems}
@@ -278,3 +298,4 @@ def _follow_bluegreen(
             f"--target-id {run.final_target.target_id if run.final_target else '<cluster>:<service>'}",
         )
     )
+    return run

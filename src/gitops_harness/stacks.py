@@ -252,6 +252,10 @@ def pipeline_specs(
         "ChatNotifierCodeBucket": bucket,
         "ChatNotifierCodeKey": key,
     }
+    # The target's own parameters last (the embedded target's chat receiver as ChatWebhookUrl).
+    added = target.stack_parameters()
+    management.update(added.get("management", {}))
+    pipeline.update(added.get("pipeline", {}))
     tags = target.resource_tags()
     return [
         StackSpec(

@@ -19,6 +19,8 @@ Capabilities (strings):
   alb-data-plane       load balancer listeners answer HTTP here (target.listener_url(arn)) and forward to
                        ECS tasks that run
   lambda-invoke        Lambda functions run (CodeDeploy hooks, the chat notifier)
+  chat-receiver        the target runs its own chat webhook receiver (``target.chat``, chat_receiver.py) and
+                       deploys the pipeline with the notifier pointed at it
   disposable-accounts  any 12-digit account id is an empty account to deploy into (with_accounts)
   embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
@@ -48,7 +50,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "approval": frozenset({"pipeline-execution", "manual-approval", "sns"}),
     "bluegreen": frozenset({"pipeline-execution", "build", "bluegreen", "alb-data-plane"}),
     "bluegreen_hooks": frozenset({"bluegreen", "alb-data-plane", "lambda-invoke"}),
-    "notify": frozenset({"build", "bluegreen", "chat", "sns"}),
+    "notify": frozenset({"build", "bluegreen", "chat", "sns", "lambda-invoke"}),
+    "notify_receiver": frozenset({"build", "bluegreen", "chat", "sns", "lambda-invoke", "chat-receiver"}),
     "smoke": frozenset({"cloudformation", "codecommit-git", "pipeline-execution"}),
     "stacks": frozenset({"cloudformation"}),
     "embedded_only": frozenset({"embedded"}),
@@ -65,6 +68,8 @@ class Target(ABC):
     name: str
     # Wall seconds per AWS second: waits the target scales (deployment configs, hook timeouts) take this long.
     time_scale: float = 1.0
+    # The chat webhook receiver the notifier posts to (capability chat-receiver), or None: a real chat.
+    chat: Any = None
 
     def __init__(self, accounts: Accounts, region: str):
         self.accounts = accounts
@@ -146,6 +151,11 @@ class Target(ABC):
 
     def resource_tags(self) -> dict[str, str]:
         """Tags for every stack and resource the harness creates on this target (none by default)."""
+        return {}
+
+    def stack_parameters(self) -> dict[str, dict[str, str]]:
+        """CloudFormation parameters this target adds per stack key ("pipeline": the embedded target's
+        ChatWebhookUrl, pointing the chat notifier at its receiver). None by default."""
         return {}
 
     def run_config(self, config: HarnessConfig) -> HarnessConfig:

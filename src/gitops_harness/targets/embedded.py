@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 
+from gitops_harness.chat_receiver import ChatReceiver
 from gitops_harness.config import Accounts, HarnessConfig
 from gitops_harness.emulator.codecommit import insteadof_config
 from gitops_harness.emulator.controlplane import ControlPlane
@@ -73,6 +74,8 @@ class EmbeddedTarget(Target):
             aws.start()
             self.aws = aws
             try:
+                # Where the chat notifier posts: a Slack-compatible receiver on 127.0.0.1, per target.
+                self.chat = ChatReceiver(host="127.0.0.1").start()
                 self._capabilities = self._discover_capabilities()
             except BaseException:
                 self.stop()
@@ -80,6 +83,9 @@ class EmbeddedTarget(Target):
         return self
 
     def stop(self) -> None:
+        if self.chat is not None:
+            self.chat.stop()
+            self.chat = None
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
@@ -101,6 +107,13 @@ class EmbeddedTarget(Target):
         if self.aws is None:
             raise RuntimeError("the embedded target is not started")
         return self.aws.listener_url(listener_arn)
+
+    def stack_parameters(self) -> dict[str, dict[str, str]]:
+        """The pipeline stack's ChatWebhookUrl (NoEcho) is this target's receiver; the optional AWS
+        Chatbot configuration stays as the config has it (the emulator records, never delivers it)."""
+        if self.chat is None:
+            return {}
+        return {"pipeline": {"ChatWebhookUrl": self.chat.url}}
 
     def git_url_rewrites(self) -> list[tuple[str, str]]:
         return [insteadof_config(self.endpoint_url, self.region)]
@@ -133,6 +146,8 @@ class EmbeddedTarget(Target):
             found.add("codecommit-git")
         if getattr(self.aws, "lambda_executor", None) is not None:
             found.add("lambda-invoke")
+        if self.chat is not None:
+            found.add("chat-receiver")
         return frozenset(found)
 
     def _serves_git(self) -> bool:

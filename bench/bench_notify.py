@@ -1,0 +1,117 @@
+"""Push -> traffic-shifted chat message for the reference pipeline on the embedded target, and the
+harness's overhead over the scaled AWS waits on that path (the canary's interval between weight steps,
+times the time scale; the termination wait comes after the hook and is not on the path). Targets:
+overhead <= 3 s, of which push -> approval pending <= 2.5 s (nothing AWS waits for is on that leg).
+
+Each run pushes a commit through the mirror, waits for the approval (the harness sees it pending),
+approves at once and follows the deployment as the suites do (release.follow_release); the end is the
+time the chat receiver recorded the notifier's AfterAllowTraffic post.
+
+    .venv/bin/python bench/bench_notify.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gitops_harness.config import load_config
+from gitops_harness.deployments import settle_deployment_group
+from gitops_harness.pipeline import PipelineUnderTest
+from gitops_harness.release import follow_release
+from gitops_harness.stacks import deploy, teardown
+from gitops_harness.targets import make_target
+from timing import REPO
+
+OVERHEAD_TARGET = 3.0  # seconds
+APPROVAL_TARGET = 2.5  # seconds, push -> approval pending
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    config = load_config(REPO / "harness.yaml")
+    walls, waits, approvals = [], [], []
+    with make_target(config, "embedded") as target, tempfile.TemporaryDirectory() as tmp:
+        missing = target.missing({"bluegreen", "alb-data-plane", "build", "lambda-invoke", "chat-receiver"})
+        if missing:
+            print(f"bench_notify: skipped, the embedded target lacks {', '.join(missing)}")
+            return 0
+        chat = target.chat
+        stacks = deploy(target, config)
+        pipeline = PipelineUnderTest.connect(target, config, stacks, Path(tmp))
+        codedeploy = target.client("codedeploy", "pipeline")
+        try:
+            for n in range(args.runs):
+                settle_deployment_group(
+                    codedeploy, stacks.codedeploy_application, stacks.deployment_group, 120
+                )
+                version = f"9.{n}.{int(time.time())}"
+                pushed = time.time()
+                sha = pipeline.push_app({"VERSION": f"{version}\n"}, f"bench notify {n}")
+                execution = pipeline.wait_for_execution(sha, timeout=60)
+                approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=240)
+                pending = time.time() - pushed
+                image = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])[
+                    "ImageURI"
+                ]
+                run = follow_release(pipeline, approval, image, f"{version}+{sha[:12]}")
+                [post] = chat.wait_for(
+                    lambda p, d=run.deployment.id, t=pushed: (
+                        p.at >= t and "Traffic shift complete" in p.text and d in p.text
+                    ),
+                    timeout=60,
+                    describe=f"the traffic-shifted post for {run.deployment.id}",
+                )
+                failed = {claim: p for claim, p in run.problems().items() if p}
+                if failed:
+                    print(f"run {n}: the release did not hold: {failed}", file=sys.stderr)
+                    return 1
+                scaled = run.routing.interval_minutes * (len(run.routing.steps) - 1) * 60 * run.time_scale
+                walls.append(post.at - pushed)
+                waits.append(scaled)
+                approvals.append(pending)
+                print(
+                    f"run {n}: push -> traffic-shifted post {walls[-1]:.2f} s, scaled waits {scaled:.2f} s, "
+                    f"overhead {walls[-1] - scaled:.2f} s; push -> approval pending {pending:.2f} s",
+                    flush=True,
+                )
+                # where push -> approval went: each pipeline action's own start/end
+                rows = pipeline.timeline(approval.execution_id)
+                print(
+                    "  "
+                    + ", ".join(
+                        f"{r.action} {(r.end - r.start).total_seconds():.2f}s"
+                        for r in rows
+                        if r.start and r.end
+                    )
+                    + f"; first action starts {(rows[0].start.timestamp() - pushed):.2f}s after the push"
+                    if rows and rows[0].start
+                    else "",
+                    flush=True,
+                )
+        finally:
+            pipeline.stop_running_executions("bench over")
+            pipeline.close()
+            teardown(target, stacks)
+    wall, wait = statistics.median(walls), statistics.median(waits)
+    overhead = statistics.median(w - s for w, s in zip(walls, waits, strict=True))
+    pending = statistics.median(approvals)
+    print(
+        f"push -> traffic-shifted chat message: median {wall:.2f} s over {len(walls)} runs "
+        f"(min {min(walls):.2f}, max {max(walls):.2f}); scaled AWS waits {wait:.2f} s; "
+        f"overhead {overhead:.2f} s ({'within' if overhead <= OVERHEAD_TARGET else 'OVER'} the "
+        f"{OVERHEAD_TARGET} s target); push -> approval pending median {pending:.2f} s "
+        f"({'within' if pending <= APPROVAL_TARGET else 'OVER'} the {APPROVAL_TARGET} s target)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
