@@ -43,7 +43,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-bench: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+bench: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 $(VENV)/.installed: pyproject.toml

@@ -33,14 +33,13 @@ from gitops_harness.targets.localstack_host import VENV_ENV
 from gitops_harness.waiting import wait_until
 from timing import REPO, report
 
-PIPELINE = "bench-approval"
 
-
-def _pipeline(target: Any) -> None:
-    """A two-stage pipeline in the pipeline account: S3 source, manual approval."""
+def _pipeline(target: Any, name: str) -> None:
+    """A two-stage pipeline in the pipeline account: S3 source, manual approval (names per run: the
+    embedded targets of one process share moto's state)."""
     account = target.account_id("pipeline")
     s3 = target.client("s3")
-    bucket = f"bench-artifacts-{account}"
+    bucket = f"{name}-{account}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     data = io.BytesIO()
@@ -57,11 +56,9 @@ def _pipeline(target: Any) -> None:
             }
         ],
     }
-    role = target.client("iam").create_role(
-        RoleName="bench-pipeline", AssumeRolePolicyDocument=json.dumps(trust)
-    )
+    role = target.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     target.client("iam").put_role_policy(
-        RoleName="bench-pipeline",
+        RoleName=name,
         PolicyName="all",
         PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -69,7 +66,7 @@ def _pipeline(target: Any) -> None:
     )
     target.client("codepipeline").create_pipeline(
         pipeline={
-            "name": PIPELINE,
+            "name": name,
             "roleArn": role["Role"]["Arn"],
             "pipelineType": "V2",
             "artifactStore": {"type": "S3", "location": bucket},
@@ -113,13 +110,13 @@ def _pipeline(target: Any) -> None:
     )
 
 
-def _approval_pending(target: Any) -> float:
+def _approval_pending(target: Any, name: str) -> float:
     codepipeline = target.client("codepipeline")
     started = time.perf_counter()
-    execution = codepipeline.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
+    execution = codepipeline.start_pipeline_execution(name=name)["pipelineExecutionId"]
 
     def waiting() -> bool:
-        for stage in codepipeline.get_pipeline_state(name=PIPELINE)["stageStates"]:
+        for stage in codepipeline.get_pipeline_state(name=name)["stageStates"]:
             if stage["stageName"] == "Approve":
                 latest = stage.get("latestExecution") or {}
                 return (
@@ -132,12 +129,12 @@ def _approval_pending(target: Any) -> float:
     wait_until(
         waiting,
         timeout=120,
-        describe_expected=f"{PIPELINE} waiting at its approval",
+        describe_expected=f"{name} waiting at its approval",
         interval=0.02,
         max_interval=0.1,
     )
     seconds = time.perf_counter() - started
-    codepipeline.stop_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=execution, abandon=True)
+    codepipeline.stop_pipeline_execution(pipelineName=name, pipelineExecutionId=execution, abandon=True)
     return seconds
 
 
@@ -152,7 +149,7 @@ def main() -> int:
     starts: dict[str, list[float]] = {"localstack": [], "embedded": []}
     stacks: dict[str, list[float]] = {"localstack": [], "embedded": []}
     approvals: dict[str, list[float]] = {"localstack": [], "embedded": []}
-    for _ in range(runs):
+    for run in range(runs):
         for name in ("localstack", "embedded"):
             target = (
                 LocalStackTarget.from_config(config)
@@ -172,8 +169,8 @@ def main() -> int:
                 deploy_stack(target, management, timeout=180)
                 stacks[name].append(time.perf_counter() - started)
                 delete_stack(target, management, timeout=180)
-                _pipeline(target)
-                approvals[name].append(_approval_pending(target))
+                _pipeline(target, f"bench-approval-{run}")
+                approvals[name].append(_approval_pending(target, f"bench-approval-{run}"))
             finally:
                 target.stop()
     report(

@@ -16,6 +16,7 @@ SCRIPTS = (
     "bench_alb.py",
     "bench_bluegreen.py",
     "bench_test_suite.py",
+    "bench_localstack.py",
 )
 
 

@@ -94,3 +94,11 @@ def register_routes() -> None:
 
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
+
+
+@hooks.on_infra_shutdown()
+def stop_planes() -> None:
+    """Stop the planes' scheduler with LocalStack, so no job acts on a gateway that is going away."""
+    from gitops_localstack import runtime
+
+    runtime.shutdown()

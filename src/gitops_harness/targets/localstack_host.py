@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +80,7 @@ class HostLocalStack:
             return None
 
     def start(self) -> HostLocalStack:
+        self.root.mkdir(parents=True, exist_ok=True)
         log = (self.root / "localstack.log").open("wb")
         started = time.monotonic()
         self.process = subprocess.Popen(
@@ -121,3 +123,4 @@ class HostLocalStack:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+        shutil.rmtree(self.root, ignore_errors=True)  # its FILESYSTEM_ROOT, log and plux cache
