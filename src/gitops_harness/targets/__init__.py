@@ -35,6 +35,10 @@ def check_available(config: HarnessConfig, name: str | None = None) -> str:
         from gitops_harness.targets.aws_settings import aws_settings
 
         aws_settings(config)
+    if chosen == "localstack":  # an endpoint nothing answers at, or no venv to start one: refused now
+        from gitops_harness.targets.localstack import preflight
+
+        preflight(config)
     return chosen
 
 

@@ -61,6 +61,27 @@ def _get_json(url: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def preflight(config: HarnessConfig) -> None:
+    """InputError before any work when the configured LocalStack cannot be reached or started."""
+    from gitops_harness.errors import InputError
+    from gitops_harness.targets.localstack_host import VENV_ENV
+
+    target = LocalStackTarget.from_config(config)
+    if target._start_host:
+        venv = target._venv or os.environ.get(VENV_ENV)
+        if not venv or not (Path(venv) / "bin" / "python").exists():
+            raise InputError(
+                f"targets.localstack.start: host needs LocalStack's venv: set {VENV_ENV} or "
+                "targets.localstack.venv (make .venv-localstack/.installed builds it)"
+            )
+        return
+    if _get_json(f"{target.endpoint_url}/_localstack/health") is None:
+        raise InputError(
+            f"targets.localstack.endpoint: no LocalStack answers at {target.endpoint_url}/_localstack/health "
+            f"(start it: docker compose up; or set {ENDPOINT_ENV}, or targets.localstack.start: host)"
+        )
+
+
 class LocalStackTarget(Target):
     name = "localstack"
 
