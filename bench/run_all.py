@@ -17,6 +17,7 @@ SCRIPTS = (
     "bench_bluegreen.py",
     "bench_notify.py",
     "bench_test_suite.py",
+    "bench_localstack.py",
 )
 
 

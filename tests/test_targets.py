@@ -145,9 +145,36 @@ def test_make_target_reads_the_config(tmp_path: Path) -> None:
     config = load_config(config_file)
     target = make_target(config)
     assert isinstance(target, EmbeddedTarget) and target.time_scale == 0.25
-    with pytest.raises(InputError, match="not implemented yet"):
-        make_target(config, "localstack")
     with pytest.raises(InputError, match="allowed_accounts is empty"):  # aws refuses to run unlisted
         make_target(config, "aws")
     with pytest.raises(InputError, match="unknown target"):
         make_target(config, "mars")
+
+
+def test_the_localstack_target_says_when_no_localstack_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from gitops_harness.errors import ToolError
+    from gitops_harness.targets.localstack import LocalStackTarget
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.delenv("GITOPS_HARNESS_LOCALSTACK_ENDPOINT", raising=False)
+    monkeypatch.delenv("GITOPS_HARNESS_LOCALSTACK_START", raising=False)
+    config_file = tmp_path / "harness.yaml"
+    config_file.write_text(f"targets:\n  localstack:\n    endpoint: http://127.0.0.1:{port}\n")
+    config = load_config(config_file)
+    # refused before any work (make_target checks it), and by the target itself when started
+    with pytest.raises(
+        InputError, match=f"no LocalStack answers at http://127.0.0.1:{port}/_localstack/health"
+    ):
+        make_target(config, "localstack")
+    target = LocalStackTarget.from_config(config)
+    assert target.endpoint_url == f"http://127.0.0.1:{port}"
+    with pytest.raises(
+        ToolError, match=f"no LocalStack answers at http://127.0.0.1:{port}/_localstack/health"
+    ):
+        target.start()

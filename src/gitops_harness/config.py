@@ -256,7 +256,9 @@ SCHEMA: dict[str, Any] = {
     "targets": {
         "default": _target_name,
         "embedded": {"port": _port, "time_scale": _time_scale},
-        "localstack": {"endpoint": _url, "auth_token_env": _text},
+        # start: "host" makes the target start LocalStack itself (targets/localstack_host.py; its venv from
+        # GITOPS_HARNESS_LOCALSTACK_VENV); otherwise it uses the LocalStack already answering at endpoint
+        "localstack": {"endpoint": _url, "auth_token_env": _text, "start": _text, "venv": _path},
         # values are checked by targets/aws_settings.py when the aws target is chosen; keys here
         "aws": {
             "region": _region,

@@ -19,7 +19,7 @@ from gitops_harness.targets.base import (
     skip_reason,
 )
 
-IMPLEMENTED_TARGETS = ("embedded", "aws")
+IMPLEMENTED_TARGETS = ("embedded", "localstack", "aws")
 
 
 def check_available(config: HarnessConfig, name: str | None = None) -> str:
@@ -28,11 +28,17 @@ def check_available(config: HarnessConfig, name: str | None = None) -> str:
     chosen = name or config.default_target
     config.target_settings(chosen)  # validates the name and its settings
     if chosen not in IMPLEMENTED_TARGETS:
-        raise InputError(f"target {chosen!r} is not implemented yet: use --target embedded or aws")
+        raise InputError(
+            f"target {chosen!r} is not implemented yet: use --target embedded, localstack or aws"
+        )
     if chosen == "aws":  # its settings (allowlist, region, mode) are refused here, before any work
         from gitops_harness.targets.aws_settings import aws_settings
 
         aws_settings(config)
+    if chosen == "localstack":  # an endpoint nothing answers at, or no venv to start one: refused now
+        from gitops_harness.targets.localstack import preflight
+
+        preflight(config)
     return chosen
 
 
@@ -43,6 +49,10 @@ def make_target(config: HarnessConfig, name: str | None = None) -> Target:
         from gitops_harness.targets.embedded import EmbeddedTarget
 
         return EmbeddedTarget.from_config(config)
+    if chosen == "localstack":
+        from gitops_harness.targets.localstack import LocalStackTarget
+
+        return LocalStackTarget.from_config(config)
     if chosen == "aws":
         from gitops_harness.targets.aws import AwsTarget
 

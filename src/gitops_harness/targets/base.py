@@ -22,7 +22,7 @@ Capabilities (strings):
   chat-receiver        the target runs its own chat webhook receiver (``target.chat``, chat_receiver.py) and
                        deploys the pipeline with the notifier pointed at it
   disposable-accounts  any 12-digit account id is an empty account to deploy into (with_accounts)
-  embedded / real-aws  the kind of target (for the embedded_only / aws_only markers)
+  embedded / localstack / real-aws  the kind of target (for the embedded_only / aws_only markers)
 
 Adding a target: subclass Target, implement start/stop, ``credentials`` and ``_discover_capabilities``.
 """
@@ -196,6 +196,10 @@ class Target(ABC):
     def missing(self, required: Iterable[str]) -> list[str]:
         return sorted(set(required) - self.capabilities)
 
+    def explain(self, capability: str) -> str | None:
+        """Why this target lacks ``capability`` (what it is missing), for skip reasons; None: no detail."""
+        return None
+
 
 def requirements(suite_or_marker: str) -> frozenset[str]:
     try:
@@ -211,7 +215,9 @@ def skip_reason(target: Target, suite_or_marker: str) -> str | None:
     missing = target.missing(requirements(suite_or_marker))
     if not missing:
         return None
-    return f"{suite_or_marker} needs {', '.join(missing)}, which target {target.name} does not offer"
+    reason = f"{suite_or_marker} needs {', '.join(missing)}, which target {target.name} does not offer"
+    details = [d for d in (target.explain(c) for c in missing) if d]
+    return f"{reason} ({'; '.join(details)})" if details else reason
 
 
 def require(target: Target, capability: str, *, why: str | None = None) -> None:
@@ -221,6 +227,9 @@ def require(target: Target, capability: str, *, why: str | None = None) -> None:
     import pytest
 
     reason = f"target {target.name} lacks capability {capability!r}"
+    detail = target.explain(capability)
+    if detail:
+        reason = f"{reason} ({detail})"
     pytest.skip(f"{reason}: {why}" if why else reason)
 
 

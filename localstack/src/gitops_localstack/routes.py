@@ -1,0 +1,104 @@
+"""Routes on LocalStack's router, added when LocalStack starts (hook `localstack.hooks.on_infra_start`):
+
+/v1/repos/...      CodeCommit's git smart HTTP (what the clone URLs rewritten to LocalStack reach),
+                   served by the harness's CodeCommit plane, as the embedded emulator's front door does
+/_gitops/health    which plugin providers are registered, which LocalStack has loaded, their versions
+                   and implemented operations (what `--target localstack` reads for its capabilities)
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from localstack.runtime import hooks
+
+HEALTH_PATH = "/_gitops/health"
+GIT_PATH = "/v1/repos/<path:rest>"
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _resource_types() -> list[str]:
+    """The CloudFormation resource types LocalStack has a provider for (plux names are lower-cased)."""
+    from plux import PluginManager
+
+    names = PluginManager("localstack.cloudformation.resource_providers").list_names()
+    return sorted(names)
+
+
+def health(request: Any, **_: Any) -> Any:
+    from localstack import config
+    from rolo import Response
+
+    from gitops_localstack import __version__, providers, runtime
+
+    services: dict[str, Any] = {}
+    for api, entry in runtime.PLANES.items():
+        module_name, _, class_name = entry.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            operations = sorted(cls.implemented_operations())
+            error = None
+        except Exception as exc:  # an import failure is what the target must report, not hide
+            operations, error = [], f"{type(exc).__name__}: {exc}"
+        services[api] = {
+            "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider(api),
+            "loaded": providers.ACTIVE.get(api),
+            "operations": operations,
+            **({"error": error} if error else {}),
+        }
+    return Response.for_json(
+        {
+            "plugin": "gitops-harness-localstack",
+            "version": __version__,
+            "harness_version": _dist_version("ecs-gitops-harness"),
+            "localstack_version": _dist_version("localstack-core"),
+            "git_smart_http": True,
+            "cloudformation_types": _resource_types(),
+            "providers": services,
+        }
+    )
+
+
+def git(request: Any, **_: Any) -> Any:
+    """Hand the request to the CodeCommit plane's git app (a WSGI app) with a WSGI environ of its own."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from gitops_localstack import runtime
+
+    plane = runtime.plane("codecommit")
+    body = request.get_data()
+    environ = dict(request.environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["PATH_INFO"] = request.path
+    route = plane.extra_route(None, environ)
+    if route is None:
+        return WerkzeugResponse("not a git smart HTTP path\n", status=404)
+    _service, _operation, _account, app = route
+    return WerkzeugResponse.from_app(app, environ, buffered=True)
+
+
+@hooks.on_infra_start()
+def register_routes() -> None:
+    from localstack.services.edge import ROUTER
+
+    ROUTER.add(HEALTH_PATH, health, methods=["GET"])
+    ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
+
+
+@hooks.on_infra_shutdown()
+def stop_planes() -> None:
+    """Stop the planes' scheduler with LocalStack, so no job acts on a gateway that is going away."""
+    from gitops_localstack import runtime
+
+    runtime.shutdown()

@@ -1,0 +1,84 @@
+"""The harness's control planes inside LocalStack's process, made once on the first provider's load.
+
+The planes share one Runtime, as in the embedded emulator: CodePipeline reads CodeCommit's archives
+through `runtime.planes`, and every plane acts on other services (S3, IAM, STS, Events, SNS) with role
+clients against LocalStack's own gateway, so those calls show in LocalStack like any client's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+# service (LocalStack api name, the SigV4 signing name) -> the harness's plane ("module:Class")
+PLANES: dict[str, str] = {
+    "codecommit": "gitops_harness.emulator.codecommit.plane:CodeCommit",
+    "codepipeline": "gitops_harness.emulator.codepipeline.plane:CodePipeline",
+    "codebuild": "gitops_harness.emulator.codebuild.plane:CodeBuild",
+    "codestar-notifications": "gitops_harness.emulator.codestar_notifications.plane:CodeStarNotifications",
+    "codedeploy": "gitops_harness.emulator.codedeploy.plane:CodeDeploy",
+}
+
+_lock = threading.Lock()
+_runtime: Any = None
+_planes: dict[str, Any] = {}
+
+
+def gateway_url() -> str:
+    """LocalStack's gateway as this process reaches it (plain HTTP on the first GATEWAY_LISTEN)."""
+    from localstack import config
+
+    listen = config.GATEWAY_LISTEN[0]
+    host = "127.0.0.1" if listen.host in ("0.0.0.0", "", "::") else listen.host
+    return f"http://{host}:{listen.port}"
+
+
+def _state_dir() -> Path:
+    from localstack import config
+
+    base = Path(config.dirs.tmp or tempfile.gettempdir())
+    path = base / "gitops-harness"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runtime() -> Any:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            from gitops_harness.emulator.clients import RoleClients
+            from gitops_harness.emulator.controlplane import Runtime
+            from gitops_harness.emulator.scheduler import Scheduler
+
+            scheduler = Scheduler()
+            clients = RoleClients(gateway_url)
+            # No event_delivery: LocalStack's own EventBridge delivers rules' targets here.
+            _runtime = Runtime(scheduler, clients, _state_dir(), gateway_url)
+        return _runtime
+
+
+def plane(service: str) -> Any:
+    """The plane serving ``service``; every plane is made on the first call (they refer to each other)."""
+    rt = runtime()
+    with _lock:
+        if not _planes:
+            from gitops_harness.emulator.registry import load_control_planes
+
+            classes = load_control_planes(tuple(PLANES.values()))
+            for name, cls in zip(PLANES, classes, strict=True):
+                _planes[name] = cls(rt)
+            rt.planes.update({p.service_name: p for p in _planes.values()})
+        return _planes[service]
+
+
+def loaded() -> dict[str, Any]:
+    with _lock:
+        return dict(_planes)
+
+
+def shutdown() -> None:
+    with _lock:
+        if _runtime is not None:
+            _runtime.scheduler.shutdown()
