@@ -1,8 +1,9 @@
 """The gate's reports against their consumers' official schemas, vendored in tests/schemas/ (README there
-names each source): SARIF 2.1.0 from OASIS; GitLab's SAST report schema when it has been vendored."""
+names each source): SARIF 2.1.0 from OASIS; GitLab's SAST report format 15.0.7."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).parent / "schemas"
 SARIF_SCHEMA = SCHEMAS / "sarif-schema-2.1.0.json"
 GITLAB_SAST_SCHEMA = SCHEMAS / f"sast-report-format-{GITLAB_SAST_VERSION}.json"
+GITLAB_SAST_SHA256 = "38e5d41cea595af2abf67aeb0edaba1668c5f6ecad6ffa76a85ce3b9eb874332"
 
 # jsonschema checks "uri" only with optional packages (rfc3987) this project does not install: the two
 # formats SARIF uses are checked here instead, so a relative helpUri fails the test as GitHub fails it.
@@ -93,15 +95,30 @@ def test_the_schema_check_can_fail() -> None:
     assert _errors(bad, SARIF_SCHEMA)
 
 
+def test_the_vendored_gitlab_schema_is_gitlabs_15_0_7() -> None:
+    """The copy named in tests/schemas/README.md (gitlabhq's vendored security-report-schemas v15.0.7)."""
+    text = GITLAB_SAST_SCHEMA.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == GITLAB_SAST_SHA256
+    schema = json.loads(text)
+    assert schema["self"] == {"version": GITLAB_SAST_VERSION}
+    assert schema["$id"].endswith("/security-report-schemas/-/raw/master/dist/sast-report-format.json")
+
+
+def test_the_gitlab_schema_check_can_fail() -> None:
+    """A SARIF-style severity, a timestamp with a zone and a finding without identifiers are refused."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    report = gitlab_sast_report(FINDINGS, RULES, start_time=now, end_time=now, root=REPO)
+    report["scan"]["start_time"] = "2026-01-01T00:00:00Z"
+    report["vulnerabilities"][0]["severity"] = "error"
+    del report["vulnerabilities"][1]["identifiers"]
+    assert len(_errors(report, GITLAB_SAST_SCHEMA)) == 3
+
+
 @pytest.mark.parametrize("findings", [[], FINDINGS], ids=["clean", "findings"])
 def test_sarif_log_is_valid_sarif_2_1_0(findings: list[Finding]) -> None:
     assert _errors(sarif_log(findings, RULES, tools=TOOLS, root=REPO), SARIF_SCHEMA) == []
 
 
-@pytest.mark.skipif(
-    not GITLAB_SAST_SCHEMA.exists(),
-    reason=f"{GITLAB_SAST_SCHEMA.name} not vendored (see tests/schemas/README.md)",
-)
 def test_gitlab_sast_report_is_valid_against_gitlabs_schema() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     report = gitlab_sast_report(FINDINGS, RULES, start_time=now, end_time=now, root=REPO)
@@ -111,7 +128,8 @@ def test_gitlab_sast_report_is_valid_against_gitlabs_schema() -> None:
 @pytest.mark.slow
 def test_the_real_gates_reports_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """checkov and cfn-lint on the reference template beside one that cannot be parsed: the SARIF the
-    gate writes (a parse-error finding among real findings) passes the OASIS schema."""
+    gate writes (a parse-error finding among real findings) passes the OASIS schema, its GitLab SAST
+    report GitLab's."""
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("gitops_harness.policy.command",))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "good.yaml").write_text((REPO / "fixtures/pipeline/pipeline-account.yaml").read_text())
@@ -123,7 +141,4 @@ def test_the_real_gates_reports_are_valid(tmp_path: Path, monkeypatch: pytest.Mo
     sarif = json.loads((tmp_path / "out/results.sarif").read_text())
     assert _errors(sarif, SARIF_SCHEMA) == []
     assert any(result["results"] for result in sarif["runs"])
-    if GITLAB_SAST_SCHEMA.exists():
-        assert (
-            _errors(json.loads((tmp_path / "out/gl-sast-report.json").read_text()), GITLAB_SAST_SCHEMA) == []
-        )
+    assert _errors(json.loads((tmp_path / "out/gl-sast-report.json").read_text()), GITLAB_SAST_SCHEMA) == []
