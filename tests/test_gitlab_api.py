@@ -137,8 +137,7 @@ def test_the_run_report_checks_gitlab_first_or_says_there_is_none(
     from gitops_harness.pipeline_layer import gitlab_verdict
 
     config = load_config(Path(__file__).resolve().parents[1] / "harness.yaml")
-    skipped = gitlab_verdict(config)
-    assert skipped.skipped and "the mirror leg uses the harness's local mirror" in skipped.detail
+    assert gitlab_verdict(config) is None  # no GitLab configured: said as progress, not a SKIP verdict
     monkeypatch.setenv("GITLAB_URL", url)
     configured = dataclasses.replace(config, gitlab={**config.gitlab, "project": double.project_path})
     assert gitlab_verdict(configured).passed

@@ -49,10 +49,13 @@ def test_reference_pipeline_runs_to_the_deploy_stage_with_a_timeline():
     assert pipeline_rows[:3] == [("Source", "Succeeded"), ("Build", "Succeeded"), ("Approve", "Succeeded")]
     assert pipeline_rows[3][0] == "Deploy"
     [notify] = [v for v in run["verdicts"] if v["area"] == "notify"]
-    if not notify["skipped"]:  # each chat post is a row, and the last one is the traffic shift's
-        chat_rows = [action for stage, action, _ in run["timeline"] if stage == "Chat"]
-        assert chat_rows == ["post: build finished", "post: approval needed", "post: traffic shifted"]
-        assert notify["passed"], notify["detail"]
+    assert not notify["skipped"], notify["detail"]  # the embedded target runs the notifier for real
+    assert notify["passed"], notify["detail"]
+    # each chat post is a row; the build-finished and approval-needed posts race (two SNS deliveries
+    # started a moment apart, as on AWS), the traffic shift's comes last
+    chat_rows = [action for stage, action, _ in run["timeline"] if stage == "Chat"]
+    assert sorted(chat_rows[:2]) == ["post: approval needed", "post: build finished"]
+    assert chat_rows[2:] == ["post: traffic shifted"]
     [bluegreen] = [v for v in run["verdicts"] if v["area"] == "bluegreen"]
     if not bluegreen["skipped"]:  # the target runs blue/green: each lifecycle event and weight step is a row
         codedeploy_rows = [action for stage, action, _ in run["timeline"] if stage == "CodeDeploy"]

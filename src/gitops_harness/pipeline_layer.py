@@ -40,6 +40,12 @@ BLUEGREEN_CLAIM = "CodeDeploy shifts ALB traffic blue -> green"
 Progress = Callable[[str], None]
 
 
+NO_GITLAB = (
+    "no GitLab configured (gitlab.project and the URL variable): the mirror leg uses the harness's local "
+    "mirror, which pushes to CodeCommit as GitLab's push mirror does"
+)
+
+
 class _StepFailed(Exception):
     """A step's verdict failed; the steps after it are not run."""
 
@@ -58,7 +64,11 @@ def pipeline_verdicts(
     progress(f"starting the {target_name or config.default_target} target")
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
         config = target.run_config(config)  # aws: names carry the run id
-        verdicts.append(gitlab_verdict(config))
+        gitlab = gitlab_verdict(config)
+        if gitlab is None:  # not one of the pipeline's assertions: said once, not reported as a SKIP
+            progress(f"GitLab's health not checked: {NO_GITLAB}")
+        else:
+            verdicts.append(gitlab)
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
             judge(
@@ -98,8 +108,9 @@ def pipeline_verdicts(
     return verdicts, timeline
 
 
-def gitlab_verdict(config: HarnessConfig) -> Verdict:
-    """GitLab's own health first (it runs on Fargate beside the pipeline), or why there is no GitLab."""
+def gitlab_verdict(config: HarnessConfig) -> Verdict | None:
+    """GitLab's own health first (it runs on Fargate beside the pipeline); None when no GitLab is
+    configured, since then the mirror leg runs through the harness's local mirror."""
     import os
 
     from gitops_harness.gitlab import gitlab_health
@@ -107,14 +118,7 @@ def gitlab_verdict(config: HarnessConfig) -> Verdict:
     assertion = "GitLab answers its readiness and liveness checks"
     url = os.environ.get(str(config.gitlab.get("url_env") or ""), "")
     if not config.gitlab.get("project") or not url:
-        return Verdict(
-            "gitlab",
-            assertion,
-            False,
-            "no GitLab configured (gitlab.project and the URL variable): the mirror leg uses the harness's "
-            "local mirror, which pushes to CodeCommit as GitLab's push mirror does",
-            skipped=True,
-        )
+        return None
     try:
         health = gitlab_health(url)
     except Exception as exc:  # unreachable GitLab: a failed verdict, not a crash
