@@ -5,6 +5,7 @@ ValidateTemplate as AWS answers it, imports resolved before anything is created.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -468,7 +469,8 @@ def test_custom_resource_answers_with_data_for_getatt_and_gets_delete(aws, cfn):
     assert ssm.get_parameter(Name=consumer)["Parameter"]["Value"] == "hello world"
     assert provider_requests(aws, "cfnt-custom") == {"Create": "- world"}
     # the responses went to CloudFormation's bucket, not to one of the stack's account
-    assert aws.client("s3", account=ACCOUNT).list_buckets()["Buckets"] == []
+    buckets = [b["Name"] for b in aws.client("s3", account=ACCOUNT).list_buckets()["Buckets"]]
+    assert not [name for name in buckets if name.startswith("cloudformation-custom-resource-response")]
 
     cfn.delete_stack(StackName="cfnt-custom")
     wait_until(
@@ -491,7 +493,12 @@ def test_custom_resource_failed_response_fails_it_and_rolls_back(aws, cfn):
     )
     assert "Consumer" not in failed_resources(cfn, "cfnt-custom-fail")
     rolled_back = [e for e in events(cfn, "cfnt-custom-fail") if e[1] == "DELETE_COMPLETE"]
-    assert {logical for logical, _, _ in rolled_back} >= {"Provider", "ProviderRole"}
+    assert {logical for logical, _, _ in rolled_back} == {"Widget", "Provider", "ProviderRole"}
+    # the failed resource got its Delete, with the physical id of its FAILED response (cfnresponse's
+    # default: the function's log stream), before its function went
+    requests = provider_requests(aws, "cfnt-custom-fail")
+    assert requests["Create"] == "- world"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32} world", requests["Delete"]), requests
     cfn.delete_stack(StackName="cfnt-custom-fail")
 
 

@@ -2,7 +2,8 @@
 each Create, Update and Delete sends the provider a request through its ServiceToken (a Lambda function,
 invoked asynchronously, or an SNS topic) and waits for the provider to PUT its response to the request's
 ResponseURL, a presigned S3 URL on this emulator. The response's PhysicalResourceId is the resource's
-Ref, its Data the GetAtt values; a FAILED response or none within ServiceTimeout (AWS seconds, default
+Ref, its Data the GetAtt values; a FAILED response (whose resource still gets a Delete on rollback) or
+none within ServiceTimeout (AWS seconds, default
 3600, on the emulator's time scale) fails the resource with AWS's reason.
 
 The responses land in a bucket of CloudFormation's own account (RESPONSE_ACCOUNT), as on AWS, where
@@ -17,6 +18,7 @@ import json
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,15 @@ def _response_bucket(region: str) -> str:
     return f"cloudformation-custom-resource-response-{region.replace('-', '')}"
 
 
+class CustomResourceFailed(ResourceFailure):
+    """A FAILED response; `cleanup` sends the Delete CloudFormation sends the failed resource on rollback
+    (with the PhysicalResourceId the response gave) and returns that id."""
+
+    def __init__(self, message: str, cleanup: Callable[[], str] | None = None):
+        super().__init__(message)
+        self.cleanup = cleanup
+
+
 class _Exchange:
     """One request to the provider and its response."""
 
@@ -134,9 +145,18 @@ class _Exchange:
         self._send(token, request)
         response = self._await(s3, bucket, key, clock_seconds(timeout), request_id)
         if response.get("Status") == "FAILED":
-            raise ResourceFailure(
+            failed_id = response.get("PhysicalResourceId")
+            cleanup = None
+            if request_type == "Create" and isinstance(failed_id, str) and failed_id:
+
+                def cleanup() -> str:
+                    self.run("Delete", properties, failed_id)
+                    return failed_id
+
+            raise CustomResourceFailed(
                 "Received response status [FAILED] from custom resource. Message returned: "
-                f"{response.get('Reason', '')} (RequestId: {request_id})"
+                f"{response.get('Reason', '')} (RequestId: {request_id})",
+                cleanup,
             )
         if response.get("Status") != "SUCCESS":
             raise ResourceFailure(f"Invalid response status [{response.get('Status')}] from custom resource")
