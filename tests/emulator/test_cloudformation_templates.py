@@ -514,3 +514,40 @@ def test_custom_resource_without_an_answer_times_out_on_the_emulators_time_scale
             "Please check your logs for requestId ["
         )
         assert provider_requests(fast, "cfnt-custom-silent") == {"Create": "- world"}
+
+
+def test_custom_resource_update_sends_old_properties_and_replacement_deletes_the_old_one(aws, cfn):
+    assert custom_stack(cfn, "cfnt-custom-update", "succeed")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(
+        StackName="cfnt-custom-update",
+        TemplateBody=body("custom_resource.yaml"),
+        Parameters=[
+            {"ParameterKey": "Mode", "ParameterValue": "succeed"},
+            {"ParameterKey": "Greeting", "ParameterValue": "there"},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-custom-update")
+    assert described["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-custom-update")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert (out["WidgetId"], out["Message"]) == ("widget-there", "hello there")
+    # Update carried the old physical id and properties; the new physical id made the old one go
+    assert provider_requests(aws, "cfnt-custom-update") == {
+        "Create": "- world",
+        "Update": "widget-world there world",
+        "Delete": "widget-world world",
+    }
+    cfn.delete_stack(StackName="cfnt-custom-update")
+
+
+def test_custom_resource_with_an_sns_topic_as_service_token(cfn):
+    cfn.create_stack(
+        StackName="cfnt-custom-sns",
+        TemplateBody=body("custom_resource_sns.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-custom-sns")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-custom-sns")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out == {"ThingId": "by-sns", "Via": "AWS::CloudFormation::CustomResource Create"}
+    cfn.delete_stack(StackName="cfnt-custom-sns")

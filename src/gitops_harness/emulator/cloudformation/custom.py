@@ -193,6 +193,8 @@ class _Exchange:
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                     raise ResourceFailure(handler_message(error, "s3")) from None
+            except BotoCoreError as error:  # the emulator stopping under a waiting stack
+                raise ResourceFailure(handler_message(error, "s3")) from None
             else:
                 return _parsed_response(body)
             left = deadline - time.monotonic()
