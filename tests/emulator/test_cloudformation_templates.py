@@ -551,3 +551,32 @@ def test_custom_resource_with_an_sns_topic_as_service_token(cfn):
     out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
     assert out == {"ThingId": "by-sns", "Via": "AWS::CloudFormation::CustomResource Create"}
     cfn.delete_stack(StackName="cfnt-custom-sns")
+
+
+def test_cfnresponse_puts_the_documented_response_to_the_response_url(aws):
+    from types import SimpleNamespace
+
+    from gitops_harness.emulator.cloudformation import cfnresponse
+
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="cfnt-responses")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "cfnt-responses", "Key": "r1"})
+    event = {"ResponseURL": url, "StackId": "arn:stack", "RequestId": "req-1", "LogicalResourceId": "Widget"}
+    cfnresponse.send(
+        event, SimpleNamespace(log_stream_name="stream-7"), cfnresponse.FAILED, {"A": "1"}, noEcho=True
+    )
+    sent = json.loads(s3.get_object(Bucket="cfnt-responses", Key="r1")["Body"].read())
+    assert sent == {
+        "Status": "FAILED",
+        "Reason": "See the details in CloudWatch Log Stream: stream-7",
+        "PhysicalResourceId": "stream-7",  # the log stream when no physical id is given
+        "StackId": "arn:stack",
+        "RequestId": "req-1",
+        "LogicalResourceId": "Widget",
+        "NoEcho": True,
+        "Data": {"A": "1"},
+    }
+    # an unreachable URL is reported, never raised (the provider's own outcome must not depend on it)
+    cfnresponse.send(
+        {**event, "ResponseURL": "http://127.0.0.1:9/"}, SimpleNamespace(), cfnresponse.SUCCESS, {}
+    )
