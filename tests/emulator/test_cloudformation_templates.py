@@ -5,6 +5,7 @@ ValidateTemplate as AWS answers it, imports resolved before anything is created.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -431,3 +432,151 @@ def test_secretsmanager_reference_to_a_missing_secret_fails_the_resource(cfn):
         "(Service: AWSSecretsManager; Status Code: 400; Error Code: ResourceNotFoundException)"
     }
     cfn.delete_stack(StackName="cfnt-no-secret")
+
+
+# ---- custom resources -----------------------------------------------------------------------------------
+
+
+def custom_stack(cfn, name: str, mode: str, service_timeout: int = 3600) -> dict:
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=body("custom_resource.yaml"),
+        Parameters=[
+            {"ParameterKey": "Mode", "ParameterValue": mode},
+            {"ParameterKey": "ServiceTimeout", "ParameterValue": str(service_timeout)},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    return settled(cfn, name)
+
+
+def provider_requests(aws, stack: str) -> dict[str, str]:
+    """What the provider function recorded: request type -> 'PhysicalResourceId Greeting'."""
+    found = aws.client("ssm", account=ACCOUNT).get_parameters_by_path(Path=f"/cfnt/{stack}/")["Parameters"]
+    return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}
+
+
+def test_custom_resource_answers_with_data_for_getatt_and_gets_delete(aws, cfn):
+    described = custom_stack(cfn, "cfnt-custom", "succeed")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-custom")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out == {"WidgetId": "widget-world", "Message": "hello world", "Size": "3"}  # scalars as strings
+    resources = cfn.describe_stack_resources(StackName="cfnt-custom")["StackResources"]
+    widget = next(r for r in resources if r["LogicalResourceId"] == "Widget")
+    assert (widget["ResourceType"], widget["PhysicalResourceId"]) == ("Custom::Widget", "widget-world")
+    consumer = next(r for r in resources if r["LogicalResourceId"] == "Consumer")["PhysicalResourceId"]
+    ssm = aws.client("ssm", account=ACCOUNT)
+    assert ssm.get_parameter(Name=consumer)["Parameter"]["Value"] == "hello world"
+    assert provider_requests(aws, "cfnt-custom") == {"Create": "- world"}
+    # the responses went to CloudFormation's bucket, not to one of the stack's account
+    buckets = [b["Name"] for b in aws.client("s3", account=ACCOUNT).list_buckets()["Buckets"]]
+    assert not [name for name in buckets if name.startswith("cloudformation-custom-resource-response")]
+
+    cfn.delete_stack(StackName="cfnt-custom")
+    wait_until(
+        lambda: cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"],
+        accept=lambda summaries: any(s["StackName"] == "cfnt-custom" for s in summaries),
+        timeout=60,
+        describe_expected="cfnt-custom deleted",
+    )
+    # Delete reached the provider with the physical id it returned (before its function was deleted)
+    assert provider_requests(aws, "cfnt-custom")["Delete"] == "widget-world world"
+
+
+def test_custom_resource_failed_response_fails_it_and_rolls_back(aws, cfn):
+    described = custom_stack(cfn, "cfnt-custom-fail", "fail")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE", events(cfn, "cfnt-custom-fail")
+    reason = failed_resources(cfn, "cfnt-custom-fail")["Widget"]
+    assert reason.startswith(
+        "Received response status [FAILED] from custom resource. Message returned: "
+        "the widget is out of stock (RequestId: "
+    )
+    assert "Consumer" not in failed_resources(cfn, "cfnt-custom-fail")
+    rolled_back = [e for e in events(cfn, "cfnt-custom-fail") if e[1] == "DELETE_COMPLETE"]
+    assert {logical for logical, _, _ in rolled_back} == {"Widget", "Provider", "ProviderRole"}
+    # the failed resource got its Delete, with the physical id of its FAILED response (cfnresponse's
+    # default: the function's log stream), before its function went
+    requests = provider_requests(aws, "cfnt-custom-fail")
+    assert requests["Create"] == "- world"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32} world", requests["Delete"]), requests
+    cfn.delete_stack(StackName="cfnt-custom-fail")
+
+
+def test_custom_resource_without_an_answer_times_out_on_the_emulators_time_scale():
+    # 200 AWS seconds at time scale 0.01: two seconds of waiting
+    with running_emulator(time_scale=0.01) as fast:
+        cfn = fast.client("cloudformation", account=ACCOUNT)
+        described = custom_stack(cfn, "cfnt-custom-silent", "silent", service_timeout=200)
+        assert described["StackStatus"] == "ROLLBACK_COMPLETE", events(cfn, "cfnt-custom-silent")
+        reason = failed_resources(cfn, "cfnt-custom-silent")["Widget"]
+        assert reason.startswith(
+            "CloudFormation did not receive a response from your Custom Resource. "
+            "Please check your logs for requestId ["
+        )
+        assert provider_requests(fast, "cfnt-custom-silent") == {"Create": "- world"}
+
+
+def test_custom_resource_update_sends_old_properties_and_replacement_deletes_the_old_one(aws, cfn):
+    assert custom_stack(cfn, "cfnt-custom-update", "succeed")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(
+        StackName="cfnt-custom-update",
+        TemplateBody=body("custom_resource.yaml"),
+        Parameters=[
+            {"ParameterKey": "Mode", "ParameterValue": "succeed"},
+            {"ParameterKey": "Greeting", "ParameterValue": "there"},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-custom-update")
+    assert described["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-custom-update")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert (out["WidgetId"], out["Message"]) == ("widget-there", "hello there")
+    # Update carried the old physical id and properties; the new physical id made the old one go
+    assert provider_requests(aws, "cfnt-custom-update") == {
+        "Create": "- world",
+        "Update": "widget-world there world",
+        "Delete": "widget-world world",
+    }
+    cfn.delete_stack(StackName="cfnt-custom-update")
+
+
+def test_custom_resource_with_an_sns_topic_as_service_token(cfn):
+    cfn.create_stack(
+        StackName="cfnt-custom-sns",
+        TemplateBody=body("custom_resource_sns.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-custom-sns")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-custom-sns")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert out == {"ThingId": "by-sns", "Via": "AWS::CloudFormation::CustomResource Create"}
+    cfn.delete_stack(StackName="cfnt-custom-sns")
+
+
+def test_cfnresponse_puts_the_documented_response_to_the_response_url(aws):
+    from types import SimpleNamespace
+
+    from gitops_harness.emulator.cloudformation import cfnresponse
+
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="cfnt-responses")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "cfnt-responses", "Key": "r1"})
+    event = {"ResponseURL": url, "StackId": "arn:stack", "RequestId": "req-1", "LogicalResourceId": "Widget"}
+    cfnresponse.send(
+        event, SimpleNamespace(log_stream_name="stream-7"), cfnresponse.FAILED, {"A": "1"}, noEcho=True
+    )
+    sent = json.loads(s3.get_object(Bucket="cfnt-responses", Key="r1")["Body"].read())
+    assert sent == {
+        "Status": "FAILED",
+        "Reason": "See the details in CloudWatch Log Stream: stream-7",
+        "PhysicalResourceId": "stream-7",  # the log stream when no physical id is given
+        "StackId": "arn:stack",
+        "RequestId": "req-1",
+        "LogicalResourceId": "Widget",
+        "NoEcho": True,
+        "Data": {"A": "1"},
+    }
+    # an unreachable URL is reported, never raised (the provider's own outcome must not depend on it)
+    cfnresponse.send(
+        {**event, "ResponseURL": "http://127.0.0.1:9/"}, SimpleNamespace(), cfnresponse.SUCCESS, {}
+    )

@@ -145,6 +145,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="start the Lambda fork server when a function is created, not at its first invocation",
                 ),
                 PatchSpec(
+                    "moto.awslambda.models:LambdaFunction",
+                    "_create_zipfile_from_plaintext_code",
+                    _cloudformation("inline_code_with_cfnresponse", "custom"),
+                    why="inline ZipFile code gets this project's cfnresponse module, as AWS adds its own",
+                ),
+                PatchSpec(
                     "moto.awslambda.models:LambdaBackend",
                     "send_sns_message",
                     _lambda("sending_sns_message"),
@@ -204,6 +210,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     "_delete_resource",
                     _cloudformation("with_api_deletes", "deletions"),
                     why="deletes moto skips (routes, gateways...) and our models' deletes",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing:ResourceMap",
+                    "delete",
+                    _cloudformation("deleting_in_reverse_order", "deletions"),
+                    why="dependents deleted before what they depend on (a custom resource before its function)",
                 ),
                 PatchSpec(
                     f"{_CFN}.models:CloudFormationBackend",

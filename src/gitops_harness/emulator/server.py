@@ -158,7 +158,7 @@ class EmbeddedAWS:
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # moto's patches are installed on the first request that needs them (moto_patches.py): moto's
             # Lambda or CloudFormation alone import for ~1 s, which a run without them never pays.
-            app = self._ensuring_moto_patches(with_runtime(app, self.clients))
+            app = self._ensuring_moto_patches(with_runtime(app, self.clients, self.time_scale))
             try:
                 # MotoRequestHandler keeps S3 metadata headers that contain underscores
                 self._server = make_server(

@@ -76,3 +76,40 @@ def with_api_deletes(delete_resource: Callable[..., None]) -> Callable[..., None
         return None
 
     return delete
+
+
+def deleting_in_reverse_order(_moto_delete: Callable[[Any], None]) -> Callable[[Any], None]:
+    """ResourceMap.delete, in reverse creation order as CloudFormation deletes (dependents before what
+    they depend on: a custom resource's Delete still finds its Lambda function). moto's walks a set and
+    retries failures; a resource that fails in a pass is tried again while passes make progress."""
+
+    def delete(resource_map: Any) -> None:
+        parsed = resource_map._parsed_resources  # creation order: a resource's dependencies come first
+        remaining = [
+            logical_id
+            for logical_id in reversed(list(parsed))
+            if logical_id in resource_map._resource_json_map
+            and resource_map._resource_json_map[logical_id].get("DeletionPolicy") != "Retain"
+            and parsed[logical_id] is not None
+            and not isinstance(parsed[logical_id], str)
+        ]
+        last_error: Exception | None = None
+        while remaining:
+            failed: list[str] = []
+            for logical_id in remaining:
+                try:
+                    resource_map._delete_resource(
+                        parsed[logical_id], resource_map._resource_json_map[logical_id]
+                    )
+                except Exception as error:  # tried again in the next pass, as moto does
+                    last_error = error
+                    failed.append(logical_id)
+                else:
+                    parsed.pop(logical_id, None)
+            if len(failed) == len(remaining):
+                break
+            remaining = failed
+        if remaining and last_error is not None:
+            raise last_error
+
+    return delete

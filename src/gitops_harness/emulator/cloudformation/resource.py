@@ -28,15 +28,24 @@ class ResourceFailure(Exception):
 # variable, not a process global) because several emulators in one process share moto's state but
 # not our control planes.
 _clients: contextvars.ContextVar[RoleClients | None] = contextvars.ContextVar("cfn_clients", default=None)
+# that emulator's time scale (clock seconds per AWS second): custom resources wait their ServiceTimeout by it
+_time_scale: contextvars.ContextVar[float] = contextvars.ContextVar("cfn_time_scale", default=1.0)
 
 
 @contextmanager
-def acting_through(clients: RoleClients) -> Iterator[None]:
+def acting_through(clients: RoleClients, time_scale: float = 1.0) -> Iterator[None]:
     token = _clients.set(clients)
+    scale_token = _time_scale.set(time_scale)
     try:
         yield
     finally:
+        _time_scale.reset(scale_token)
         _clients.reset(token)
+
+
+def clock_seconds(aws_seconds: float) -> float:
+    """AWS seconds as clock seconds on the emulator serving this stack."""
+    return aws_seconds * _time_scale.get()
 
 
 def client_for(service: str, account_id: str, region: str) -> Any:
@@ -224,12 +233,15 @@ def unsupported(resource_type: str) -> type[ApiResource]:
     return type("UnsupportedResource", (UnsupportedResource,), {"resource_type": resource_type})
 
 
-def with_runtime(app: Callable[..., Iterable[bytes]], clients: RoleClients) -> Callable[..., Iterable[bytes]]:
-    """The front door's WSGI app, with this emulator's clients as the models' runtime per request."""
+def with_runtime(
+    app: Callable[..., Iterable[bytes]], clients: RoleClients, time_scale: float = 1.0
+) -> Callable[..., Iterable[bytes]]:
+    """The front door's WSGI app, with this emulator's clients and time scale as the models' runtime
+    per request."""
 
     def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         # moto builds its whole answer inside the call, so the context covers the stack's work
-        with acting_through(clients):
+        with acting_through(clients, time_scale):
             return app(environ, start_response)
 
     return serve

@@ -12,6 +12,7 @@ are left alone. The schema files are read directly (importing cfnlint.schema cos
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -69,7 +70,12 @@ def violations(schema: dict[str, Any], node: dict[str, Any], value: Any, path: s
     found: list[str] = []
     present = {key for key, item in value.items() if item != NO_VALUE and item is not None}
     if node.get("additionalProperties") is False:
-        extra = sorted(key for key in present if key not in declared)
+        patterns = [re.compile(pattern) for pattern in node.get("patternProperties") or {}]
+        extra = sorted(
+            key
+            for key in present
+            if key not in declared and not any(pattern.search(key) for pattern in patterns)
+        )
         found += [f"{path}: extraneous key [{key}] is not permitted" for key in extra]
     required = node.get("required")
     if isinstance(required, list):

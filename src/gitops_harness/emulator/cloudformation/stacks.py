@@ -44,6 +44,8 @@ class _Progress:
 
     stack: Any
     created: list[str] = field(default_factory=list)
+    # the failed resource's own clean-up, run first on rollback (a custom resource gets its Delete)
+    failed_cleanup: tuple[str, str, Callable[[], str]] | None = None
 
     def event(
         self, logical_id: str, resource_type: str, physical_id: str, status: str, reason: str | None = None
@@ -123,6 +125,9 @@ def _create_with_events(
     except Exception as error:
         reason = _reason(error)
         progress.event(logical_id, resource_type, "", "CREATE_FAILED", reason)
+        cleanup = getattr(error, "cleanup", None)
+        if cleanup is not None:
+            progress.failed_cleanup = (logical_id, resource_type, cleanup)
         raise StackResourceFailed(logical_id, reason) from error
     progress.created.append(logical_id)
     progress.event(
@@ -280,6 +285,16 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
     )
     stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
     left: list[str] = []
+    if progress.failed_cleanup is not None:
+        logical_id, resource_type, cleanup = progress.failed_cleanup
+        progress.event(logical_id, resource_type, "", "DELETE_IN_PROGRESS")
+        try:
+            physical_id = cleanup()
+        except Exception as error:
+            left.append(logical_id)
+            progress.event(logical_id, resource_type, "", "DELETE_FAILED", _reason(error))
+        else:
+            progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
     for logical_id in reversed(progress.created):
         resource = resource_map._parsed_resources.get(logical_id)
         resource_type = resource_map._resource_json_map[logical_id]["Type"]

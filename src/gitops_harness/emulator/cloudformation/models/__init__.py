@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from gitops_harness.emulator.cloudformation.custom import CustomResource, is_custom
 from gitops_harness.emulator.cloudformation.models import (
     codebuild,
     codecommit,
@@ -53,10 +54,10 @@ def resource_class_from_type(resource_type: str) -> Any:
     model = RESOURCE_MODELS.get(resource_type)
     if model is not None:
         return model
+    if is_custom(resource_type):
+        return CustomResource
     if resource_type in parsing.NULL_MODELS:
         return None
-    if resource_type.startswith("Custom::"):
-        return parsing.CustomModel
     moto_model = parsing.get_model_map().get(resource_type)
     if moto_model is None:
         return _unsupported_class(resource_type)
