@@ -357,6 +357,29 @@ def test_oversized_body_is_refused_from_its_length_and_not_echoed(every):
     _logged(every, 413, "codecommit")
 
 
+@pytest.mark.parametrize("service", ["sqs", "codecommit"])  # moto's service and one of ours
+def test_a_small_chunked_body_reaches_the_service_whole(every, service):
+    target = "CodeCommit_20150413.ListRepositories" if service == "codecommit" else "AmazonSQS.ListQueues"
+    headers = _json_headers(service, target, 0)
+    del headers["Content-Length"]
+    headers["Transfer-Encoding"] = "chunked"
+    status, _, body = _raw(every, headers, b"1\r\n{\r\n1\r\n}\r\n0\r\n\r\n")
+    assert status == 200, body
+
+
+def test_an_oversized_chunked_body_is_refused_too(every):
+    """Without a Content-Length the limit still holds: the body is read one byte past it, no further."""
+    chunk = b"x" * (1024 * 1024)
+    headers = _json_headers("codecommit", "CodeCommit_20150413.ListRepositories", 0)
+    del headers["Content-Length"]
+    headers["Transfer-Encoding"] = "chunked"
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17)) + b"0\r\n\r\n"
+    status, _, body = _raw(every, headers, framed)
+    assert status == 413 and len(body) < 1000
+    assert json.loads(body)["__type"] == "RequestEntityTooLargeException"
+    _logged(every, 413, "codecommit")
+
+
 @pytest.mark.parametrize("name", ["..", "."])
 def test_codecommit_refuses_dot_repository_names(every, name):
     codecommit = every.client("codecommit", account=A)

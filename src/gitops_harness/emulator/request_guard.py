@@ -71,10 +71,28 @@ def content_length(environ: dict[str, Any]) -> int:
     return int(raw)
 
 
+def _chunked(environ: dict[str, Any]) -> bool:
+    return bool(environ.get("wsgi.input_terminated")) and "chunked" in environ.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    )
+
+
+def _buffer_chunked(environ: dict[str, Any], limit: int) -> int:
+    """A signed request sent chunked (no Content-Length): read it one byte past the limit, no further, and
+    put it back with its length, so the size check and every reader after it see a plain body."""
+    body = environ["wsgi.input"].read(limit + 1)
+    environ["wsgi.input"] = BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return len(body)
+
+
 def refusal(environ: dict[str, Any], service: str | None, region: str | None) -> ServiceException | None:
     """Why the front door refuses this request before routing it, or None."""
     length = content_length(environ)
     limit = MAX_S3_REQUEST_BYTES if service == "s3" else MAX_REQUEST_BYTES
+    if service is not None and not length and _chunked(environ):
+        length = _buffer_chunked(environ, limit)
     if length > limit:
         return RequestEntityTooLarge(
             f"Request body of {length} bytes exceeds the embedded AWS's limit of {limit} bytes",
@@ -100,13 +118,10 @@ def json_too_deep(environ: dict[str, Any]) -> ServiceException | None:
     The body is put back for whoever answers."""
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json"):
         return None
-    length = content_length(environ)
-    if length:
-        body = environ["wsgi.input"].read(length)
-    elif environ.get("wsgi.input_terminated"):  # chunked: no length, the server ends the stream
-        body = environ["wsgi.input"].read()
-    else:
+    length = content_length(environ)  # a chunked body was given its length by refusal()
+    if not length:
         return None
+    body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     try:
