@@ -130,9 +130,23 @@ class ReleaseRun:
         on_prod = self.prod.first_answer(self.green_version)
         if on_test is None:
             return [f"the test listener never served {self.green_version!r}: {self.test.describe()}"]
-        if on_prod is not None and on_prod.at <= on_test.at:
+        if on_prod is None:
+            return []
+        # Two probes sample 1/rate apart, so "first seen" times cannot order two switches made a few ms
+        # apart (no AfterAllowTestTraffic hook): the claim fails when the test listener still answered
+        # with another version at or after prod's first green answer.
+        stale = next(
+            (
+                s
+                for s in self.test.samples
+                if not s.failed and s.version != self.green_version and s.at >= on_prod.at
+            ),
+            None,
+        )
+        if stale is not None:
             return [
-                f"prod served green at {_clock(on_prod.at)}, the test listener only at {_clock(on_test.at)}"
+                f"prod served green at {_clock(on_prod.at)}, the test listener still served "
+                f"{stale.version!r} at {_clock(stale.at)}"
             ]
         return []
 
