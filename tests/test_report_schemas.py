@@ -13,8 +13,9 @@ import jsonschema
 import pytest
 
 from gitops_harness import cli
-from gitops_harness.exports import GITLAB_SAST_VERSION, RuleHelp, ToolInfo, gitlab_sast_report, sarif_log
+from gitops_harness.exports import GITLAB_SAST_VERSION, gitlab_sast_report, sarif_log
 from gitops_harness.findings import Finding, Severity
+from test_policy_report_consumers import RULES, TOOLS  # the same tools and rules as the consumer tests
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -44,17 +45,6 @@ def _errors(document: dict, schema_path: Path) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
 
 
-TOOLS = [
-    ToolInfo("checkov", "3.3.30", "https://www.checkov.io/"),
-    ToolInfo("cfn-lint", "1.58.0", "https://github.com/aws-cloudformation/cfn-lint"),
-    ToolInfo("gitops-harness", "0.1.0", REPO.as_uri()),
-]
-RULES = {
-    "CKV_GITOPS_1": RuleHelp(
-        "Approval before deploy", "Add a Manual approval stage.", "docs/policy-checks.md#x"
-    ),
-    "CKV_AWS_18": RuleHelp("S3 access logging", "Enable logging.", "https://docs.example.org/ckv_aws_18"),
-}
 FINDINGS = [
     Finding(
         str(REPO / "fixtures/pipeline/p.yaml"),
