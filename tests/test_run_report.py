@@ -38,6 +38,14 @@ def test_skipped_verdicts_neither_pass_nor_fail_the_report():
     assert not only_skipped.passed
 
 
+def test_notes_say_what_was_not_checked_without_changing_the_outcome():
+    report = RunReport(title="t", verdicts=[Verdict("policy", "ok", True)])
+    report.notes.append("GitLab's health not checked: no GitLab configured")
+    lines = report.render().splitlines()
+    assert lines[lines.index("Notes") + 1] == "  - GitLab's health not checked: no GitLab configured"
+    assert report.passed and lines[-1].startswith("PASSED: 1 passed, 0 failed, 0 skipped")
+
+
 def test_timeline_lines_carry_stage_action_status_and_duration():
     report = RunReport(title="t", verdicts=[Verdict("mirror", "one execution", True)])
     report.timeline.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -65,9 +66,7 @@ def pipeline_verdicts(
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
         config = target.run_config(config)  # aws: names carry the run id
         gitlab = gitlab_verdict(config)
-        if gitlab is None:  # not one of the pipeline's assertions: said once, not reported as a SKIP
-            progress(f"GitLab's health not checked: {NO_GITLAB}")
-        else:
+        if gitlab is not None:  # without a GitLab, run's report says so in its notes
             verdicts.append(gitlab)
         missing = target.missing({"cloudformation", "codecommit-git", "pipeline-execution", "build"})
         if missing:
@@ -108,17 +107,21 @@ def pipeline_verdicts(
     return verdicts, timeline
 
 
+def gitlab_configured(config: HarnessConfig) -> bool:
+    """A GitLab project and the variable with its URL: else the mirror leg uses the local mirror."""
+    url_env = str(config.gitlab.get("url_env") or "")
+    return bool(config.gitlab.get("project")) and bool(url_env and os.environ.get(url_env))
+
+
 def gitlab_verdict(config: HarnessConfig) -> Verdict | None:
     """GitLab's own health first (it runs on Fargate beside the pipeline); None when no GitLab is
     configured, since then the mirror leg runs through the harness's local mirror."""
-    import os
-
     from gitops_harness.gitlab import gitlab_health
 
     assertion = "GitLab answers its readiness and liveness checks"
-    url = os.environ.get(str(config.gitlab.get("url_env") or ""), "")
-    if not config.gitlab.get("project") or not url:
+    if not gitlab_configured(config):
         return None
+    url = os.environ[str(config.gitlab["url_env"])]
     try:
         health = gitlab_health(url)
     except Exception as exc:  # unreachable GitLab: a failed verdict, not a crash

@@ -32,6 +32,7 @@ class RunReport:
     verdicts: list[Verdict] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what was not checked and why, when it is no verdict
 
     @property
     def passed(self) -> bool:
@@ -70,5 +71,7 @@ class RunReport:
             lines.append(f"  {mark}  {v.area:<{width}}  {v.assertion}{detail}")
             if not v.passed and v.where_to_look:
                 lines.append(f"        {'':<{width}}  look at: {v.where_to_look}")
+        if self.notes:
+            lines += ["", "Notes", *(f"  - {note}" for note in self.notes)]
         lines += ["", self._outcome()]
         return "\n".join(lines)

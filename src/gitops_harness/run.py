@@ -17,7 +17,7 @@ from gitops_harness.artifacts.validate import validate_directory
 from gitops_harness.config import TARGETS, HarnessConfig, load_config
 from gitops_harness.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from gitops_harness.findings import Severity, count
-from gitops_harness.pipeline_layer import pipeline_verdicts
+from gitops_harness.pipeline_layer import NO_GITLAB, gitlab_configured, pipeline_verdicts
 from gitops_harness.policy.command import run_policy, write_reports
 from gitops_harness.report import RunReport, Verdict
 from gitops_harness.targets import check_available
@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         verdicts, timeline = pipeline_verdicts(config, args.target, progress)
         report.verdicts.extend(verdicts)
         report.timeline.extend(timeline)
+        if not gitlab_configured(config):  # not one of the pipeline's assertions: a note, not a SKIP
+            report.notes.append(f"GitLab's health not checked: {NO_GITLAB}")
     report.seconds = time.perf_counter() - started
     print(report.summary() if args.quiet else report.render())
     return EXIT_OK if report.passed else EXIT_FINDINGS
