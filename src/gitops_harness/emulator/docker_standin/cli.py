@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from gitops_harness.emulator.docker_standin import builder, gotemplate, registry_login, registry_push, views
+from gitops_harness.emulator.docker_standin import builder, gotemplate, views
 from gitops_harness.emulator.docker_standin.errors import EXIT_USAGE, DockerError
 from gitops_harness.emulator.docker_standin.image_store import ImageStore
 from gitops_harness.emulator.docker_standin.progress import PlainProgress
@@ -58,6 +58,10 @@ def cmd_login(argv: list[str], store: ImageStore) -> int:
         password = args.password
     else:
         raise DockerError("the gitops-harness stand-in needs --password-stdin or -p (no interactive login)")
+    # Imported here: only login and push talk to ECR, so only they pay for loading boto3 (each docker
+    # command is a fresh process in a build; `docker build` starts without it).
+    from gitops_harness.emulator.docker_standin import registry_login
+
     path = registry_login.login(store, args.server, args.username, password)
     print(f"WARNING! Your password will be stored unencrypted in {path}.", file=sys.stderr)
     print("Login Succeeded")
@@ -127,6 +131,8 @@ def cmd_push(argv: list[str], store: ImageStore) -> int:
     args = p.parse_args(argv)
     if args.all_tags:
         raise DockerError("docker push --all-tags is not supported by the gitops-harness stand-in")
+    from gitops_harness.emulator.docker_standin import registry_push  # boto3: see cmd_login
+
     registry_push.push(store, args.name, sys.stdout)
     return 0
 
