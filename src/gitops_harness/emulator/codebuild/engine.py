@@ -66,9 +66,7 @@ class BuildExecution:
         self.lock = lock  # the plane's: BatchGetBuilds reads the record under it
         self.work_root = work_root
         self.tools_dir = tools_dir
-        self.events = EventPublisher(
-            lambda account, region: runtime.clients.for_account("events", account, region)
-        )
+        self.events = EventPublisher.through(runtime)
         self.session_name = f"AWSCodeBuild-{record.uuid}"
         self._log_lines: list[tuple[int, str]] = []
         self._log_lock = threading.Lock()

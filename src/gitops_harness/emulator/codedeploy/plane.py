@@ -57,9 +57,7 @@ class CodeDeploy(ControlPlane):
                 lock=self.lock,
                 scheduler=runtime.scheduler,
                 clients=runtime.clients,
-                publisher=EventPublisher(
-                    lambda account, region: runtime.clients.for_account("events", account, region)
-                ),
+                publisher=EventPublisher.through(runtime),
                 group_of=self._group_of,
                 create_rollback=self.create_rollback,
             )

@@ -67,9 +67,7 @@ class CodePipeline(ControlPlane):
                 lock=self.lock,
                 scheduler=runtime.scheduler,
                 clients=runtime.clients,
-                publisher=EventPublisher(
-                    lambda account, region: runtime.clients.for_account("events", account, region)
-                ),
+                publisher=EventPublisher.through(runtime),
                 source_archive=self._source_archive,
             )
         )

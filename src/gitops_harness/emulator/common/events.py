@@ -4,7 +4,7 @@ AWS services deliver their own events to the default bus of the resource's accou
 plane does that with PutEvents as that account (`RoleClients.for_account("events", account, region)`), so
 moto's rules, targets, bus policies and the request log apply as for any caller.
 
-    publisher = EventPublisher(lambda account, region: runtime.clients.for_account("events", account, region))
+    publisher = EventPublisher.through(runtime)   # or EventPublisher(events_client_for) for other clients
     publisher.publish(account, region, [event_entry("aws.codebuild", "CodeBuild Build State Change",
                                                     detail, resources=[build_arn])])
     publisher.try_publish(...)   # log instead of raise: an event lost must not fail an execution
@@ -53,6 +53,11 @@ def event_entry(
 class EventPublisher:
     def __init__(self, events_client_for: EventsClientFor):
         self._events_client_for = events_client_for
+
+    @classmethod
+    def through(cls, runtime: Any) -> EventPublisher:
+        """A plane's publisher: PutEvents as the resource's account through the emulator's role clients."""
+        return cls(lambda account, region: runtime.clients.for_account("events", account, region))
 
     def publish(self, account_id: str, region: str, entries: list[dict[str, Any]]) -> None:
         """PutEvents `entries` on `account_id`'s bus in `region`, in batches of 10, in order.
