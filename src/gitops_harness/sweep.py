@@ -542,9 +542,13 @@ def _delete_task_sets(ecs: Any, service_arn: str) -> None:
         return
     for service in ecs.describe_services(cluster=cluster, services=[service_arn]).get("services", []):
         for task_set in service.get("taskSets", []):
-            ecs.delete_task_set(
-                cluster=cluster, service=service_arn, taskSet=task_set["taskSetArn"], force=True
-            )
+            try:
+                ecs.delete_task_set(
+                    cluster=cluster, service=service_arn, taskSet=task_set["taskSetArn"], force=True
+                )
+            except ClientError as exc:  # gone meanwhile: a stopped deployment's rollback deletes green
+                if exc.response["Error"].get("Code") != "TaskSetNotFoundException":
+                    raise
 
 
 # -- the command ---------------------------------------------------------------------------------------

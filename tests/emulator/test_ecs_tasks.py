@@ -143,6 +143,9 @@ def test_create_and_delete_task_set_start_and_stop_processes(aws, net) -> None:
         cluster="tasks", tasks=ecs.list_tasks(cluster="tasks", desiredStatus="STOPPED")["taskArns"]
     )
     assert any(t["startedBy"] == created["id"] and t["lastStatus"] == "STOPPED" for t in tasks["tasks"])
+    # deleting it again (a teardown racing a rollback that deleted it first) is AWS's named error
+    with pytest.raises(ecs.exceptions.TaskSetNotFoundException):
+        ecs.delete_task_set(cluster="tasks", service="sets", taskSet=created["taskSetArn"])
 
 
 def test_stop_task_stops_a_process_that_ignores_sigterm_after_the_stop_timeout(aws, net) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.exceptions import ECSException, InvalidParameterException, TaskSetNotFoundException
 
 from gitops_harness.emulator.ecs_tasks.task_sets import TaskSetController
 
@@ -122,9 +122,19 @@ def update_task_set(original: Any) -> Any:
     return hook
 
 
+# ECS's API reference, TaskSetNotFoundException
+TASK_SET_NOT_FOUND = (
+    "The specified task set wasn't found. You can view your available task sets with DescribeTaskSets. "
+    "Task sets are specific to each cluster, service and Region."
+)
+
+
 def delete_task_set(original: Any) -> Any:
     def hook(self: Any, cluster: str, service: str, task_set: str, *args: Any, **kwargs: Any) -> Any:
-        deleted = original(self, cluster, service, task_set, *args, **kwargs)
+        try:
+            deleted = original(self, cluster, service, task_set, *args, **kwargs)
+        except TaskSetNotFoundException:  # moto answers ClientException; AWS names the error
+            raise ECSException("TaskSetNotFoundException", TASK_SET_NOT_FOUND) from None
         deleted.status = "DRAINING"
         controller = _controller()
         if controller is not None:
