@@ -16,6 +16,7 @@ from pathlib import Path
 import boto3
 
 from gitops_harness.cli import COMMAND_MODULES
+from gitops_harness.waiting import wait_until
 
 DEADLINE = 30.0
 
@@ -177,13 +178,15 @@ def test_ctrl_c_during_a_build_stops_quietly(tmp_path: Path):
             serviceRole=role,
         )
         build_id = codebuild.start_build(projectName="slow")["build"]["id"]
-        phase = None
-        while phase != "BUILD":  # the build is in its logging loop
-            assert time.monotonic() < deadline, f"build never reached BUILD (last phase {phase})"
-            (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
-            phase = build.get("currentPhase")
-            assert build["buildStatus"] == "IN_PROGRESS", build["buildStatus"]
-            time.sleep(0.2)  # polling the build's state, as a client does; the deadline bounds it
+        build = wait_until(  # the build is in its logging loop
+            lambda: codebuild.batch_get_builds(ids=[build_id])["builds"][0],
+            timeout=max(deadline - time.monotonic(), 0.1),
+            describe_expected="the build in its BUILD phase",
+            describe_seen=lambda b: f"phase {b.get('currentPhase')}, status {b['buildStatus']}",
+            accept=lambda b: b.get("currentPhase") == "BUILD" or b["buildStatus"] != "IN_PROGRESS",
+            max_interval=0.2,
+        )
+        assert build["buildStatus"] == "IN_PROGRESS", build["buildStatus"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=DEADLINE) == 0
     finally:
