@@ -29,6 +29,18 @@ def _command() -> list[str]:
     return [sys.executable, "-m", "gitops_harness.emulator.command"]
 
 
+def _spawn(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, queue.Queue]:
+    """`gitops-harness emulator ARGS` with its temporary state under tmp_path; its stdout lines on a queue."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("MOTO_ACCOUNT_ID", None)
+    process = subprocess.Popen(
+        [*_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    out: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    return process, out
+
+
 def _lines(stream, sink: queue.Queue) -> None:
     for line in stream:
         sink.put(line)
@@ -36,19 +48,8 @@ def _lines(stream, sink: queue.Queue) -> None:
 
 
 def test_emulator_command_serves_and_stops_cleanly(tmp_path: Path):
-    env = {**os.environ, "TMPDIR": str(tmp_path)}  # its temporary state folder must appear (and go) here
-    env.pop("MOTO_ACCOUNT_ID", None)
     started = time.monotonic()
-    process = subprocess.Popen(
-        [*_command(), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    out: queue.Queue = queue.Queue()
-    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    process, out = _spawn(tmp_path, "--port", "0")  # its temporary state folder must appear (and go) here
     try:
         seen = []
         endpoint = None
@@ -97,18 +98,7 @@ def test_bad_arguments_exit_2(tmp_path: Path):
 
 def test_listening_beyond_loopback_warns_loudly_before_serving(tmp_path: Path):
     """--host 0.0.0.0 serves anyone on the network and signatures are not checked: say so on stderr."""
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    env.pop("MOTO_ACCOUNT_ID", None)
-    process = subprocess.Popen(
-        [*_command(), "--host", "0.0.0.0", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    out: queue.Queue = queue.Queue()
-    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    process, out = _spawn(tmp_path, "--host", "0.0.0.0", "--port", "0")
     try:
         warning = process.stderr.readline()
         assert warning.startswith("WARNING: --host 0.0.0.0 serves the embedded AWS to anyone")
@@ -129,19 +119,8 @@ def test_listening_beyond_loopback_warns_loudly_before_serving(tmp_path: Path):
 def test_ctrl_c_during_a_build_stops_quietly(tmp_path: Path):
     """SIGINT while a CodeBuild build runs: the scheduler stops before the server, so no job calls a closed
     endpoint; exit 0 within the deadline, no traceback, a short output."""
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    env.pop("MOTO_ACCOUNT_ID", None)
-    process = subprocess.Popen(
-        [*_command(), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    out: queue.Queue = queue.Queue()
+    process, out = _spawn(tmp_path, "--port", "0")
     err: queue.Queue = queue.Queue()
-    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
     threading.Thread(target=_lines, args=(process.stderr, err), daemon=True).start()
     try:
         deadline = time.monotonic() + DEADLINE
