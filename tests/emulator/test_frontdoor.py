@@ -305,6 +305,20 @@ def _json_headers(service: str, target: str, length: int, region: str = "us-east
     }
 
 
+def _form_headers(service: str, length: int) -> dict[str, str]:
+    """A signed query-protocol (form-encoded) request's headers."""
+    return {
+        "Authorization": _signed(service),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(length),
+    }
+
+
+def _chunked(headers: dict[str, str]) -> dict[str, str]:
+    """The same request sent with Transfer-Encoding: chunked and no Content-Length."""
+    return {**{k: v for k, v in headers.items() if k != "Content-Length"}, "Transfer-Encoding": "chunked"}
+
+
 def _logged(aws, status: int, service: str) -> None:
     aws.aws.front_door.wait_for_request(lambda e: e["status"] == status and e["service"] == service, 5)
 
@@ -330,12 +344,7 @@ def test_deeply_nested_json_is_a_serialization_exception(every, service, target)
 
 def test_an_operation_of_another_service_is_invalid_action(every):
     form = b"Action=GetCallerIdentity&Version=2011-06-15"
-    headers = {
-        "Authorization": _signed("iam"),
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Content-Length": str(len(form)),
-    }
-    status, kind, body = _raw(every, headers, form)
+    status, kind, body = _raw(every, _form_headers("iam", len(form)), form)
     assert status == 400 and kind == "text/xml"
     assert b"<Code>InvalidAction</Code>" in body and b"GetCallerIdentity" in body
     _logged(every, 400, "iam")
@@ -360,9 +369,7 @@ def test_oversized_body_is_refused_from_its_length_and_not_echoed(every):
 @pytest.mark.parametrize("service", ["sqs", "codecommit"])  # moto's service and one of ours
 def test_a_small_chunked_body_reaches_the_service_whole(every, service):
     target = "CodeCommit_20150413.ListRepositories" if service == "codecommit" else "AmazonSQS.ListQueues"
-    headers = _json_headers(service, target, 0)
-    del headers["Content-Length"]
-    headers["Transfer-Encoding"] = "chunked"
+    headers = _chunked(_json_headers(service, target, 0))
     status, _, body = _raw(every, headers, b"1\r\n{\r\n1\r\n}\r\n0\r\n\r\n")
     assert status == 200, body
 
@@ -370,9 +377,7 @@ def test_a_small_chunked_body_reaches_the_service_whole(every, service):
 def test_an_oversized_chunked_body_is_refused_too(every):
     """Without a Content-Length the limit still holds: the body is read one byte past it, no further."""
     chunk = b"x" * (1024 * 1024)
-    headers = _json_headers("codecommit", "CodeCommit_20150413.ListRepositories", 0)
-    del headers["Content-Length"]
-    headers["Transfer-Encoding"] = "chunked"
+    headers = _chunked(_json_headers("codecommit", "CodeCommit_20150413.ListRepositories", 0))
     framed = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17)) + b"0\r\n\r\n"
     status, _, body = _raw(every, headers, framed)
     assert status == 413 and len(body) < 1000
@@ -407,12 +412,7 @@ def test_a_moto_failure_is_an_aws_style_500_in_the_log(every, monkeypatch):
 
     monkeypatch.setattr(SNSResponse, "list_topics", broken)
     form = b"Action=ListTopics&Version=2010-03-31"
-    headers = {
-        "Authorization": _signed("sns"),
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Content-Length": str(len(form)),
-    }
-    status, kind, body = _raw(every, headers, form)
+    status, kind, body = _raw(every, _form_headers("sns", len(form)), form)
     assert status == 500 and kind == "text/xml" and b"<Code>InternalFailure</Code>" in body
     assert b"<html" not in body.lower()
     _logged(every, 500, "sns")
