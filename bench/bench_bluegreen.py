@@ -15,17 +15,11 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from gitops_harness.config import load_config
 from gitops_harness.deployments import settle_deployment_group
-from gitops_harness.pipeline import PipelineUnderTest
 from gitops_harness.release import follow_release
-from gitops_harness.stacks import deploy, teardown
-from gitops_harness.targets import make_target
-from timing import REPO
+from timing import reference_pipeline
 
 OVERHEAD_TARGET = 1.5  # seconds
 
@@ -34,45 +28,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    config = load_config(REPO / "harness.yaml")
     walls, waits = [], []
-    with make_target(config, "embedded") as target, tempfile.TemporaryDirectory() as tmp:
-        missing = target.missing({"bluegreen", "alb-data-plane", "build"})
-        if missing:
-            print(f"bench_bluegreen: skipped, the embedded target lacks {', '.join(missing)}")
+    with reference_pipeline({"bluegreen", "alb-data-plane", "build"}, "bench_bluegreen") as ready:
+        if ready is None:
             return 0
-        stacks = deploy(target, config)
-        pipeline = PipelineUnderTest.connect(target, config, stacks, Path(tmp))
+        target, stacks, pipeline = ready
         codedeploy = target.client("codedeploy", "pipeline")
-        try:
-            for n in range(args.runs):
-                settle_deployment_group(
-                    codedeploy, stacks.codedeploy_application, stacks.deployment_group, 120
-                )
-                version = f"9.{n}.{int(time.time())}"
-                sha = pipeline.push_app({"VERSION": f"{version}\n"}, f"bench {n}")
-                execution = pipeline.wait_for_execution(sha, timeout=60)
-                approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=240)
-                image = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])[
-                    "ImageURI"
-                ]
-                run = follow_release(pipeline, approval, image, f"{version}+{sha[:12]}")
-                failed = {claim: p for claim, p in run.problems().items() if p}
-                if failed:
-                    print(f"run {n}: the release did not hold: {failed}", file=sys.stderr)
-                    return 1
-                walls.append(run.seconds_approve_to_succeeded)
-                waits.append(run.scaled_waits)
-                print(
-                    f"run {n}: approve -> Succeeded {walls[-1]:.2f} s, scaled waits {waits[-1]:.2f} s, "
-                    f"overhead {walls[-1] - waits[-1]:.2f} s ({run.routing.name})",
-                    flush=True,
-                )
-                print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in run.breakdown().items()), flush=True)
-        finally:
-            pipeline.stop_running_executions("bench over")
-            pipeline.close()
-            teardown(target, stacks)
+        for n in range(args.runs):
+            settle_deployment_group(codedeploy, stacks.codedeploy_application, stacks.deployment_group, 120)
+            version = f"9.{n}.{int(time.time())}"
+            sha = pipeline.push_app({"VERSION": f"{version}\n"}, f"bench {n}")
+            execution = pipeline.wait_for_execution(sha, timeout=60)
+            approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=240)
+            image = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])[
+                "ImageURI"
+            ]
+            run = follow_release(pipeline, approval, image, f"{version}+{sha[:12]}")
+            failed = {claim: p for claim, p in run.problems().items() if p}
+            if failed:
+                print(f"run {n}: the release did not hold: {failed}", file=sys.stderr)
+                return 1
+            walls.append(run.seconds_approve_to_succeeded)
+            waits.append(run.scaled_waits)
+            print(
+                f"run {n}: approve -> Succeeded {walls[-1]:.2f} s, scaled waits {waits[-1]:.2f} s, "
+                f"overhead {walls[-1] - waits[-1]:.2f} s ({run.routing.name})",
+                flush=True,
+            )
+            print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in run.breakdown().items()), flush=True)
     wall, wait = statistics.median(walls), statistics.median(waits)
     overhead = statistics.median(w - s for w, s in zip(walls, waits, strict=True))
     verdict = "within" if overhead <= OVERHEAD_TARGET else "OVER"

@@ -16,17 +16,11 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from gitops_harness.config import load_config
 from gitops_harness.deployments import settle_deployment_group
-from gitops_harness.pipeline import PipelineUnderTest
 from gitops_harness.release import follow_release
-from gitops_harness.stacks import deploy, teardown
-from gitops_harness.targets import make_target
-from timing import REPO
+from timing import reference_pipeline
 
 OVERHEAD_TARGET = 3.0  # seconds
 APPROVAL_TARGET = 2.5  # seconds, push -> approval pending
@@ -36,70 +30,59 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    config = load_config(REPO / "harness.yaml")
     walls, waits, approvals = [], [], []
-    with make_target(config, "embedded") as target, tempfile.TemporaryDirectory() as tmp:
-        missing = target.missing({"bluegreen", "alb-data-plane", "build", "lambda-invoke", "chat-receiver"})
-        if missing:
-            print(f"bench_notify: skipped, the embedded target lacks {', '.join(missing)}")
+    with reference_pipeline(
+        {"bluegreen", "alb-data-plane", "build", "lambda-invoke", "chat-receiver"}, "bench_notify"
+    ) as ready:
+        if ready is None:
             return 0
+        target, stacks, pipeline = ready
         chat = target.chat
-        stacks = deploy(target, config)
-        pipeline = PipelineUnderTest.connect(target, config, stacks, Path(tmp))
         codedeploy = target.client("codedeploy", "pipeline")
-        try:
-            for n in range(args.runs):
-                settle_deployment_group(
-                    codedeploy, stacks.codedeploy_application, stacks.deployment_group, 120
+        for n in range(args.runs):
+            settle_deployment_group(codedeploy, stacks.codedeploy_application, stacks.deployment_group, 120)
+            version = f"9.{n}.{int(time.time())}"
+            pushed = time.time()
+            sha = pipeline.push_app({"VERSION": f"{version}\n"}, f"bench notify {n}")
+            execution = pipeline.wait_for_execution(sha, timeout=60)
+            approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=240)
+            pending = time.time() - pushed
+            image = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])[
+                "ImageURI"
+            ]
+            run = follow_release(pipeline, approval, image, f"{version}+{sha[:12]}")
+            [post] = chat.wait_for(
+                lambda p, d=run.deployment.id, t=pushed: (
+                    p.at >= t and "Traffic shift complete" in p.text and d in p.text
+                ),
+                timeout=60,
+                describe=f"the traffic-shifted post for {run.deployment.id}",
+            )
+            failed = {claim: p for claim, p in run.problems().items() if p}
+            if failed:
+                print(f"run {n}: the release did not hold: {failed}", file=sys.stderr)
+                return 1
+            scaled = run.routing.interval_minutes * (len(run.routing.steps) - 1) * 60 * run.time_scale
+            walls.append(post.at - pushed)
+            waits.append(scaled)
+            approvals.append(pending)
+            print(
+                f"run {n}: push -> traffic-shifted post {walls[-1]:.2f} s, scaled waits {scaled:.2f} s, "
+                f"overhead {walls[-1] - scaled:.2f} s; push -> approval pending {pending:.2f} s",
+                flush=True,
+            )
+            # where push -> approval went: each pipeline action's own start/end
+            rows = pipeline.timeline(approval.execution_id)
+            print(
+                "  "
+                + ", ".join(
+                    f"{r.action} {(r.end - r.start).total_seconds():.2f}s" for r in rows if r.start and r.end
                 )
-                version = f"9.{n}.{int(time.time())}"
-                pushed = time.time()
-                sha = pipeline.push_app({"VERSION": f"{version}\n"}, f"bench notify {n}")
-                execution = pipeline.wait_for_execution(sha, timeout=60)
-                approval = pipeline.wait_for_approval(execution["pipelineExecutionId"], timeout=240)
-                pending = time.time() - pushed
-                image = json.loads(pipeline.output_artifact(approval.execution_id)["imageDetail.json"])[
-                    "ImageURI"
-                ]
-                run = follow_release(pipeline, approval, image, f"{version}+{sha[:12]}")
-                [post] = chat.wait_for(
-                    lambda p, d=run.deployment.id, t=pushed: (
-                        p.at >= t and "Traffic shift complete" in p.text and d in p.text
-                    ),
-                    timeout=60,
-                    describe=f"the traffic-shifted post for {run.deployment.id}",
-                )
-                failed = {claim: p for claim, p in run.problems().items() if p}
-                if failed:
-                    print(f"run {n}: the release did not hold: {failed}", file=sys.stderr)
-                    return 1
-                scaled = run.routing.interval_minutes * (len(run.routing.steps) - 1) * 60 * run.time_scale
-                walls.append(post.at - pushed)
-                waits.append(scaled)
-                approvals.append(pending)
-                print(
-                    f"run {n}: push -> traffic-shifted post {walls[-1]:.2f} s, scaled waits {scaled:.2f} s, "
-                    f"overhead {walls[-1] - scaled:.2f} s; push -> approval pending {pending:.2f} s",
-                    flush=True,
-                )
-                # where push -> approval went: each pipeline action's own start/end
-                rows = pipeline.timeline(approval.execution_id)
-                print(
-                    "  "
-                    + ", ".join(
-                        f"{r.action} {(r.end - r.start).total_seconds():.2f}s"
-                        for r in rows
-                        if r.start and r.end
-                    )
-                    + f"; first action starts {(rows[0].start.timestamp() - pushed):.2f}s after the push"
-                    if rows and rows[0].start
-                    else "",
-                    flush=True,
-                )
-        finally:
-            pipeline.stop_running_executions("bench over")
-            pipeline.close()
-            teardown(target, stacks)
+                + f"; first action starts {(rows[0].start.timestamp() - pushed):.2f}s after the push"
+                if rows and rows[0].start
+                else "",
+                flush=True,
+            )
     wall, wait = statistics.median(walls), statistics.median(waits)
     overhead = statistics.median(w - s for w, s in zip(walls, waits, strict=True))
     pending = statistics.median(approvals)

@@ -8,8 +8,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -40,3 +42,31 @@ def report(name: str, seconds: list[float], baseline_name: str, baseline: list[f
         f"baseline {baseline_name}: {base:.2f} s; ratio {median / base:.2f}x"
     )
     return {"median_s": median, "baseline_s": base, "ratio": median / base}
+
+
+@contextmanager
+def reference_pipeline(needs: set[str], bench: str) -> Iterator[tuple[Any, Any, Any] | None]:
+    """The reference stacks deployed on the embedded target and a pipeline handle: (target, stacks,
+    pipeline), or None (said once) when the target lacks one of `needs`. Torn down afterwards."""
+    import tempfile
+
+    from gitops_harness.config import load_config
+    from gitops_harness.pipeline import PipelineUnderTest
+    from gitops_harness.stacks import deploy, teardown
+    from gitops_harness.targets import make_target
+
+    config = load_config(REPO / "harness.yaml")
+    with make_target(config, "embedded") as target, tempfile.TemporaryDirectory() as tmp:
+        missing = target.missing(needs)
+        if missing:
+            print(f"{bench}: skipped, the embedded target lacks {', '.join(sorted(missing))}")
+            yield None
+            return
+        stacks = deploy(target, config)
+        pipeline = PipelineUnderTest.connect(target, config, stacks, Path(tmp))
+        try:
+            yield target, stacks, pipeline
+        finally:
+            pipeline.stop_running_executions("bench over")
+            pipeline.close()
+            teardown(target, stacks)
