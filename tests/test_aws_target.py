@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from gitops_harness.rehearsal import (
     rehearsal_env,
     requests,
     run_pipeline_layer,
+    sdk_client,
     write_rehearsal_config,
 )
 from gitops_harness.run_guard import RunCancelled, RunTimedOut
@@ -145,7 +147,13 @@ def test_default_chain_plus_a_role_for_the_management_account(tmp_path, emulator
 
 
 @pytest.mark.parametrize("mode", ["ephemeral", "existing", "sweep"])
-def test_a_wrong_account_is_refused_before_the_first_write(tmp_path, emulator, aws_env, mode) -> None:
+def test_a_wrong_account_is_refused_before_the_first_write(
+    tmp_path, emulator, aws_env, mode, monkeypatch
+) -> None:
+    # The emulator is shared by this module: earlier tests' background writes (draining tasks' logs,
+    # async Lambda) can land in this test's window. This run's SDK clients carry their own app id.
+    app_id = f"wrong-account-{mode}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AWS_SDK_UA_APP_ID", app_id)
     existing = {
         "existing": {
             "repository": "r",
@@ -170,10 +178,13 @@ def test_a_wrong_account_is_refused_before_the_first_write(tmp_path, emulator, a
     else:
         with pytest.raises(InputError, match=f"account {STRANGER} .* not in targets.aws.allowed_accounts"):
             make_target(load_config(path), "aws").start()
-    seen = requests(emulator.endpoint_url, since)
+    seen = requests(emulator.endpoint_url, since, app_id=app_id)
     assert seen, "GetCallerIdentity must have been called"
     assert {e["service"] for e in seen} == {"sts"}
     assert not [e for e in seen if is_write(e)]
+    # and no write by anything but an SDK client (git, plain HTTP) in the window either
+    others = requests(emulator.endpoint_url, since)
+    assert not [e for e in others if is_write(e) and not sdk_client(e)]
 
 
 def test_credentials_of_another_allowed_account_are_refused_too(tmp_path, emulator, aws_env) -> None:

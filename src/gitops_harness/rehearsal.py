@@ -104,11 +104,20 @@ def rehearsal_env(config_path: Path) -> dict[str, str]:
     return env
 
 
-def requests(endpoint_url: str, since: float = 0.0) -> list[dict[str, Any]]:
+def requests(endpoint_url: str, since: float = 0.0, app_id: str | None = None) -> list[dict[str, Any]]:
     """The emulator's request log from ``since`` (time.time()) on. By time, not by position: the log keeps
-    only the last 2000 requests, so positions shift once it is full."""
+    only the last 2000 requests, so positions shift once it is full. With ``app_id``, only the requests of
+    SDK clients started with AWS_SDK_UA_APP_ID=<app_id> (their User-Agent carries ``app/<app_id>``)."""
     with urllib.request.urlopen(f"{endpoint_url}/_emulator/requests", timeout=10) as answer:  # noqa: S310
-        return [e for e in json.load(answer)["requests"] if e["time"] >= since]
+        seen = [e for e in json.load(answer)["requests"] if e["time"] >= since]
+    if app_id is not None:
+        seen = [e for e in seen if f"app/{app_id}" in e.get("userAgent", "").split()]
+    return seen
+
+
+def sdk_client(entry: dict[str, Any]) -> bool:
+    """Whether a logged request came from an AWS SDK (botocore, boto3), not git or a plain HTTP client."""
+    return entry.get("userAgent", "").startswith(("Botocore/", "Boto3/", "aws-cli/"))
 
 
 def is_write(entry: dict[str, Any]) -> bool:
