@@ -215,6 +215,11 @@ def _make_resources(target: AwsTarget) -> None:
     target.client("logs", "pipeline").create_log_group(
         logGroupName=f"/aws/codebuild/{target.project}-{target.run_id}-build"
     )
+    # and SNS creates its delivery status group when a topic's feedback role may (not stack-made)
+    target.client("logs", "pipeline").create_log_group(
+        logGroupName=f"sns/{target.region}/{target.account_id('pipeline')}/{target.project}-{target.run_id}"
+        "-notifications/Failure"
+    )
 
 
 def test_teardown_on_failure_leaves_nothing_tagged(tmp_path, emulator, aws_env) -> None:
@@ -222,7 +227,7 @@ def test_teardown_on_failure_leaves_nothing_tagged(tmp_path, emulator, aws_env) 
     target = AwsTarget.from_config(load_config(path))
     with pytest.raises(RuntimeError, match="a step failed"), target:
         _make_resources(target)
-        assert len(find_leftovers(target, run_id=target.run_id, project=target.project)) == 5
+        assert len(find_leftovers(target, run_id=target.run_id, project=target.project)) == 6
         raise RuntimeError("a step failed")
     assert target.cleanup_failures == []
     assert leftovers(path) == []

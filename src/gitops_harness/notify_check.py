@@ -161,9 +161,12 @@ class ChatWatch:
         for name, pattern, via_sns in expected:
 
             def found(p: str = pattern) -> list[dict[str, Any]]:
-                return logs.filter_log_events(
-                    logGroupName=group, filterPattern=p, startTime=int(self.started * 1000)
-                ).get("events", [])
+                try:
+                    return logs.filter_log_events(
+                        logGroupName=group, filterPattern=p, startTime=int(self.started * 1000)
+                    ).get("events", [])
+                except logs.exceptions.ResourceNotFoundException:
+                    return []  # the function has not run yet (Lambda creates its group on first use)
 
             events, error = wait_until_e(
                 found,
