@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from gitops_harness.report import TimelineEntry, Verdict
 from gitops_harness.slack_readback import SlackChannel, SlackReadBackError, SlackSettings, matching
 from gitops_harness.sns_delivery import DeliveryRecord, DeliveryStatusLog, FeedbackSettings
+from gitops_harness.stacks import StackError
 from gitops_harness.waiting import WaitTimeout, wait_until_e
 
 NOTIFY_CLAIM = "chat gets the build-finished, approval-needed and traffic-shifted messages"
@@ -97,14 +98,32 @@ class ChatWatch:
         if problems:
             return self._failed(f"step 'traffic shifted': {problems[0]}", rows), rows
         attempts = len(chat.posts(lambda p: p.at >= self.started))
+        detail = f"{len(posts)} messages delivered ({attempts} post(s) seen since the push)"
+        return Verdict("notify", NOTIFY_CLAIM, True, detail + self._sns_summary()), rows
+
+    def _sns_summary(self) -> str:
+        """What SNS logged about its deliveries to the notifier since the push (the embedded AWS writes
+        delivery status records too): evidence only, "" when the topic logs none or cannot be read."""
+        try:
+            sns_log = self._delivery_status_log()
+            if not sns_log.settings().success_role:
+                return ""
+            delivered, failed = sns_log.records(), sns_log.failures()
+        except (ClientError, StackError, AttributeError):
+            return ""
+        codes = sorted({str(r.status_code) for r in delivered})
         return (
-            Verdict(
-                "notify",
-                NOTIFY_CLAIM,
-                True,
-                f"{len(posts)} messages delivered ({attempts} post(s) seen since the push)",
-            ),
-            rows,
+            f"; SNS delivery status: {len(delivered)} SUCCESS ({', '.join(codes) or '-'}), "
+            f"{len(failed)} FAILURE to the notifier"
+        )
+
+    def _delivery_status_log(self) -> DeliveryStatusLog:
+        return DeliveryStatusLog(
+            self.target.client("sns", "pipeline"),
+            self.target.client("logs", "pipeline"),
+            self.deployment.notification_topic_arn,
+            self.deployment.chat_notifier_function,
+            self.started,
         )
 
     @staticmethod
@@ -138,15 +157,8 @@ class ChatWatch:
 
     def _judge_logs(self, release: Any | None) -> tuple[Verdict, list[TimelineEntry]]:
         logs = self.target.client("logs", "pipeline")
-        function = self.deployment.chat_notifier_function
-        group = f"/aws/lambda/{function}"
-        sns_log = DeliveryStatusLog(
-            self.target.client("sns", "pipeline"),
-            logs,
-            self.deployment.notification_topic_arn,
-            function,
-            self.started,
-        )
+        group = f"/aws/lambda/{self.deployment.chat_notifier_function}"
+        sns_log = self._delivery_status_log()
         # (name, the notifier's line, whether the message came through the notification topic)
         expected = [
             ("build finished", '"posted build notification"', True),
