@@ -167,9 +167,15 @@ class ChatWatch:
         if release is not None:  # the AfterAllowTraffic hook: CodeDeploy invokes the notifier, not SNS
             pattern = f'"reported Succeeded for deployment {release.deployment.id} hook (posted=True)"'
             expected.append(("traffic shifted", pattern, False))
-        settings = sns_log.settings()
         rows: list[TimelineEntry] = []
         evidence: list[str] = []
+        try:
+            settings = sns_log.settings()
+        except ClientError as exc:  # the role may not read it: the log lines still count, said below
+            settings = FeedbackSettings(None, None, 0.0)
+            evidence_note = f"; SNS delivery status not read: GetTopicAttributes on {sns_log.topic_arn}: {_aws_error(exc)}"
+        else:
+            evidence_note = ""
         for name, pattern, via_sns in expected:
 
             def found(p: str = pattern) -> list[dict[str, Any]]:
@@ -210,6 +216,8 @@ class ChatWatch:
         detail = f"the notifier logged {len(rows) - len(evidence)} delivery(ies)"
         if evidence:
             detail += f"; SNS delivery status ({sns_log.group}): " + ", ".join(evidence)
+        elif evidence_note:
+            detail += evidence_note
         elif not (settings.success_role or settings.failure_role):
             detail += f"; SNS delivery status not logged: topic {sns_log.topic_arn} has no LambdaSuccessFeedbackRoleArn"
         if self.slack is not None:
@@ -224,13 +232,16 @@ class ChatWatch:
         sns_log: DeliveryStatusLog, message_id: str, settings: FeedbackSettings
     ) -> tuple[DeliveryRecord | None, str | None]:
         """SNS's record of one message: (record, None); (None, why) when it failed or should be there."""
-        record, error = wait_until_e(
-            lambda: sns_log.find(message_id),
-            timeout=CHAT_DEADLINE if settings.logs_every_success else 0,
-            describe_expected=f"the delivery status record of SNS message {message_id} in {sns_log.group}",
-            describe_seen=lambda r: "none",
-            accept=lambda r: r is not None,
-        )
+        try:
+            record, error = wait_until_e(
+                lambda: sns_log.find(message_id),
+                timeout=CHAT_DEADLINE if settings.logs_every_success else 0,
+                describe_expected=f"the delivery status record of SNS message {message_id} in {sns_log.group}",
+                describe_seen=lambda r: "none",
+                accept=lambda r: r is not None,
+            )
+        except ClientError as exc:
+            return None, f"cannot read SNS delivery status in {sns_log.group}: {_aws_error(exc)}"
         if record is not None and not record.succeeded:
             return None, f"SNS delivered message {message_id} with {record.describe()}"
         if record is None and settings.logs_every_success:
@@ -286,6 +297,11 @@ class ChatWatch:
             f"Slack channel {self.slack.channel} has them ({len(messages)} message(s) since the run started)",
             None,
         )
+
+
+def _aws_error(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', '?')}: {error.get('Message', '')}".strip()
 
 
 def _sns_message_id(line: str) -> str | None:
