@@ -53,9 +53,11 @@ def write_rehearsal_config(
     allowed: tuple[str, ...] | None = None,
     profiles: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    chat: dict[str, Any] | None = None,
 ) -> Path:
     """harness.yaml (plus an AWS config file with one static-key profile per account) for an aws run
-    on ``endpoint_url``; the repository's fixtures are referenced, not copied."""
+    on ``endpoint_url``; the repository's fixtures are referenced, not copied. ``chat``: the config's
+    chat section (the webhook's variable, Slack read-back)."""
     folder.mkdir(parents=True, exist_ok=True)
     keys = profiles or {"management": accounts.management, "pipeline": accounts.pipeline}
     aws_config = folder / "aws-config"
@@ -91,6 +93,8 @@ def write_rehearsal_config(
         "policy": {"paths": [str(REPO / "fixtures/pipeline")], "checks_dir": str(REPO / "policies")},
         "targets": {"default": "aws", "aws": settings},
     }
+    if chat:
+        config["chat"] = chat
     path = folder / "harness.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -142,6 +146,7 @@ class RunOutcome:
     first_write_seconds: float | None  # from start to the run's first write, when it was watched
     verdicts: list[dict[str, Any]]  # the run's verdicts when it ran to its end, else []
     progress: list[str]  # the run's progress lines
+    output: str = ""  # everything the run printed (stdout, then stderr)
 
     @property
     def step(self) -> str:
@@ -225,6 +230,7 @@ def run_pipeline_layer(
         first_write,
         verdicts,
         progress,
+        (stdout or "") + (stderr or ""),
     )
 
 

@@ -100,6 +100,9 @@ class FrontDoor:
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
         self.listener_directory: Callable[[], list[dict[str, Any]]] = list  # set by the server
+        # what runs here beyond the APIs ("lambda-invoke", "alb-data-plane"), set by the server and shown
+        # in /_emulator/health for clients that cannot look inside (the aws target's rehearsal)
+        self.features: set[str] = set()
         self.request_log = RecordLog("front-door request", maxlen=log_size)  # /_emulator/requests
         self._used: set[str] = set()
         self._lock = threading.Lock()
@@ -443,6 +446,7 @@ class FrontDoor:
                 "endpoint_url": self.endpoint_url,
                 "version": __version__,
                 "default_account": DEFAULT_ACCOUNT_ID,
+                "features": sorted(self.features),
                 "services": {
                     **{
                         name: {

@@ -15,7 +15,8 @@ moto's modules only on first use keeps the cold start near moto_server's: moto's
 
 Groups: "lambda" (functions run by emulator/lambda_runtime instead of Docker; taken for Lambda, SNS,
 EventBridge and CloudFormation requests, which create or invoke functions), "eventbridge" (delivery
-through the emulator that took the request), "s3" (bucket-policy checks the front door decided),
+through the emulator that took the request), "sns" (Lambda subscribers get AWS's event asynchronously,
+with delivery status records: emulator/sns/), "s3" (bucket-policy checks the front door decided),
 "cloudformation" (our resource models, validation, rollback), and "ecs_tasks" / "elb_dataplane" (task
 sets whose tasks run, ALB listeners that carry requests; see ecs_tasks/ and elb_dataplane/), taken at
 every start: ECR pushes, ECS and ELBv2 requests and CloudFormation all create what they patch.
@@ -150,15 +151,28 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     _cloudformation("inline_code_with_cfnresponse", "custom"),
                     why="inline ZipFile code gets this project's cfnresponse module, as AWS adds its own",
                 ),
-                PatchSpec(
-                    "moto.awslambda.models:LambdaBackend",
-                    "send_sns_message",
-                    _lambda("sending_sns_message"),
-                    why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",
-                ),
             ),
             # every request that can create or invoke a function (stacks create them, SNS and rules invoke)
             services=("lambda", "sns", "events", "cloudformation"),
+        ),
+        PatchGroup(
+            "sns",
+            (
+                PatchSpec(
+                    "moto.sns.models:Subscription",
+                    "publish",
+                    _from("sns.delivery", "publishing"),
+                    why="Lambda subscribers get AWS's event, asynchronously, with delivery status records",
+                ),
+                PatchSpec(
+                    "moto.sns.responses:SNSResponse",
+                    "get_topic_attributes",
+                    _from("sns.delivery_status", "with_feedback_attributes"),
+                    why="GetTopicAttributes answers the delivery status attributes moto stores",
+                ),
+            ),
+            # CloudFormation creates topics and subscriptions; CodeStar Notifications publishes through sns
+            services=("sns", "cloudformation"),
         ),
         PatchGroup(
             "eventbridge",

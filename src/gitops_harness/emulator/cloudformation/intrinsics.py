@@ -61,6 +61,8 @@ SUPPLEMENTED_ATTRIBUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerArn"): lambda lb: lb.arn,
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): lambda lb: list(lb.security_groups),
     ("AWS::KMS::Key", "KeyId"): lambda key: key.id,
+    # CloudFormation's Arn of a log group ends in ":*" (it covers the group's streams); moto's does not
+    ("AWS::Logs::LogGroup", "Arn"): lambda group: f"{group.arn}:*",
 }
 
 
