@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
+from gitops_harness.emulator.cloudformation import network_completions  # noqa: F401  (registers its completions)
+from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE, without_no_value
+from gitops_harness.emulator.cloudformation.honoured import refused_property
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
 from gitops_harness.emulator.cloudformation.nested import NESTED_STACK, check_child, check_template_url
 from gitops_harness.emulator.cloudformation.resource import (
@@ -93,10 +95,18 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
             )
             if invalid is not None:
                 raise ResourceFailure(invalid)
+            from moto.cloudformation import parsing
+
+            refused = refused_property(
+                resource_json["Type"],
+                resource_json.get("Properties") or {},
+                region_name,
+                lambda value: parsing.clean_json(value, resources_map),
+            )
+            if refused is not None:
+                raise ResourceFailure(refused)
             nested = resource_json["Type"] == NESTED_STACK
             if nested:
-                from moto.cloudformation import parsing
-
                 properties = resource_json.get("Properties") or {}
                 check_template_url(parsing.clean_json(properties.get("TemplateURL"), resources_map))
             resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
@@ -145,7 +155,10 @@ def _completed(
         from moto.cloudformation import parsing
 
         service, apply = completion
-        properties = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        # resolved, and without the None that AWS::NoValue leaves in lists and objects
+        properties = without_no_value(
+            parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        )
         try:
             apply(client_for(service, account_id, region_name), resource, properties)
         except (ClientError, BotoCoreError) as error:

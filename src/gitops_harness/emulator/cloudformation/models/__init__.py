@@ -16,6 +16,7 @@ from gitops_harness.emulator.cloudformation.models import (
     monitoring,
     notifications,
     policies,
+    secrets,
 )
 from gitops_harness.emulator.cloudformation.resource import ApiResource, unsupported
 
@@ -28,6 +29,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         codedeploy.Application,
         codedeploy.DeploymentGroup,
         codedeploy.DeploymentConfig,
+        ecs.Cluster,
         ecs.Service,
         ecs.TaskDefinition,
         notifications.NotificationRule,
@@ -37,6 +39,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         policies.EventBusPolicy,
         monitoring.Alarm,
         monitoring.Subscription,
+        secrets.Secret,
     )
 }
 

@@ -1,0 +1,129 @@
+"""Network properties moto's EC2 and ELBv2 CloudFormation models ignore (honoured.py lists them), applied
+through the API after moto creates the resource, as the stack's account: tags, VPC DNS attributes, a
+subnet's public IPs, security group egress rules and rule descriptions, load balancer and target group
+attributes, targets and health check switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
+from gitops_harness.emulator.cloudformation.resource import ResourceFailure
+
+
+def _true(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def _ec2_tags(resource_id: str, ec2: Any, properties: dict[str, Any]) -> None:
+    if properties.get("Tags"):
+        ec2.create_tags(Resources=[resource_id], Tags=properties["Tags"])
+
+
+def _vpc(ec2: Any, vpc: Any, properties: dict[str, Any]) -> None:
+    for name in ("EnableDnsSupport", "EnableDnsHostnames"):  # support first: hostnames need it
+        if properties.get(name) is not None:
+            ec2.modify_vpc_attribute(VpcId=vpc.id, **{name: {"Value": _true(properties[name])}})
+
+
+def _subnet(ec2: Any, subnet: Any, properties: dict[str, Any]) -> None:
+    if properties.get("MapPublicIpOnLaunch") is not None:
+        ec2.modify_subnet_attribute(
+            SubnetId=subnet.id, MapPublicIpOnLaunch={"Value": _true(properties["MapPublicIpOnLaunch"])}
+        )
+
+
+def _permission(rule: dict[str, Any], peer_key: str) -> dict[str, Any]:
+    """A CloudFormation security group rule as the API's IpPermission."""
+    permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
+    for key in ("FromPort", "ToPort"):
+        if rule.get(key) is not None:
+            permission[key] = int(rule[key])
+    description = {"Description": rule["Description"]} if rule.get("Description") else {}
+    if rule.get("CidrIp"):
+        permission["IpRanges"] = [{"CidrIp": rule["CidrIp"], **description}]
+    if rule.get(peer_key):
+        permission["UserIdGroupPairs"] = [{"GroupId": rule[peer_key], **description}]
+    return permission
+
+
+def _security_group(ec2: Any, group: Any, properties: dict[str, Any]) -> None:
+    # moto drops the descriptions of inline ingress rules
+    described = [
+        _permission(rule, "SourceSecurityGroupId")
+        for rule in properties.get("SecurityGroupIngress") or []
+        if rule.get("Description") and (rule.get("CidrIp") or rule.get("SourceSecurityGroupId"))
+    ]
+    if described:
+        ec2.update_security_group_rule_descriptions_ingress(GroupId=group.id, IpPermissions=described)
+    egress = properties.get("SecurityGroupEgress")
+    if egress:
+        # as on AWS, rules given replace the default allow-all egress rule
+        ec2.revoke_security_group_egress(
+            GroupId=group.id, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        )
+        for rule in egress:
+            if not (rule.get("CidrIp") or rule.get("DestinationSecurityGroupId")):
+                raise ResourceFailure(
+                    "Property SecurityGroupEgress of AWS::EC2::SecurityGroup: a rule needs CidrIp or "
+                    "DestinationSecurityGroupId in the embedded AWS"
+                )
+            ec2.authorize_security_group_egress(
+                GroupId=group.id, IpPermissions=[_permission(rule, "DestinationSecurityGroupId")]
+            )
+
+
+def _elb_tags(elbv2: Any, arn: str, properties: dict[str, Any]) -> None:
+    if properties.get("Tags"):
+        elbv2.add_tags(ResourceArns=[arn], Tags=properties["Tags"])
+
+
+def _load_balancer(elbv2: Any, balancer: Any, properties: dict[str, Any]) -> None:
+    _elb_tags(elbv2, balancer.arn, properties)
+    if properties.get("LoadBalancerAttributes"):
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=balancer.arn,
+            Attributes=[
+                {"Key": a["Key"], "Value": str(a["Value"])} for a in properties["LoadBalancerAttributes"]
+            ],
+        )
+    if properties.get("IpAddressType") and properties["IpAddressType"] != "ipv4":
+        elbv2.set_ip_address_type(LoadBalancerArn=balancer.arn, IpAddressType=properties["IpAddressType"])
+
+
+def _target_group(elbv2: Any, group: Any, properties: dict[str, Any]) -> None:
+    _elb_tags(elbv2, group.arn, properties)
+    if properties.get("TargetGroupAttributes"):
+        elbv2.modify_target_group_attributes(
+            TargetGroupArn=group.arn,
+            Attributes=[
+                {"Key": a["Key"], "Value": str(a["Value"])} for a in properties["TargetGroupAttributes"]
+            ],
+        )
+    if properties.get("HealthCheckEnabled") is not None:
+        elbv2.modify_target_group(
+            TargetGroupArn=group.arn, HealthCheckEnabled=_true(properties["HealthCheckEnabled"])
+        )
+    if properties.get("Targets"):
+        targets = [
+            {key: int(value) if key == "Port" else value for key, value in target.items()}
+            for target in properties["Targets"]
+        ]
+        elbv2.register_targets(TargetGroupArn=group.arn, Targets=targets)
+
+
+AFTER_CREATE["AWS::EC2::VPC"] = ("ec2", _vpc)
+AFTER_CREATE["AWS::EC2::Subnet"] = ("ec2", _subnet)
+AFTER_CREATE["AWS::EC2::SecurityGroup"] = ("ec2", _security_group)
+AFTER_CREATE["AWS::EC2::InternetGateway"] = ("ec2", lambda ec2, gw, props: _ec2_tags(gw.id, ec2, props))
+AFTER_CREATE["AWS::EC2::RouteTable"] = ("ec2", lambda ec2, table, props: _ec2_tags(table.id, ec2, props))
+AFTER_CREATE["AWS::ElasticLoadBalancingV2::LoadBalancer"] = ("elbv2", _load_balancer)
+AFTER_CREATE["AWS::ElasticLoadBalancingV2::TargetGroup"] = ("elbv2", _target_group)
+AFTER_CREATE["AWS::ElasticLoadBalancingV2::Listener"] = (
+    "elbv2",
+    lambda elbv2, listener, props: _elb_tags(elbv2, listener.arn, props),
+)
+AFTER_CREATE["AWS::ElasticLoadBalancingV2::ListenerRule"] = (
+    "elbv2",
+    lambda elbv2, rule, props: _elb_tags(elbv2, rule.arn, props),
+)
