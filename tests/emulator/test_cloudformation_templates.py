@@ -260,6 +260,145 @@ def test_properties_moto_drops_are_applied(aws, cfn):
     )
 
 
+@pytest.mark.parametrize(
+    ("template", "logical_id", "reason"),
+    [
+        (
+            "refused_property.yaml",
+            "Bucket",
+            "Property WebsiteConfiguration of AWS::S3::Bucket is not supported by the embedded AWS",
+        ),
+        (
+            "refused_value.yaml",
+            "Key",
+            "Property KeySpec of AWS::KMS::Key is not supported by the embedded AWS with the value "
+            "'RSA_2048' (only symmetric_default)",
+        ),
+        (
+            "refused_nested_property.yaml",
+            "Group",
+            "Property SecurityGroupIngress/0/CidrIpv6 of AWS::EC2::SecurityGroup is not supported by the "
+            "embedded AWS",
+        ),
+    ],
+)
+def test_a_property_the_emulator_cannot_honour_fails_the_resource_by_name(
+    aws, cfn, template, logical_id, reason
+):
+    # moto would drop these and say CREATE_COMPLETE; the failure is the emulator's gap, not AWS's
+    stack = "cfnt-" + template.removesuffix(".yaml").replace("_", "-")
+    cfn.create_stack(StackName=stack, TemplateBody=body(template))
+    assert settled(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, stack) == {logical_id: reason}
+    cfn.delete_stack(StackName=stack)
+
+
+def test_more_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-applied-more",
+        TemplateBody=body("applied_more_properties.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-applied-more")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-applied-more")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    s3 = aws.client("s3", account=ACCOUNT)
+    bucket = out["BucketName"]
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert (rule["ID"], rule["Status"], rule["Expiration"], rule["NoncurrentVersionExpiration"]) == (
+        "expire-artifacts",
+        "Enabled",
+        {"Days": 30},
+        {"NoncurrentDays": 7},
+    )
+    [cors] = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"], cors["MaxAgeSeconds"]) == (
+        ["GET"],
+        ["https://example.com"],
+        300,
+    )
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+        "TargetBucket": out["LogBucketName"],
+        "TargetPrefix": "access/",
+    }
+    # moto's GetBucketNotificationConfiguration never lists EventBridgeConfiguration: ask its bucket
+    from gitops_harness.emulator.common.buckets import bucket_owner
+
+    assert bucket_owner(bucket)[1].notification_configuration.event_bridge == {}
+    [group] = aws.client("logs", account=ACCOUNT).describe_log_groups(logGroupNamePrefix=out["LogGroupName"])[
+        "logGroups"
+    ]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (out["KeyArn"], 14)
+    tags = aws.client("sns", account=ACCOUNT).list_tags_for_resource(ResourceArn=out["TopicArn"])["Tags"]
+    assert tags == [{"Key": "team", "Value": "delivery"}]
+    [cluster] = aws.client("ecs", account=ACCOUNT).describe_clusters(
+        clusters=[out["ClusterName"]], include=["SETTINGS", "TAGS"]
+    )["clusters"]
+    assert cluster["clusterArn"] == out["ClusterArn"]
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert cluster["tags"] == [{"key": "team", "value": "delivery"}]
+    iam = aws.client("iam", account=ACCOUNT)
+    document = iam.get_user_policy(UserName=out["UserName"], PolicyName="read-artifacts")["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert document["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert iam.list_user_tags(UserName=out["UserName"])["Tags"] == [{"Key": "team", "Value": "delivery"}]
+    secrets = aws.client("secretsmanager", account=ACCOUNT)
+    secret = json.loads(secrets.get_secret_value(SecretId=out["SecretArn"])["SecretString"])
+    assert secret["username"] == "notifier"
+    assert len(secret["password"]) == 20 and secret["password"].isalnum()
+    awslambda = aws.client("lambda", account=ACCOUNT)
+    config = awslambda.get_function_configuration(FunctionName=out["FunctionName"])
+    assert (config["KMSKeyArn"], config["TracingConfig"]) == (out["KeyArn"], {"Mode": "Active"})
+    assert awslambda.list_tags(Resource=config["FunctionArn"])["Tags"] == {"team": "delivery"}
+
+    cfn.delete_stack(StackName="cfnt-applied-more")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    # the stack's delete schedules the key's deletion with PendingWindowInDays, and deletes the secret
+    key = aws.client("kms", account=ACCOUNT).describe_key(KeyId=out["KeyArn"])["KeyMetadata"]
+    assert key["KeyState"] == "PendingDeletion"
+    assert 6 <= (key["DeletionDate"] - key["CreationDate"]).days <= 7
+    with pytest.raises(ClientError) as gone:
+        secrets.describe_secret(SecretId=out["SecretArn"])
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_network_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(StackName="cfnt-applied-network", TemplateBody=body("applied_network_properties.yaml"))
+    described = settled(cfn, "cfnt-applied-network")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-applied-network")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    ec2 = aws.client("ec2", account=ACCOUNT)
+    hostnames = ec2.describe_vpc_attribute(VpcId=out["VpcId"], Attribute="enableDnsHostnames")
+    assert hostnames["EnableDnsHostnames"] == {"Value": True}
+    [subnet] = ec2.describe_subnets(SubnetIds=[out["SubnetId"]])["Subnets"]
+    assert subnet["MapPublicIpOnLaunch"] is True
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[out["GatewayId"]])["InternetGateways"]
+    assert [t for t in gateway["Tags"] if not t["Key"].startswith("aws:")] == [
+        {"Key": "Name", "Value": "cfnt-gateway"}
+    ]
+    [group] = ec2.describe_security_groups(GroupIds=[out["GroupId"]])["SecurityGroups"]
+    assert [(r["IpProtocol"], r["FromPort"], r["IpRanges"]) for r in group["IpPermissions"]] == [
+        ("tcp", 80, [{"CidrIp": "0.0.0.0/0", "Description": "public http"}])
+    ]
+    # the egress rule given replaced the default allow-all one
+    assert [(r["IpProtocol"], r.get("FromPort"), r["IpRanges"]) for r in group["IpPermissionsEgress"]] == [
+        ("tcp", 8080, [{"CidrIp": "10.42.0.0/16", "Description": "to the tasks"}])
+    ]
+    elbv2 = aws.client("elbv2", account=ACCOUNT)
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=out["BalancerArn"])["Attributes"]
+    assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in attributes
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=out["TargetGroupArn"])["Attributes"]
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attributes
+    tagged = elbv2.describe_tags(ResourceArns=[out["BalancerArn"], out["TargetGroupArn"]])["TagDescriptions"]
+    assert [[t for t in d["Tags"] if not t["Key"].startswith("aws:")] for d in tagged] == [
+        [{"Key": "team", "Value": "delivery"}]
+    ] * 2
+    cfn.delete_stack(StackName="cfnt-applied-network")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_managed_policy_aws_does_not_have_fails_the_role(cfn):
     cfn.create_stack(
         StackName="cfnt-no-policy",
@@ -318,6 +457,35 @@ def test_a_service_role_that_does_not_exist_fails_the_resource(cfn, template, lo
     assert settled(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert failed_resources(cfn, stack) == {logical_id: f"Resource handler returned message: {message}"}
     cfn.delete_stack(StackName=stack)
+
+
+def test_codebuild_s3_artifacts_without_a_name_take_the_project_name(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-unnamed-artifacts",
+        TemplateBody=body("codebuild_s3_artifacts_unnamed.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-unnamed-artifacts")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-unnamed-artifacts")
+    name = described["Outputs"][0]["OutputValue"]
+    [project] = aws.client("codebuild", account=ACCOUNT).batch_get_projects(names=[name])["projects"]
+    assert (project["artifacts"]["type"], project["artifacts"]["name"]) == ("S3", name)
+    cfn.delete_stack(StackName="cfnt-unnamed-artifacts")
+
+
+def test_pipeline_artifact_bucket_that_does_not_exist_fails_the_pipeline(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-artifact-bucket",
+        TemplateBody=body("pipeline_missing_artifact_bucket.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-no-artifact-bucket")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-no-artifact-bucket") == {
+        "Pipeline": 'Resource handler returned message: "An error occurred while validating the artifact '
+        "bucket 'cfnt-no-such-artifact-bucket'\" (Service: codepipeline, Status Code: 400, "
+        "Error Code: InvalidStructureException)"
+    }
+    cfn.delete_stack(StackName="cfnt-no-artifact-bucket")
 
 
 def test_kms_key_id_attribute(aws, cfn):

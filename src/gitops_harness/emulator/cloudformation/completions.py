@@ -113,13 +113,8 @@ def _key_policy(kms: Any, key: Any, properties: dict[str, Any]) -> None:
     policy = properties.get("KeyPolicy")
     if policy is not None and not isinstance(policy, str):
         kms.put_key_policy(KeyId=key.id, PolicyName="default", Policy=json.dumps(policy))
-    # kept for the stack's delete, which schedules the key's deletion with it (moto's model has none)
+    # kept for the stack's delete, which schedules the key's deletion with it (deletions.py)
     key.cfn_pending_window = int(properties.get("PendingWindowInDays") or 30)
-
-
-def _schedule_key_deletion(kms: Any, key: Any) -> None:
-    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
-        kms.schedule_key_deletion(KeyId=key.id, PendingWindowInDays=getattr(key, "cfn_pending_window", 30))
 
 
 def _log_group_settings(logs: Any, group: Any, properties: dict[str, Any]) -> None:
@@ -258,7 +253,6 @@ def _repository_settings(ecr: Any, repository: Any, properties: dict[str, Any]) 
 
 
 AFTER_CREATE["AWS::KMS::Key"] = ("kms", _key_policy)
-BEFORE_DELETE["AWS::KMS::Key"] = ("kms", _schedule_key_deletion)
 AFTER_CREATE["AWS::Logs::LogGroup"] = ("logs", _log_group_settings)
 AFTER_CREATE["AWS::SNS::Topic"] = ("sns", _topic_settings)
 AFTER_CREATE["AWS::Lambda::Function"] = ("lambda", _function_settings)

@@ -52,7 +52,7 @@ HONOURED: dict[str, Honoured] = {
         _set("BucketName BucketEncryption Tags"),
         _set(
             "VersioningConfiguration PublicAccessBlockConfiguration OwnershipControls AccessControl "
-            "CorsConfiguration LifecycleConfiguration NotificationConfiguration"
+            "CorsConfiguration LifecycleConfiguration NotificationConfiguration LoggingConfiguration"
         ),
         nested={
             "NotificationConfiguration": _set("EventBridgeConfiguration"),
