@@ -560,6 +560,45 @@ def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):
     cfn.delete_stack(StackName="cfnt-nested-fail")
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "https://s3.amazonaws.com/cfnt-nested-templates/{key}",
+        "https://s3.us-east-1.amazonaws.com/cfnt-nested-templates/{key}",
+        "https://cfnt-nested-templates.s3.us-east-1.amazonaws.com/{key}?versionId={version}",
+    ],
+)
+def test_nested_template_url_in_each_s3_form_is_loaded(aws, cfn, form):
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="cfnt-nested-templates")
+    s3.put_bucket_versioning(Bucket="cfnt-nested-templates", VersioningConfiguration={"Status": "Enabled"})
+    key = "forms/nested_child_ok.yaml"
+    version = s3.put_object(
+        Bucket="cfnt-nested-templates", Key=key, Body=body("nested_child_ok.yaml").encode()
+    )["VersionId"]
+    stack = f"cfnt-nested-form-{abs(hash(form)) % 10000}"
+    described = nested_stack_with_child(
+        aws, cfn, stack, "nested_child_ok.yaml", url=form.format(key=key, version=version)
+    )
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, stack)
+    cfn.delete_stack(StackName=stack)
+
+
+def test_nested_template_url_to_a_missing_object_fails_the_resource(aws, cfn):
+    url = "https://s3.amazonaws.com/cfnt-nested-templates/no-such-child.yaml"
+    aws.client("s3", account=ACCOUNT).create_bucket(Bucket="cfnt-nested-templates")
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-missing", "nested_child_ok.yaml", url=url)
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-nested-missing") == {
+        "Child": "TemplateURL must reference a valid S3 object to which you have access."
+    }
+    cfn.delete_stack(StackName="cfnt-nested-missing")
+    # CreateStack's own TemplateURL answers the same as a ValidationError
+    assert validation_error(cfn.create_stack, StackName="cfnt-url-missing", TemplateURL=url) == (
+        "TemplateURL must reference a valid S3 object to which you have access."
+    )
+
+
 def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     described = nested_stack_with_child(
         aws, cfn, "cfnt-nested-url", "nested_child_ok.yaml", url="https://example.com/child.yaml"
@@ -567,6 +606,38 @@ def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     assert described["StackStatus"] == "ROLLBACK_COMPLETE"
     assert failed_resources(cfn, "cfnt-nested-url") == {"Child": "TemplateURL must be a supported URL."}
     cfn.delete_stack(StackName="cfnt-nested-url")
+
+
+# ---- change sets -----------------------------------------------------------------------------------------
+
+
+def test_create_change_set_of_a_failing_template_rolls_back_as_create_stack_does(aws, cfn):
+    # `aws cloudformation deploy` creates a new stack through a CREATE change set
+    cfn.create_change_set(
+        StackName="cfnt-change-set",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=body("refused_property.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-change-set", ChangeSetName="first")
+    described = settled(cfn, "cfnt-change-set")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert [s for _, s, _ in events(cfn, "cfnt-change-set")][:2] == [
+        "REVIEW_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+    ]
+    assert set(failed_resources(cfn, "cfnt-change-set")) == {"Bucket"}
+    assert (
+        validation_error(
+            cfn.create_change_set,
+            StackName="cfnt-change-set-bad",
+            ChangeSetName="first",
+            ChangeSetType="CREATE",
+            TemplateBody=body("parameter_typo.yaml"),
+        )
+        == "Invalid template parameter property 'Deafault'"
+    )
+    cfn.delete_stack(StackName="cfnt-change-set")
 
 
 # ---- dynamic references ---------------------------------------------------------------------------------

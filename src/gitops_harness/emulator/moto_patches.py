@@ -225,6 +225,30 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                 ),
                 PatchSpec(
                     f"{_CFN}.models:CloudFormationBackend",
+                    "create_change_set",
+                    _cloudformation("validating_change_sets"),
+                    why="templates validated at CreateChangeSet as at CreateStack",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
+                    "execute_change_set",
+                    _cloudformation("executing_change_sets"),
+                    why="a CREATE change set (aws cloudformation deploy) creates the stack as CreateStack does",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models",
+                    "get_stack_from_s3_url",
+                    _cloudformation("nested_template_reading", "nested"),
+                    why="nested TemplateURLs in every S3 form, the emulator's own endpoint included",
+                ),
+                PatchSpec(
+                    f"{_CFN}.responses",
+                    "get_stack_from_s3_url",
+                    _cloudformation("request_template_reading", "nested"),
+                    why="TemplateURL parameters in every S3 form, the emulator's own endpoint included",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
                     "delete_stack",
                     _cloudformation("deleting_or_failing"),
                     why="DELETE_FAILED with the reason instead of a failed request",

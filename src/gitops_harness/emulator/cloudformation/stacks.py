@@ -208,12 +208,19 @@ def create_stack(
     )
     backend.stacks[stack_id] = stack
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    _create_resources(backend, stack)
+    return stack
+
+
+def _create_resources(backend: Any, stack: Any) -> None:
+    """Create `stack`'s resources in order; the first failure rolls the stack back."""
+    stack_id, name = stack.stack_id, stack.name
     progress = _creating[stack_id] = _Progress(stack)
     try:
         missing = _missing_import(stack)
         if missing is not None:
             _fail_before_resources(stack, missing)
-            return stack
+            return
         stack.create_resources()
         # exports resolve after the resources exist, and only a created stack exports anything
         exports = stack.exports
@@ -230,7 +237,69 @@ def create_stack(
         _roll_back(stack, progress, failure)
     finally:
         del _creating[stack_id]
-    return stack
+
+
+def executing_change_sets(moto_execute: Callable[..., None]) -> Callable[..., None]:
+    """moto's `CloudFormationBackend.execute_change_set`: a CREATE change set (what `aws cloudformation
+    deploy` makes for a new stack) creates the stack as CreateStack does (events, rollback on a failed
+    resource); moto's would report CREATE_COMPLETE whatever failed. UPDATE change sets stay moto's."""
+
+    def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = backend.change_sets.get(change_set_name) or next(
+            (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
+        )
+        if change_set is None or change_set.change_set_type != "CREATE":
+            return moto_execute(backend, change_set_name, stack_name)
+        _execute_create(backend, change_set)
+        return None
+
+    return execute_change_set
+
+
+def validating_change_sets(moto_create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `CloudFormationBackend.create_change_set`, validating the template first as CreateStack
+    does (AWS refuses a malformed template at CreateChangeSet, before any stack exists)."""
+
+    def create_change_set(
+        backend: Any,
+        stack_name: str,
+        change_set_name: str,
+        template: str,
+        parameters: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        check_template(template, parameters)
+        return moto_create(backend, stack_name, change_set_name, template, parameters, *args, **kwargs)
+
+    return create_change_set
+
+
+def _execute_create(backend: Any, change_set: Any) -> None:
+    from moto.cloudformation.models import Stack
+
+    reviewed = backend.stacks[change_set.stack_id]
+    stack = Stack(
+        stack_id=reviewed.stack_id,
+        name=reviewed.name,
+        template=change_set.template,
+        parameters=change_set.parameters,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        notification_arns=change_set.notification_arns,
+        tags=change_set.tags,
+        role_arn=change_set.role_arn,
+        cross_stack_resources=backend.exports,
+    )
+    stack.events = reviewed.events  # REVIEW_IN_PROGRESS first, as on AWS
+    backend.stacks[stack.stack_id] = stack
+    change_set.stack = stack
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    _create_resources(backend, stack)
+    change_set.execution_status = (
+        "EXECUTE_COMPLETE" if stack.status == "CREATE_COMPLETE" else "EXECUTE_FAILED"
+    )
 
 
 def _import_names(node: Any, conditions: Any) -> Any:
