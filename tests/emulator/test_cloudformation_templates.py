@@ -608,6 +608,92 @@ def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     cfn.delete_stack(StackName="cfnt-nested-url")
 
 
+# ---- third-party style pipelines -------------------------------------------------------------------------
+
+
+def test_third_party_style_blue_green_pipeline_deploys_as_written(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-thirdparty",
+        TemplateBody=body("thirdparty_bluegreen_pipeline.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-thirdparty")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-thirdparty")
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="cfnt-thirdparty")["StackResources"]
+    }
+    elbv2 = aws.client("elbv2", account=ACCOUNT)
+    # the test listener's ForwardConfig-only action (moto's model failed on it with a KeyError)
+    [listener] = elbv2.describe_listeners(ListenerArns=[resources["TestListener"]])["Listeners"]
+    [action] = listener["DefaultActions"]
+    assert [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"]] == [
+        resources["BlueTargetGroup"]
+    ]
+    # BucketKeyEnabled of the artifact bucket's encryption (moto's model kept only the algorithm and key)
+    [rule] = aws.client("s3", account=ACCOUNT).get_bucket_encryption(Bucket=resources["ArtifactBucket"])[
+        "ServerSideEncryptionConfiguration"
+    ]["Rules"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    group = aws.client("codedeploy", account=ACCOUNT).get_deployment_group(
+        applicationName=resources["DeployApplication"], deploymentGroupName=resources["DeploymentGroup"]
+    )["deploymentGroupInfo"]
+    assert group["deploymentStyle"]["deploymentType"] == "BLUE_GREEN"
+    cfn.delete_stack(StackName="cfnt-thirdparty")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_third_party_style_two_stacks_with_imports_and_ssm_parameters(aws, cfn):
+    cfn.create_stack(StackName="cfnt-infra", TemplateBody=body("thirdparty_infra_exports.yaml"))
+    infra = settled(cfn, "cfnt-infra")
+    assert infra["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-infra")
+    exported = {o["OutputKey"]: o["OutputValue"] for o in infra["Outputs"]}
+    # an SSM parameter without Name gets CloudFormation's generated one (moto's model failed on it)
+    assert exported["ClusterNameParameter"].startswith("CFN-ClusterNameParameter-")
+    ssm = aws.client("ssm", account=ACCOUNT)
+    assert (
+        ssm.get_parameter(Name=exported["ClusterNameParameter"])["Parameter"]["Value"]
+        == exported["ClusterName"]
+    )
+
+    given = [
+        {"ParameterKey": "InfraStack", "ParameterValue": "cfnt-infra"},
+        {"ParameterKey": "ClusterFromSsm", "ParameterValue": exported["ClusterNameParameter"]},
+    ]
+    cfn.create_stack(
+        StackName="cfnt-service",
+        TemplateBody=body("thirdparty_service_imports.yaml"),
+        Parameters=given,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    service = settled(cfn, "cfnt-service")
+    assert service["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-service")
+    out = {o["OutputKey"]: o["OutputValue"] for o in service["Outputs"]}
+    assert out["Cluster"] == out["ClusterFromSsm"] == exported["ClusterName"]
+    pipeline = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=out["PipelineName"])["pipeline"]
+    assert pipeline["artifactStore"]["location"] == exported["ArtifactBucket"]
+    attached = aws.client("iam", account=ACCOUNT).list_attached_role_policies(RoleName=out["RoleName"])
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [exported["DeployPolicyArn"]]
+
+    # a parameter of an SSM type naming no parameter: CreateStack's ValidationError (moto answered a 500)
+    missing = [given[0], {"ParameterKey": "ClusterFromSsm", "ParameterValue": "/cfnt/no-such-parameter"}]
+    assert (
+        validation_error(
+            cfn.create_stack,
+            StackName="cfnt-service-2",
+            TemplateBody=body("thirdparty_service_imports.yaml"),
+            Parameters=missing,
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        == "Unable to fetch parameters [/cfnt/no-such-parameter] from parameter store for this account."
+    )
+    cfn.delete_stack(StackName="cfnt-service")
+    assert settled(cfn, service["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    cfn.delete_stack(StackName="cfnt-infra")
+    assert settled(cfn, infra["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 # ---- change sets -----------------------------------------------------------------------------------------
 
 

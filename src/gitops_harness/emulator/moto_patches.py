@@ -224,6 +224,18 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="validation before anything is created, rollback on failure",
                 ),
                 PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "convert_and_validate_properties",
+                    _cloudformation("listener_actions_kept", "network_completions"),
+                    why="a listener's forward action keeps its ForwardConfig (weighted target groups)",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing:ResourceMap",
+                    "parse_ssm_parameter",
+                    _cloudformation("ssm_parameter_types", "dynamic_references"),
+                    why="an SSM parameter type naming no parameter is a ValidationError, not a 500",
+                ),
+                PatchSpec(
                     f"{_CFN}.models:CloudFormationBackend",
                     "create_change_set",
                     _cloudformation("validating_change_sets"),

@@ -189,6 +189,17 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def _bucket_settings(s3: Any, bucket: Any, properties: dict[str, Any]) -> None:
     """The bucket properties moto's model ignores (honoured.py lists them), each through its API call."""
+    encryption = properties.get("BucketEncryption")
+    if encryption:  # moto's model keeps only the first rule's algorithm and key, not BucketKeyEnabled
+        s3.put_bucket_encryption(
+            Bucket=bucket.name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    _encryption_rule(rule)
+                    for rule in encryption.get("ServerSideEncryptionConfiguration") or []
+                ]
+            },
+        )
     # without VersioningConfiguration artifacts get the "null" version
     status = (properties.get("VersioningConfiguration") or {}).get("Status")
     if status:
@@ -226,6 +237,21 @@ def _bucket_settings(s3: Any, bucket: Any, properties: dict[str, Any]) -> None:
 
 
 _CORS_KEYS = {"Id": "ID", "MaxAge": "MaxAgeSeconds", "ExposedHeaders": "ExposeHeaders"}
+
+
+def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation ServerSideEncryptionRule as the API's (ServerSideEncryptionByDefault is the
+    API's ApplyServerSideEncryptionByDefault)."""
+    return {
+        ("ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key): (
+            _true(value) if key == "BucketKeyEnabled" else value
+        )
+        for key, value in rule.items()
+    }
+
+
+def _true(value: Any) -> bool:
+    return str(value).lower() == "true"
 
 
 def _kebab(pascal: str) -> str:

@@ -49,9 +49,9 @@ _S3_LIFECYCLE_RULE = _set(
 
 HONOURED: dict[str, Honoured] = {
     "AWS::S3::Bucket": Honoured(
-        _set("BucketName BucketEncryption Tags"),
+        _set("BucketName Tags"),
         _set(
-            "VersioningConfiguration PublicAccessBlockConfiguration OwnershipControls AccessControl "
+            "BucketEncryption VersioningConfiguration PublicAccessBlockConfiguration OwnershipControls AccessControl "
             "CorsConfiguration LifecycleConfiguration NotificationConfiguration LoggingConfiguration"
         ),
         nested={

@@ -127,3 +127,21 @@ AFTER_CREATE["AWS::ElasticLoadBalancingV2::ListenerRule"] = (
     "elbv2",
     lambda elbv2, rule, props: _elb_tags(elbv2, rule.arn, props),
 )
+
+
+def listener_actions_kept(moto_convert: Any) -> Any:
+    """moto's `ELBv2Backend.convert_and_validate_properties` (a CloudFormation listener's DefaultActions):
+    a forward action keeps its ForwardConfig (weighted target groups, as blue/green test listeners
+    write it) where moto keeps only TargetGroupArn, and fails with a KeyError when only ForwardConfig
+    is given, which AWS accepts."""
+
+    def convert(backend: Any, properties: dict[str, Any]) -> list[dict[str, Any]]:
+        actions: list[dict[str, Any]] = []
+        for action in properties["DefaultActions"]:
+            if action.get("Type") == "forward" and action.get("ForwardConfig"):
+                actions.append(dict(action))
+            else:  # moto's conversion, and its error for an action type it does not know
+                actions += moto_convert(backend, {**properties, "DefaultActions": [action]})
+        return actions
+
+    return convert

@@ -20,6 +20,7 @@ from gitops_harness.emulator.cloudformation import network_completions  # noqa: 
 from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE, without_no_value
 from gitops_harness.emulator.cloudformation.honoured import refused_property
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
+from gitops_harness.emulator.cloudformation.naming import with_generated_name
 from gitops_harness.emulator.cloudformation.nested import NESTED_STACK, check_child, check_template_url
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
@@ -109,7 +110,13 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
             if nested:
                 properties = resource_json.get("Properties") or {}
                 check_template_url(parsing.clean_json(properties.get("TemplateURL"), resources_map))
-            resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            resource = moto_create(
+                logical_id,
+                with_generated_name(logical_id, resource_json),
+                resources_map,
+                account_id,
+                region_name,
+            )
             if nested:
                 check_child(resource, account_id, region_name)
             return _completed(resource, resource_json, resources_map, account_id, region_name)
