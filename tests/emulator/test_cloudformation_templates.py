@@ -275,6 +275,12 @@ def test_properties_moto_drops_are_applied(aws, cfn):
             "'RSA_2048' (only symmetric_default)",
         ),
         (
+            "refused_notification_target_address.yaml",
+            "Rule",
+            "Property TargetAddress of AWS::CodeStarNotifications::NotificationRule is not supported by the "
+            "embedded AWS",
+        ),
+        (
             "refused_nested_property.yaml",
             "Group",
             "Property SecurityGroupIngress/0/CidrIpv6 of AWS::EC2::SecurityGroup is not supported by the "
@@ -486,6 +492,29 @@ def test_pipeline_artifact_bucket_that_does_not_exist_fails_the_pipeline(cfn):
         "Error Code: InvalidStructureException)"
     }
     cfn.delete_stack(StackName="cfnt-no-artifact-bucket")
+
+
+def test_restart_execution_on_update_reruns_the_pipeline_after_an_update(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-restart",
+        TemplateBody=body("pipeline_restart_on_update.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-restart")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-restart")
+    name = described["Outputs"][0]["OutputValue"]
+    codepipeline = aws.client("codepipeline", account=ACCOUNT)
+    before = len(codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"])
+    cfn.update_stack(
+        StackName="cfnt-restart",
+        TemplateBody=body("pipeline_restart_on_update.yaml"),
+        Parameters=[{"ParameterKey": "Note", "ParameterValue": "second"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-restart")["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-restart")
+    after = codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
+    assert len(after) == before + 1
+    cfn.delete_stack(StackName="cfnt-restart")
 
 
 def test_kms_key_id_attribute(aws, cfn):
