@@ -190,7 +190,9 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 def _bucket_settings(s3: Any, bucket: Any, properties: dict[str, Any]) -> None:
     """The bucket properties moto's model ignores (honoured.py lists them), each through its API call."""
     encryption = properties.get("BucketEncryption")
-    if encryption:  # moto's model keeps only the first rule's algorithm and key, not BucketKeyEnabled
+    rules = (encryption or {}).get("ServerSideEncryptionConfiguration") or []
+    if len(rules) > 1 or any("BucketKeyEnabled" in rule for rule in rules):
+        # moto's model keeps only the first rule's algorithm and key, not BucketKeyEnabled
         s3.put_bucket_encryption(
             Bucket=bucket.name,
             ServerSideEncryptionConfiguration={

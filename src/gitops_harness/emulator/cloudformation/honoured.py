@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.schemas import NO_VALUE, resource_schema
@@ -239,6 +240,14 @@ def _nested_refusal(record: Honoured, name: str, value: Any, resolve: Any) -> st
     return None
 
 
+@cache
+def _names(resource_type: str, region: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(properties the schema declares, its read-only ones, those the record honours) of a type."""
+    schema = resource_schema(resource_type, region) or {}
+    read_only = frozenset(str(p).rsplit("/", 1)[-1] for p in schema.get("readOnlyProperties") or ())
+    return frozenset(schema.get("properties") or {}), read_only, HONOURED[resource_type].names()
+
+
 def refused_property(resource_type: str, properties: Any, region: str, resolve: Any = None) -> str | None:
     """The failure reason naming the first property of `properties` the emulator cannot honour for
     `resource_type`, else None. `resolve` turns a value still holding an intrinsic function into its
@@ -246,10 +255,7 @@ def refused_property(resource_type: str, properties: Any, region: str, resolve: 
     record = HONOURED.get(resource_type)
     if record is None or not isinstance(properties, dict):
         return None
-    schema = resource_schema(resource_type, region) or {}
-    declared = schema.get("properties") or {}
-    read_only = {str(p).rsplit("/", 1)[-1] for p in schema.get("readOnlyProperties") or ()}
-    honoured = record.names()
+    declared, read_only, honoured = _names(resource_type, region)
     for name in sorted(properties):
         value = properties[name]
         if _is_intrinsic(value) and "Fn::If" in value and resolve is not None:

@@ -15,22 +15,28 @@ def _true(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def _ec2_tags(resource_id: str, ec2: Any, properties: dict[str, Any]) -> None:
-    if properties.get("Tags"):
-        ec2.create_tags(Resources=[resource_id], Tags=properties["Tags"])
+def _ec2_tags(resource: Any, properties: dict[str, Any]) -> None:
+    # as moto's own VPC and subnet models tag themselves (no validation to gain from an API call)
+    for tag in properties.get("Tags") or []:
+        resource.add_tag(tag["Key"], tag["Value"])
+
+
+# (attribute, what a new VPC has): an attribute already at that value needs no call
+_VPC_DEFAULTS = (
+    ("EnableDnsSupport", True),
+    ("EnableDnsHostnames", False),
+)  # support first: hostnames need it
 
 
 def _vpc(ec2: Any, vpc: Any, properties: dict[str, Any]) -> None:
-    for name in ("EnableDnsSupport", "EnableDnsHostnames"):  # support first: hostnames need it
-        if properties.get(name) is not None:
+    for name, default in _VPC_DEFAULTS:
+        if properties.get(name) is not None and _true(properties[name]) != default:
             ec2.modify_vpc_attribute(VpcId=vpc.id, **{name: {"Value": _true(properties[name])}})
 
 
 def _subnet(ec2: Any, subnet: Any, properties: dict[str, Any]) -> None:
-    if properties.get("MapPublicIpOnLaunch") is not None:
-        ec2.modify_subnet_attribute(
-            SubnetId=subnet.id, MapPublicIpOnLaunch={"Value": _true(properties["MapPublicIpOnLaunch"])}
-        )
+    if _true(properties.get("MapPublicIpOnLaunch")):  # off in a new subnet
+        ec2.modify_subnet_attribute(SubnetId=subnet.id, MapPublicIpOnLaunch={"Value": True})
 
 
 def _permission(rule: dict[str, Any], peer_key: str) -> dict[str, Any]:
@@ -68,9 +74,10 @@ def _security_group(ec2: Any, group: Any, properties: dict[str, Any]) -> None:
                     "Property SecurityGroupEgress of AWS::EC2::SecurityGroup: a rule needs CidrIp or "
                     "DestinationSecurityGroupId in the embedded AWS"
                 )
-            ec2.authorize_security_group_egress(
-                GroupId=group.id, IpPermissions=[_permission(rule, "DestinationSecurityGroupId")]
-            )
+        ec2.authorize_security_group_egress(
+            GroupId=group.id,
+            IpPermissions=[_permission(rule, "DestinationSecurityGroupId") for rule in egress],
+        )
 
 
 def _elb_tags(elbv2: Any, arn: str, properties: dict[str, Any]) -> None:
@@ -115,8 +122,8 @@ def _target_group(elbv2: Any, group: Any, properties: dict[str, Any]) -> None:
 AFTER_CREATE["AWS::EC2::VPC"] = ("ec2", _vpc)
 AFTER_CREATE["AWS::EC2::Subnet"] = ("ec2", _subnet)
 AFTER_CREATE["AWS::EC2::SecurityGroup"] = ("ec2", _security_group)
-AFTER_CREATE["AWS::EC2::InternetGateway"] = ("ec2", lambda ec2, gw, props: _ec2_tags(gw.id, ec2, props))
-AFTER_CREATE["AWS::EC2::RouteTable"] = ("ec2", lambda ec2, table, props: _ec2_tags(table.id, ec2, props))
+AFTER_CREATE["AWS::EC2::InternetGateway"] = ("ec2", lambda _ec2, gateway, props: _ec2_tags(gateway, props))
+AFTER_CREATE["AWS::EC2::RouteTable"] = ("ec2", lambda _ec2, table, props: _ec2_tags(table, props))
 AFTER_CREATE["AWS::ElasticLoadBalancingV2::LoadBalancer"] = ("elbv2", _load_balancer)
 AFTER_CREATE["AWS::ElasticLoadBalancingV2::TargetGroup"] = ("elbv2", _target_group)
 AFTER_CREATE["AWS::ElasticLoadBalancingV2::Listener"] = (
