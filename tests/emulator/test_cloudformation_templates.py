@@ -700,6 +700,12 @@ def test_third_party_style_two_stacks_with_imports_and_ssm_parameters(aws, cfn):
     assert service["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-service")
     out = {o["OutputKey"]: o["OutputValue"] for o in service["Outputs"]}
     assert out["Cluster"] == out["ClusterFromSsm"] == exported["ClusterName"]
+    described = {p["ParameterKey"]: p for p in service["Parameters"]}
+    assert described["ClusterFromSsm"] == {
+        "ParameterKey": "ClusterFromSsm",
+        "ParameterValue": exported["ClusterNameParameter"],
+        "ResolvedValue": exported["ClusterName"],
+    }
     pipeline = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=out["PipelineName"])["pipeline"]
     assert pipeline["artifactStore"]["location"] == exported["ArtifactBucket"]
     attached = aws.client("iam", account=ACCOUNT).list_attached_role_policies(RoleName=out["RoleName"])

@@ -436,17 +436,20 @@ def _delete_or_fail(moto_delete_stack: Callable[..., None], backend: Any, name_o
 
 def parameter_list(stack: Any) -> list[dict[str, Any]]:
     """DescribeStacks' Parameters, NoEcho ones masked (moto compares values with the keys, and only
-    for parameters given explicitly)."""
+    for parameters given explicitly); an SSM parameter type shows the parameter's name as its value
+    and what it resolved to as ResolvedValue, as on AWS."""
     declared = stack.template_dict.get("Parameters") or {}
-    return [
-        {
-            "ParameterKey": key,
-            "ParameterValue": "****"
-            if str(declared.get(key, {}).get("NoEcho", "false")).lower() == "true"
-            else value,
-        }
-        for key, value in stack.resource_map.resolved_parameters.items()
-    ]
+    listed = []
+    for key, value in stack.resource_map.resolved_parameters.items():
+        slot = declared.get(key, {})
+        entry: dict[str, Any] = {"ParameterKey": key, "ParameterValue": value}
+        if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+            entry["ParameterValue"] = (stack.parameters or {}).get(key, slot.get("Default"))
+            entry["ResolvedValue"] = ",".join(value) if isinstance(value, list) else value
+        if str(slot.get("NoEcho", "false")).lower() == "true":
+            entry["ParameterValue"] = "****"
+        listed.append(entry)
+    return listed
 
 
 def masked_parameter_list(_moto_property: Any) -> property:
