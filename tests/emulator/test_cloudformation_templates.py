@@ -729,6 +729,46 @@ def test_third_party_style_two_stacks_with_imports_and_ssm_parameters(aws, cfn):
     assert settled(cfn, infra["StackId"])["StackStatus"] == "DELETE_COMPLETE"
 
 
+def test_types_moto_lacks_that_samples_use_are_created_and_deleted(aws, cfn):
+    cfn.create_stack(StackName="cfnt-more-types", TemplateBody=body("more_types_sample_style.yaml"))
+    described = settled(cfn, "cfnt-more-types")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-more-types")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    ec2 = aws.client("ec2", account=ACCOUNT)
+    [group] = ec2.describe_security_groups(GroupIds=[out["LoadBalancerGroupId"]])["SecurityGroups"]
+    to_tasks = [r for r in group["IpPermissionsEgress"] if r.get("FromPort") == 8080]
+    assert [(p["GroupId"], p["Description"]) for r in to_tasks for p in r["UserIdGroupPairs"]] == [
+        (out["TaskGroupId"], "to the tasks")
+    ]
+    assert out["EgressRuleId"].startswith("sgr-")
+    scaling = aws.client("application-autoscaling", account=ACCOUNT)
+    resource_id, dimension, namespace = out["ScalableTargetId"].split("|")
+    [target] = scaling.describe_scalable_targets(ServiceNamespace=namespace, ResourceIds=[resource_id])[
+        "ScalableTargets"
+    ]
+    assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (dimension, 1, 4)
+    [policy] = scaling.describe_scaling_policies(ServiceNamespace=namespace, ResourceId=resource_id)[
+        "ScalingPolicies"
+    ]
+    assert (policy["PolicyARN"], policy["PolicyType"]) == (out["PolicyArn"], "TargetTrackingScaling")
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 60
+    attributes = aws.client("sqs", account=ACCOUNT).get_queue_attributes(
+        QueueUrl=out["QueueUrl"], AttributeNames=["Policy"]
+    )["Attributes"]
+    assert json.loads(attributes["Policy"])["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
+
+    cfn.delete_stack(StackName="cfnt-more-types")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace=namespace, ResourceIds=[resource_id])[
+            "ScalableTargets"
+        ]
+        == []
+    )
+
+
 # ---- change sets -----------------------------------------------------------------------------------------
 
 

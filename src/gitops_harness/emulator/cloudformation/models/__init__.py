@@ -7,6 +7,7 @@ from typing import Any
 
 from gitops_harness.emulator.cloudformation.custom import CustomResource, is_custom
 from gitops_harness.emulator.cloudformation.models import (
+    autoscaling,
     codebuild,
     codecommit,
     codedeploy,
@@ -14,6 +15,7 @@ from gitops_harness.emulator.cloudformation.models import (
     ecs,
     iam,
     monitoring,
+    network,
     notifications,
     policies,
     secrets,
@@ -40,6 +42,10 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         monitoring.Alarm,
         monitoring.Subscription,
         secrets.Secret,
+        policies.QueuePolicy,
+        network.SecurityGroupEgress,
+        autoscaling.ScalableTarget,
+        autoscaling.ScalingPolicy,
     )
 }
 
