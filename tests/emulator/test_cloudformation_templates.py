@@ -567,7 +567,14 @@ def test_nested_stack_from_s3_is_created(aws, cfn):
         if r["LogicalResourceId"] == "Child"
     ]
     assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "CREATE_COMPLETE"
+    # Ref of a nested stack (and its physical id) is the child's stack ID
+    assert child["PhysicalResourceId"].startswith(
+        f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/cfnt-nested-ok-Child-"
+    )
+    assert described["Outputs"] == [{"OutputKey": "ChildId", "OutputValue": child["PhysicalResourceId"]}]
     cfn.delete_stack(StackName="cfnt-nested-ok")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "DELETE_COMPLETE"
 
 
 def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):

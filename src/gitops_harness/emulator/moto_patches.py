@@ -248,6 +248,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="a CREATE change set (aws cloudformation deploy) creates the stack as CreateStack does",
                 ),
                 PatchSpec(
+                    f"{_CFN}.models:Stack",
+                    "physical_resource_id",
+                    _cloudformation("stack_id_as_ref", "nested"),
+                    why="Ref of a nested stack is its stack ID",
+                ),
+                PatchSpec(
                     f"{_CFN}.models",
                     "get_stack_from_s3_url",
                     _cloudformation("nested_template_reading", "nested"),

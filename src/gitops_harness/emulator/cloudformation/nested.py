@@ -99,3 +99,9 @@ def check_child(child: Any, account_id: str, region_name: str) -> None:
 
     cloudformation_backends[account_id][region_name].delete_stack(child.stack_id)
     raise ResourceFailure(f"Embedded stack {child.stack_id} was not successfully created: {reason}")
+
+
+def stack_id_as_ref(_moto_property: Any) -> property:
+    """moto's `Stack.physical_resource_id`: Ref of a nested stack is its stack ID (ARN), as on AWS, where
+    moto answered the child's name."""
+    return property(lambda stack: stack.stack_id)
