@@ -776,6 +776,62 @@ def test_types_moto_lacks_that_samples_use_are_created_and_deleted(aws, cfn):
     )
 
 
+def test_an_update_that_fails_rolls_back_to_the_previous_template(aws, cfn):
+    cfn.create_stack(StackName="cfnt-update", TemplateBody=body("update_base.yaml"))
+    created = settled(cfn, "cfnt-update")
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="cfnt-update", TemplateBody=body("update_refused.yaml"))  # no 500
+    described = settled(cfn, "cfnt-update")
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", events(cfn, "cfnt-update")
+    assert described["StackStatusReason"] == "The following resource(s) failed to update: [Bucket]. "
+    seen = events(cfn, "cfnt-update")
+    assert (
+        "Bucket",
+        "UPDATE_FAILED",
+        "Property WebsiteConfiguration of AWS::S3::Bucket is not supported by the embedded AWS",
+    ) in seen
+    assert [(logical, status) for logical, status, _ in seen if logical == "Topic"] == [
+        ("Topic", "CREATE_IN_PROGRESS"),
+        ("Topic", "CREATE_COMPLETE"),
+        ("Topic", "DELETE_IN_PROGRESS"),
+        ("Topic", "DELETE_COMPLETE"),
+    ]
+    topics = aws.client("sns", account=ACCOUNT).list_topics()["Topics"]
+    assert not [t for t in topics if ":cfnt-update-Topic-" in t["TopicArn"]]
+    assert cfn.get_template(StackName="cfnt-update")["TemplateBody"] == body("update_base.yaml")
+    assert described["Outputs"] == created["Outputs"]
+    assert {
+        r["LogicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="cfnt-update")["StackResources"]
+    } == {
+        "Queue",
+        "Bucket",
+    }
+    # the same update as a change set (aws cloudformation deploy on an existing stack) rolls back too
+    cfn.create_change_set(
+        StackName="cfnt-update",
+        ChangeSetName="second",
+        ChangeSetType="UPDATE",
+        TemplateBody=body("update_refused.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-update", ChangeSetName="second")
+    assert settled(cfn, "cfnt-update")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert cfn.get_template(StackName="cfnt-update")["TemplateBody"] == body("update_base.yaml")
+    # and a change set that works updates it
+    cfn.create_change_set(
+        StackName="cfnt-update",
+        ChangeSetName="third",
+        ChangeSetType="UPDATE",
+        TemplateBody=body("update_ok.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-update", ChangeSetName="third")
+    updated = settled(cfn, "cfnt-update")
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-update")
+    assert {o["OutputKey"] for o in updated["Outputs"]} == {"BucketName", "TopicArn"}
+    cfn.delete_stack(StackName="cfnt-update")
+    assert settled(cfn, created["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 # ---- change sets -----------------------------------------------------------------------------------------
 
 

@@ -249,6 +249,18 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                 ),
                 PatchSpec(
                     f"{_CFN}.models:Stack",
+                    "update",
+                    _cloudformation("updating_with_rollback", "updates"),
+                    why="a resource an update cannot create or update rolls the update back (no 500)",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing",
+                    "parse_and_update_resource",
+                    _cloudformation("updating_with_checks", "updates"),
+                    why="a modified resource's properties checked as at create, failures named",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:Stack",
                     "physical_resource_id",
                     _cloudformation("stack_id_as_ref", "nested"),
                     why="Ref of a nested stack is its stack ID",

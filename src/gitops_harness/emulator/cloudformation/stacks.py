@@ -249,15 +249,22 @@ def _create_resources(backend: Any, stack: Any) -> None:
 def executing_change_sets(moto_execute: Callable[..., None]) -> Callable[..., None]:
     """moto's `CloudFormationBackend.execute_change_set`: a CREATE change set (what `aws cloudformation
     deploy` makes for a new stack) creates the stack as CreateStack does (events, rollback on a failed
-    resource); moto's would report CREATE_COMPLETE whatever failed. UPDATE change sets stay moto's."""
+    resource), and an UPDATE change set updates it as UpdateStack does; moto's reported success whatever
+    failed, or answered a 500."""
 
     def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = backend.change_sets.get(change_set_name) or next(
             (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
         )
-        if change_set is None or change_set.change_set_type != "CREATE":
+        if change_set is None:
             return moto_execute(backend, change_set_name, stack_name)
-        _execute_create(backend, change_set)
+        if change_set.change_set_type == "CREATE":
+            _execute_create(backend, change_set)
+        else:  # through Stack.update, so a failed resource rolls the update back (updates.py)
+            stack = backend.stacks[change_set.stack_id]
+            stack.update(change_set.template, change_set.role_arn, parameters=change_set.parameters)
+            done = stack.status == "UPDATE_COMPLETE"
+            change_set.execution_status = "EXECUTE_COMPLETE" if done else "EXECUTE_FAILED"
         return None
 
     return execute_change_set
@@ -384,6 +391,23 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
             progress.event(logical_id, resource_type, "", "DELETE_FAILED", _reason(error))
         else:
             progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
+    left += _delete_created(resource_map, progress)
+    # A rolled-back stack has no outputs, and moto's lazy resource map must not create the resources
+    # that were never reached when DescribeStacks or ListStackResources looks at it.
+    stack.output_map = OutputMap(resource_map, {"Outputs": {}}, stack.stack_id)
+    resource_map._resource_json_map = {k: v for k, v in resource_map._resource_json_map.items() if k in left}
+    if left:
+        stack.status = "ROLLBACK_FAILED"
+        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(left)}]."
+    else:
+        stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
+
+
+def _delete_created(resource_map: Any, progress: _Progress) -> list[str]:
+    """Delete the resources `progress` created, newest first, with their events; those that could not
+    be deleted are returned."""
+    left: list[str] = []
     for logical_id in reversed(progress.created):
         resource = resource_map._parsed_resources.get(logical_id)
         resource_type = resource_map._resource_json_map[logical_id]["Type"]
@@ -397,16 +421,7 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
             continue
         resource_map._parsed_resources.pop(logical_id, None)
         progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
-    # A rolled-back stack has no outputs, and moto's lazy resource map must not create the resources
-    # that were never reached when DescribeStacks or ListStackResources looks at it.
-    stack.output_map = OutputMap(resource_map, {"Outputs": {}}, stack.stack_id)
-    resource_map._resource_json_map = {k: v for k, v in resource_map._resource_json_map.items() if k in left}
-    if left:
-        stack.status = "ROLLBACK_FAILED"
-        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(left)}]."
-    else:
-        stack.status = "ROLLBACK_COMPLETE"
-    stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
+    return left
 
 
 def deleting_or_failing(moto_delete_stack: Callable[..., None]) -> Callable[..., None]:
