@@ -94,7 +94,12 @@ HONOURED: dict[str, Honoured] = {
     ),
     "AWS::KMS::Alias": Honoured(_set("AliasName TargetKeyId")),
     "AWS::SNS::Topic": Honoured(
-        _set("TopicName DisplayName KmsMasterKeyId FifoTopic ContentBasedDeduplication Subscription"),
+        # DeliveryStatusLogging: moto keeps the list on the topic; sns/delivery_status.py writes the
+        # records (for Lambda subscribers, the only protocol the emulator delivers to a log)
+        _set(
+            "TopicName DisplayName KmsMasterKeyId FifoTopic ContentBasedDeduplication Subscription "
+            "DeliveryStatusLogging"
+        ),
         _set("Tags"),
     ),
     "AWS::Events::Rule": Honoured(
