@@ -49,13 +49,21 @@ def runtime() -> Any:
     with _lock:
         if _runtime is None:
             from gitops_harness.emulator.clients import RoleClients
+            from gitops_harness.emulator.codecommit.credentials import CREDENTIALS
             from gitops_harness.emulator.controlplane import Runtime
             from gitops_harness.emulator.scheduler import Scheduler
+            from gitops_localstack.eventbridge import PlaneEventDelivery
+            from gitops_localstack.gitcredentials import LocalStackGitCredentials
 
             scheduler = Scheduler()
             clients = RoleClients(gateway_url)
-            # No event_delivery: LocalStack's own EventBridge delivers rules' targets here.
-            _runtime = Runtime(scheduler, clients, _state_dir(), gateway_url)
+            # LocalStack's own EventBridge routes events; its targets reach the planes through the
+            # senders eventbridge.py registers, and this delivery (trigger of a started pipeline).
+            _runtime = Runtime(
+                scheduler, clients, _state_dir(), gateway_url, event_delivery=PlaneEventDelivery()
+            )
+            # git pushes authenticate with the HTTPS Git credentials LocalStack's IAM issued
+            _runtime.shared(CREDENTIALS, LocalStackGitCredentials)
         return _runtime
 
 
