@@ -47,7 +47,9 @@ def localstack() -> Any:
     venv = os.environ.get(VENV_ENV)
     if not venv or not (Path(venv) / ".installed").exists():
         pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
-    host = HostLocalStack(venv).start()
+    # the planes at the harness's time scale, as `--target localstack` starts them (a build poll's 5 AWS s)
+    scale = load_config(ROOT / "harness.yaml").target_settings("localstack").get("time_scale")
+    host = HostLocalStack(venv, time_scale=scale).start()
     try:
         yield host
     finally:
@@ -59,6 +61,7 @@ def mirror(localstack: HostLocalStack, tmp_path_factory: pytest.TempPathFactory)
     config = load_config(ROOT / "harness.yaml")
     target = LocalStackTarget(config.accounts, config.region, endpoint=localstack.endpoint_url)
     with target:
+        assert target.time_scale == localstack.time_scale  # read back from the plugin's health route
         deployment = deploy_mirror_leg(target, config, ROOT / TEMPLATE, timeout=180)
         try:
             pipeline = PipelineUnderTest.connect(

@@ -64,6 +64,7 @@ def health(request: Any, **_: Any) -> Any:
             "harness_version": _dist_version("ecs-gitops-harness"),
             "localstack_version": _dist_version("localstack-core"),
             "git_smart_http": True,
+            "time_scale": runtime.time_scale(),  # clock seconds per AWS second of the planes' waits
             "git_credentials": "LocalStack IAM (CreateServiceSpecificCredential)",
             "eventbridge_targets": eventbridge.registered(),  # rule target services delivered to planes
             "cloudformation_types": _resource_types(),
