@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -121,11 +120,6 @@ def _delivery() -> PlaneEventDelivery:
     return delivery
 
 
-def _session_name(rule_name: str) -> str:
-    # RoleSessionName: 2-64 of [\w+=,.@-]
-    return re.sub(r"[^\w+=,.@-]", "-", f"eventbridge-{rule_name}")[:64]
-
-
 _SENDERS: tuple[type, type] | None = None
 
 
@@ -197,6 +191,7 @@ def _start_pipeline(sender: Any, event: Any) -> None:
     from localstack.aws.connect import connect_to
 
     from gitops_harness.emulator.common.arns import parse_arn
+    from gitops_harness.emulator.eventbridge.delivery import _session_name
 
     delivery = _delivery()
     target = dict(sender.target)
