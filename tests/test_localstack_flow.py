@@ -25,7 +25,7 @@ from gitops_harness.pipeline import APPROVAL_STAGE, BUILD_STAGE, PipelineUnderTe
 from gitops_harness.policy.cfnlint_scan import run_cfn_lint
 from gitops_harness.stacks import teardown
 from gitops_harness.targets.localstack import LocalStackTarget
-from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
+from gitops_harness.targets.localstack_host import TIME_SCALE_ENV, VENV_ENV, HostLocalStack, host_environment
 from gitops_harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,16 @@ def test_the_mirror_leg_template_passes_cfn_lint() -> None:
     outcome = run_cfn_lint([ROOT / TEMPLATE])
     assert outcome.findings == []
     assert [p.file for p in outcome.passes] == [str(ROOT / TEMPLATE)]
+
+
+def test_the_time_scale_reaches_a_localstack_the_target_starts(tmp_path: Path) -> None:
+    config = load_config(ROOT / "harness.yaml")
+    target = LocalStackTarget.from_config(config)
+    scale = config.target_settings("localstack")["time_scale"]
+    assert target._host_time_scale == scale  # noqa: SLF001 - what HostLocalStack gets
+    env = host_environment(4566, tmp_path, scale)
+    assert float(env[TIME_SCALE_ENV]) == scale
+    assert TIME_SCALE_ENV not in host_environment(4566, tmp_path)  # unset: the plugin keeps AWS's timing
 
 
 # -- LocalStack 4.14.0 in host mode with the plugin ----------------------------------------------------

@@ -55,6 +55,7 @@ def host_environment(port: int, root: Path, time_scale: float | None = None) -> 
         FILESYSTEM_ROOT=str(root),
         XDG_CACHE_HOME=str(root / "cache"),  # plux's entry-point index: a stale one hides the plugin
     )
+    env.pop(TIME_SCALE_ENV, None)  # the target's setting decides, not whatever this shell exported
     if time_scale is not None:
         env[TIME_SCALE_ENV] = repr(float(time_scale))
     return env
