@@ -259,7 +259,15 @@ SCHEMA: dict[str, Any] = {
         "embedded": {"port": _port, "time_scale": _time_scale},
         # start: "host" makes the target start LocalStack itself (targets/localstack_host.py; its venv from
         # GITOPS_HARNESS_LOCALSTACK_VENV); otherwise it uses the LocalStack already answering at endpoint
-        "localstack": {"endpoint": _url, "auth_token_env": _text, "start": _text, "venv": _path},
+        # time_scale: clock seconds per AWS second of the plugin's planes in a LocalStack the target
+        # starts (a running one takes GITOPS_HARNESS_TIME_SCALE in its own environment)
+        "localstack": {
+            "endpoint": _url,
+            "auth_token_env": _text,
+            "start": _text,
+            "venv": _path,
+            "time_scale": _time_scale,
+        },
         # values are checked by targets/aws_settings.py when the aws target is chosen; keys here
         "aws": {
             "region": _region,

@@ -120,10 +120,17 @@ class ModelResourceProvider(ResourceProvider[dict]):
 def _run(action: Any, model: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from gitops_harness.emulator.cloudformation.resource import ResourceFailure, handler_message
+    from gitops_harness.emulator.cloudformation.resource import (
+        ResourceFailure,
+        acting_through,
+        handler_message,
+    )
+    from gitops_localstack import runtime
 
     try:
-        return action()
+        # the models' own lookups (require_role: the service role exists) use the planes' clients too
+        with acting_through(runtime.runtime().clients):
+            return action()
     except (ClientError, BotoCoreError) as error:
         raise ResourceFailure(handler_message(error, model.service)) from None
 
@@ -131,10 +138,17 @@ def _run(action: Any, model: Any) -> Any:
 def _delete(instance: Any, client: Any) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from gitops_harness.emulator.cloudformation.resource import ResourceFailure, handler_message, is_not_found
+    from gitops_harness.emulator.cloudformation.resource import (
+        ResourceFailure,
+        acting_through,
+        handler_message,
+        is_not_found,
+    )
+    from gitops_localstack import runtime
 
     try:
-        instance.remove(client)
+        with acting_through(runtime.runtime().clients):
+            instance.remove(client)
     except ClientError as error:
         if not is_not_found(error):  # already gone counts as deleted, as CloudFormation's handlers do
             raise ResourceFailure(handler_message(error, instance.service)) from None

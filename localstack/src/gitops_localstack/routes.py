@@ -1,6 +1,6 @@
 """Routes on LocalStack's router, added when LocalStack starts (hook `localstack.hooks.on_infra_start`):
 
-/v1/repos/...      CodeCommit's git smart HTTP (what the clone URLs rewritten to LocalStack reach),
+[/<region>]/v1/repos/...  CodeCommit's git smart HTTP (what the clone URLs rewritten to LocalStack reach),
                    served by the harness's CodeCommit plane, as the embedded emulator's front door does
 /_gitops/health    which plugin providers are registered, which LocalStack has loaded, their versions
                    and implemented operations (what `--target localstack` reads for its capabilities)
@@ -17,6 +17,8 @@ from localstack.runtime import hooks
 
 HEALTH_PATH = "/_gitops/health"
 GIT_PATH = "/v1/repos/<path:rest>"
+# the region-prefixed form the clone URLs are rewritten to (codecommit.insteadof_config, as the embedded target)
+GIT_REGION_PATH = '/<regex("[a-z]{2}(-[a-z]+)+-[0-9]+"):region>/v1/repos/<path:rest>'
 
 
 def _dist_version(name: str) -> str | None:
@@ -38,7 +40,7 @@ def health(request: Any, **_: Any) -> Any:
     from localstack import config
     from rolo import Response
 
-    from gitops_localstack import __version__, providers, runtime
+    from gitops_localstack import __version__, eventbridge, providers, runtime
 
     services: dict[str, Any] = {}
     for api, entry in runtime.PLANES.items():
@@ -62,6 +64,9 @@ def health(request: Any, **_: Any) -> Any:
             "harness_version": _dist_version("ecs-gitops-harness"),
             "localstack_version": _dist_version("localstack-core"),
             "git_smart_http": True,
+            "time_scale": runtime.time_scale(),  # clock seconds per AWS second of the planes' waits
+            "git_credentials": "LocalStack IAM (CreateServiceSpecificCredential)",
+            "eventbridge_targets": eventbridge.registered(),  # rule target services delivered to planes
             "cloudformation_types": _resource_types(),
             "providers": services,
         }
@@ -85,7 +90,29 @@ def git(request: Any, **_: Any) -> Any:
     if route is None:
         return WerkzeugResponse("not a git smart HTTP path\n", status=404)
     _service, _operation, _account, app = route
-    return WerkzeugResponse.from_app(app, environ, buffered=True)
+    return _call_wsgi(app, environ)
+
+
+def _call_wsgi(app: Any, environ: dict[str, Any]) -> Any:
+    """The WSGI app's whole answer as one response. dulwich writes the pack and ref advertisement
+    through start_response's write(), which werkzeug's Response.from_app(buffered=True) drops."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    chunks: list[bytes] = []
+    started: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.update(status=status, headers=headers)
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return WerkzeugResponse(b"".join(chunks), status=started["status"], headers=started["headers"])
 
 
 @hooks.on_infra_start()
@@ -94,6 +121,7 @@ def register_routes() -> None:
 
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
+    ROUTER.add(GIT_REGION_PATH, git, methods=["GET", "POST"])
 
 
 @hooks.on_infra_shutdown()

@@ -7,6 +7,9 @@ clients against LocalStack's own gateway, so those calls show in LocalStack like
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -21,6 +24,11 @@ PLANES: dict[str, str] = {
     "codedeploy": "gitops_harness.emulator.codedeploy.plane:CodeDeploy",
 }
 
+# Clock seconds per AWS second of the planes' waits (a build poll's 5 s, a deployment's termination wait),
+# from LocalStack's environment: the host-mode target sets it from targets.localstack.time_scale.
+TIME_SCALE_ENV = "GITOPS_HARNESS_TIME_SCALE"
+
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _runtime: Any = None
 _planes: dict[str, Any] = {}
@@ -44,18 +52,45 @@ def _state_dir() -> Path:
     return path
 
 
+def time_scale() -> float:
+    """GITOPS_HARNESS_TIME_SCALE as a positive float; 1.0 (AWS's own timing) when unset or invalid."""
+    raw = os.environ.get(TIME_SCALE_ENV, "").strip()
+    try:
+        value = float(raw) if raw else 1.0
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        log.warning("%s=%r is not a number > 0: the planes run at AWS's own timing", TIME_SCALE_ENV, raw)
+        return 1.0
+    return value
+
+
 def runtime() -> Any:
     global _runtime
     with _lock:
         if _runtime is None:
             from gitops_harness.emulator.clients import RoleClients
+            from gitops_harness.emulator.codecommit.credentials import CREDENTIALS
             from gitops_harness.emulator.controlplane import Runtime
             from gitops_harness.emulator.scheduler import Scheduler
+            from gitops_localstack.eventbridge import PlaneEventDelivery
+            from gitops_localstack.gitcredentials import LocalStackGitCredentials
 
-            scheduler = Scheduler()
+            scale = time_scale()
+            scheduler = Scheduler(time_scale=scale)
             clients = RoleClients(gateway_url)
-            # No event_delivery: LocalStack's own EventBridge delivers rules' targets here.
-            _runtime = Runtime(scheduler, clients, _state_dir(), gateway_url)
+            # LocalStack's own EventBridge routes events; its targets reach the planes through the
+            # senders eventbridge.py registers, and this delivery (trigger of a started pipeline).
+            _runtime = Runtime(
+                scheduler,
+                clients,
+                _state_dir(),
+                gateway_url,
+                time_scale=scale,
+                event_delivery=PlaneEventDelivery(),
+            )
+            # git pushes authenticate with the HTTPS Git credentials LocalStack's IAM issued
+            _runtime.shared(CREDENTIALS, LocalStackGitCredentials)
         return _runtime
 
 

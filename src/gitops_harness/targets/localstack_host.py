@@ -34,7 +34,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def host_environment(port: int, root: Path) -> dict[str, str]:
+TIME_SCALE_ENV = (
+    "GITOPS_HARNESS_TIME_SCALE"  # read by the plugin (localstack/src/gitops_localstack/runtime.py)
+)
+
+
+def host_environment(port: int, root: Path, time_scale: float | None = None) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_"))
     }
@@ -50,13 +55,16 @@ def host_environment(port: int, root: Path) -> dict[str, str]:
         FILESYSTEM_ROOT=str(root),
         XDG_CACHE_HOME=str(root / "cache"),  # plux's entry-point index: a stale one hides the plugin
     )
+    env.pop(TIME_SCALE_ENV, None)  # the target's setting decides, not whatever this shell exported
+    if time_scale is not None:
+        env[TIME_SCALE_ENV] = repr(float(time_scale))
     return env
 
 
 class HostLocalStack:
     """A LocalStack process; `start()` returns once /_localstack/health answers."""
 
-    def __init__(self, venv: str | Path | None = None, port: int = 0):
+    def __init__(self, venv: str | Path | None = None, port: int = 0, time_scale: float | None = None):
         found = venv or os.environ.get(VENV_ENV)
         if not found:
             raise ToolError(f"set {VENV_ENV} to LocalStack's virtual environment (make .venv-localstack)")
@@ -67,6 +75,7 @@ class HostLocalStack:
         self.root = Path(tempfile.mkdtemp(prefix="gitops-localstack-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
+        self.time_scale = time_scale  # the plugin's planes' clock seconds per AWS second (None: AWS's timing)
 
     @property
     def endpoint_url(self) -> str:
@@ -85,7 +94,7 @@ class HostLocalStack:
         started = time.monotonic()
         self.process = subprocess.Popen(
             [str(self.python), "-m", "localstack.runtime.main"],
-            env=host_environment(self.port, self.root),
+            env=host_environment(self.port, self.root, self.time_scale),
             cwd=self.root,  # not the checkout: its localstack/ folder must not shadow the package
             stdout=log,
             stderr=subprocess.STDOUT,
