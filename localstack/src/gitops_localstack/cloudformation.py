@@ -30,12 +30,25 @@ TYPES = (
     "AWS::CodeDeploy::DeploymentConfig",
     "AWS::CodeStarNotifications::NotificationRule",
 )
+# The pipeline stack's container types (ECS, ELBv2, the ALB's ingress rule; Chatbot fails with the
+# reason): the harness's ECS models, and resource_models.py's for what the embedded AWS gets from moto.
+CONTAINER_TYPES = (
+    "AWS::ECS::Cluster",
+    "AWS::ECS::Service",
+    "AWS::ECS::TaskDefinition",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancingV2::TargetGroup",
+    "AWS::ElasticLoadBalancingV2::Listener",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::Chatbot::SlackChannelConfiguration",
+)
 
 
 def _model(resource_type: str) -> Any:
     from gitops_harness.emulator.cloudformation.models import RESOURCE_MODELS
+    from gitops_localstack.resource_models import MODELS
 
-    return RESOURCE_MODELS[resource_type]
+    return MODELS.get(resource_type) or RESOURCE_MODELS[resource_type]
 
 
 class ModelResourceProvider(ResourceProvider[dict]):
@@ -120,10 +133,17 @@ class ModelResourceProvider(ResourceProvider[dict]):
 def _run(action: Any, model: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from gitops_harness.emulator.cloudformation.resource import ResourceFailure, handler_message
+    from gitops_harness.emulator.cloudformation.resource import (
+        ResourceFailure,
+        acting_through,
+        handler_message,
+    )
+    from gitops_localstack import runtime
 
     try:
-        return action()
+        # the models' own lookups (require_role: the service role exists) use the planes' clients too
+        with acting_through(runtime.runtime().clients):
+            return action()
     except (ClientError, BotoCoreError) as error:
         raise ResourceFailure(handler_message(error, model.service)) from None
 
@@ -131,10 +151,17 @@ def _run(action: Any, model: Any) -> Any:
 def _delete(instance: Any, client: Any) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from gitops_harness.emulator.cloudformation.resource import ResourceFailure, handler_message, is_not_found
+    from gitops_harness.emulator.cloudformation.resource import (
+        ResourceFailure,
+        acting_through,
+        handler_message,
+        is_not_found,
+    )
+    from gitops_localstack import runtime
 
     try:
-        instance.remove(client)
+        with acting_through(runtime.runtime().clients):
+            instance.remove(client)
     except ClientError as error:
         if not is_not_found(error):  # already gone counts as deleted, as CloudFormation's handlers do
             raise ResourceFailure(handler_message(error, instance.service)) from None
@@ -163,6 +190,6 @@ def _plugin_class(resource_type: str) -> type:
 
 
 # One plugin class per type, named for the entry points in pyproject.toml (AWSCodeCommitRepositoryPlugin, ...).
-for _type in TYPES:
+for _type in TYPES + CONTAINER_TYPES:
     _cls = _plugin_class(_type)
     globals()[_cls.__name__] = _cls

@@ -4,6 +4,8 @@
                    served by the harness's CodeCommit plane, as the embedded emulator's front door does
 /_gitops/health    which plugin providers are registered, which LocalStack has loaded, their versions
                    and implemented operations (what `--target localstack` reads for its capabilities)
+/_gitops/listeners every ELBv2 listener's local URL (containers.py's ALB data plane), as the embedded
+                   emulator's /_emulator/listeners
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 from localstack.runtime import hooks
 
 HEALTH_PATH = "/_gitops/health"
+LISTENERS_PATH = "/_gitops/listeners"
 GIT_PATH = "/v1/repos/<path:rest>"
+ADDED_INTRINSICS: list[str] = []  # intrinsic functions the plugin added to LocalStack's CloudFormation
 
 
 def _dist_version(name: str) -> str | None:
@@ -38,7 +42,7 @@ def health(request: Any, **_: Any) -> Any:
     from localstack import config
     from rolo import Response
 
-    from gitops_localstack import __version__, providers, runtime
+    from gitops_localstack import __version__, containers, lambda_provider, providers, runtime
 
     services: dict[str, Any] = {}
     for api, entry in runtime.PLANES.items():
@@ -55,6 +59,20 @@ def health(request: Any, **_: Any) -> Any:
             "operations": operations,
             **({"error": error} if error else {}),
         }
+    for api in containers.SERVICES:  # served by LocalStack's moto with the harness's patch groups
+        services[api] = {
+            "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider(api),
+            "loaded": containers.ACTIVE.get(api),
+            "operations": [],
+            "served_by": "moto",
+        }
+    services["lambda"] = {  # ours only when chosen (PROVIDER_OVERRIDE_LAMBDA=gitops)
+        "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider("lambda"),
+        "loaded": lambda_provider.ACTIVE.get("lambda"),
+        "operations": [],
+        "served_by": "moto",
+        **lambda_provider.status(),
+    }
     return Response.for_json(
         {
             "plugin": "gitops-harness-localstack",
@@ -64,8 +82,19 @@ def health(request: Any, **_: Any) -> Any:
             "git_smart_http": True,
             "cloudformation_types": _resource_types(),
             "providers": services,
+            "containers": containers.status(),
+            "cloudformation_intrinsics_added": ADDED_INTRINSICS,
         }
     )
+
+
+def listeners(request: Any, **_: Any) -> Any:
+    from rolo import Response
+
+    from gitops_localstack import containers
+
+    plane = containers.data_plane()
+    return Response.for_json({"listeners": plane.listeners() if plane is not None else []})
 
 
 def git(request: Any, **_: Any) -> Any:
@@ -92,13 +121,20 @@ def git(request: Any, **_: Any) -> Any:
 def register_routes() -> None:
     from localstack.services.edge import ROUTER
 
+    from gitops_localstack import intrinsics
+
+    if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
+        ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
+    ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
 
 
 @hooks.on_infra_shutdown()
 def stop_planes() -> None:
     """Stop the planes' scheduler with LocalStack, so no job acts on a gateway that is going away."""
-    from gitops_localstack import runtime
+    from gitops_localstack import containers, lambda_provider, runtime
 
     runtime.shutdown()
+    containers.stop()  # the ECS tasks' processes and the listeners' servers
+    lambda_provider.stop()

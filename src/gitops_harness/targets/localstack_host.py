@@ -49,6 +49,8 @@ def host_environment(port: int, root: Path) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         FILESYSTEM_ROOT=str(root),
         XDG_CACHE_HOME=str(root / "cache"),  # plux's entry-point index: a stale one hides the plugin
+        # LocalStack's Lambda needs Docker and a downloaded init binary: the plugin's runs functions locally
+        PROVIDER_OVERRIDE_LAMBDA="gitops",
     )
     return env
 

@@ -1,0 +1,276 @@
+"""Resource models for the pipeline stack's types that LocalStack 4.14 community has no CloudFormation
+provider for and the harness's own models (emulator/cloudformation/models) do not cover, because the
+embedded emulator gets them from moto's CloudFormation: AWS::ECS::Cluster, AWS::ElasticLoadBalancingV2::
+{LoadBalancer,TargetGroup,Listener}, AWS::EC2::SecurityGroupIngress and AWS::Chatbot::SlackChannelConfiguration.
+
+Each is an ApiResource like the harness's: it calls the service's API (here LocalStack's gateway, so
+ECS and ELBv2 land in containers.py's providers and their task runtime / ALB data plane) as the stack's
+account; cloudformation.py's adapter runs it as a LocalStack ResourceProvider. Properties map onto the
+API's input shape by member name (properties.py), so one the API does not know fails the resource.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitops_harness.emulator.cloudformation.properties import operation_params
+from gitops_harness.emulator.cloudformation.resource import (
+    ApiResource,
+    Placement,
+    ResourceFailure,
+    is_not_found,
+)
+
+
+def _elb_name(where: Placement) -> str:
+    """A generated load balancer / target group name as CloudFormation makes them: at most 32
+    characters, letters, digits and hyphens, not ending in a hyphen (<stack>-<logical id>-<suffix>)."""
+    stem = re.sub(r"[^A-Za-z0-9-]", "", where.generated_name)[:18].strip("-")
+    return f"{stem}-{uuid.uuid4().hex[:12].upper()}"[:32].strip("-")
+
+
+def _pairs(items: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """CloudFormation's Key/Value attribute lists, values as text (the API takes strings)."""
+    out = []
+    for item in items or []:
+        if item is None:  # an AWS::NoValue entry
+            continue
+        value = item.get("Value")
+        out.append(
+            {"Key": str(item["Key"]), "Value": str(value).lower() if isinstance(value, bool) else str(value)}
+        )
+    return out
+
+
+def _ignore_missing(action: Any) -> None:
+    try:
+        action()
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+
+
+class Cluster(ApiResource):
+    resource_type = "AWS::ECS::Cluster"
+    service = "ecs"
+    name_property = "ClusterName"
+    attributes = frozenset({"Arn"})
+
+    @classmethod
+    def _params(cls, client: Any, properties: dict[str, Any]) -> dict[str, Any]:
+        given = dict(properties)
+        if "ClusterSettings" in given:  # the API calls them settings
+            given["Settings"] = given.pop("ClusterSettings")
+        return operation_params(client, "CreateCluster", given)
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = cls._params(client, properties)
+        params["clusterName"] = cls.resource_name(properties, where)
+        created = client.create_cluster(**params)["cluster"]
+        return created["clusterName"], {"Arn": created["clusterArn"]}
+
+    def remove(self, client: Any) -> None:
+        _ignore_missing(lambda: client.delete_cluster(cluster=self.physical_id))
+
+
+class LoadBalancer(ApiResource):
+    resource_type = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    service = "elbv2"
+    name_property = "Name"
+    attributes = frozenset(
+        {
+            "CanonicalHostedZoneID",
+            "DNSName",
+            "LoadBalancerArn",
+            "LoadBalancerFullName",
+            "LoadBalancerName",
+            "SecurityGroups",
+        }
+    )
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(client, "CreateLoadBalancer", properties, skip=("LoadBalancerAttributes",))
+        params["Name"] = properties.get("Name") or _elb_name(where)
+        [balancer] = client.create_load_balancer(**params)["LoadBalancers"]
+        arn = balancer["LoadBalancerArn"]
+        attributes = _pairs(properties.get("LoadBalancerAttributes"))
+        if attributes:
+            client.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=attributes)
+        return arn, {
+            "CanonicalHostedZoneID": balancer.get("CanonicalHostedZoneId", ""),
+            "DNSName": balancer["DNSName"],
+            "LoadBalancerArn": arn,
+            "LoadBalancerFullName": arn.split(":loadbalancer/", 1)[-1],
+            "LoadBalancerName": balancer["LoadBalancerName"],
+            "SecurityGroups": balancer.get("SecurityGroups", []),
+        }
+
+    def remove(self, client: Any) -> None:
+        _ignore_missing(lambda: client.delete_load_balancer(LoadBalancerArn=self.physical_id))
+
+
+class TargetGroup(ApiResource):
+    resource_type = "AWS::ElasticLoadBalancingV2::TargetGroup"
+    service = "elbv2"
+    name_property = "Name"
+    attributes = frozenset({"LoadBalancerArns", "TargetGroupArn", "TargetGroupFullName", "TargetGroupName"})
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(
+            client, "CreateTargetGroup", properties, skip=("TargetGroupAttributes", "Targets")
+        )
+        params["Name"] = properties.get("Name") or _elb_name(where)
+        [group] = client.create_target_group(**params)["TargetGroups"]
+        arn = group["TargetGroupArn"]
+        attributes = _pairs(properties.get("TargetGroupAttributes"))
+        if attributes:
+            client.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
+        targets = operation_params(client, "RegisterTargets", {"Targets": properties.get("Targets") or []})
+        if targets["Targets"]:
+            client.register_targets(TargetGroupArn=arn, **targets)
+        return arn, {
+            "LoadBalancerArns": group.get("LoadBalancerArns", []),
+            "TargetGroupArn": arn,
+            "TargetGroupFullName": arn.split(":", 5)[-1],
+            "TargetGroupName": group["TargetGroupName"],
+        }
+
+    def remove(self, client: Any) -> None:
+        _ignore_missing(lambda: client.delete_target_group(TargetGroupArn=self.physical_id))
+
+
+class Listener(ApiResource):
+    resource_type = "AWS::ElasticLoadBalancingV2::Listener"
+    service = "elbv2"
+    attributes = frozenset({"ListenerArn"})
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(client, "CreateListener", properties)
+        [listener] = client.create_listener(**params)["Listeners"]
+        return listener["ListenerArn"], {"ListenerArn": listener["ListenerArn"]}
+
+    def update(self, client: Any, properties: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        if properties.get("LoadBalancerArn") != self.properties.get("LoadBalancerArn"):
+            return None  # another load balancer: a new listener
+        params = operation_params(client, "ModifyListener", properties, skip=("LoadBalancerArn",))
+        client.modify_listener(ListenerArn=self.physical_id, **params)
+        return self.physical_id, {"ListenerArn": self.physical_id}
+
+    def remove(self, client: Any) -> None:
+        _ignore_missing(lambda: client.delete_listener(ListenerArn=self.physical_id))
+
+
+class SecurityGroupIngress(ApiResource):
+    """One ingress rule of a security group (Ref: the rule's id, as CloudFormation returns it)."""
+
+    resource_type = "AWS::EC2::SecurityGroupIngress"
+    service = "ec2"
+    attributes = frozenset({"Id"})
+    _RANGE = ("CidrIp", "CidrIpv6", "SourcePrefixListId", "SourceSecurityGroupId", "SourceSecurityGroupName")
+    _KNOWN = frozenset(
+        {
+            "GroupId",
+            "GroupName",
+            "IpProtocol",
+            "FromPort",
+            "ToPort",
+            "Description",
+            "SourceSecurityGroupOwnerId",
+            *_RANGE,
+        }
+    )
+
+    @classmethod
+    def _request(cls, properties: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(properties) - cls._KNOWN)
+        if unknown:
+            raise ResourceFailure(f"Encountered unsupported property {unknown[0]}")
+        if "IpProtocol" not in properties:
+            raise ResourceFailure("Properties validation failed: required key [IpProtocol] not found")
+        permission: dict[str, Any] = {"IpProtocol": str(properties["IpProtocol"])}
+        for key in ("FromPort", "ToPort"):
+            if properties.get(key) is not None:
+                permission[key] = int(properties[key])
+        described = {"Description": properties["Description"]} if properties.get("Description") else {}
+        if properties.get("CidrIp"):
+            permission["IpRanges"] = [{"CidrIp": properties["CidrIp"], **described}]
+        if properties.get("CidrIpv6"):
+            permission["Ipv6Ranges"] = [{"CidrIpv6": properties["CidrIpv6"], **described}]
+        if properties.get("SourcePrefixListId"):
+            permission["PrefixListIds"] = [{"PrefixListId": properties["SourcePrefixListId"], **described}]
+        source = {
+            k: v
+            for k, v in (
+                ("GroupId", properties.get("SourceSecurityGroupId")),
+                ("GroupName", properties.get("SourceSecurityGroupName")),
+                ("UserId", properties.get("SourceSecurityGroupOwnerId")),
+            )
+            if v
+        }
+        if "GroupId" in source or "GroupName" in source:
+            permission["UserIdGroupPairs"] = [{**source, **described}]
+        if not any(properties.get(k) for k in cls._RANGE):
+            raise ResourceFailure(
+                "Properties validation failed: one of CidrIp, CidrIpv6, SourcePrefixListId, "
+                "SourceSecurityGroupId or SourceSecurityGroupName is required"
+            )
+        group = {"GroupId": properties["GroupId"]} if properties.get("GroupId") else {}
+        if not group and properties.get("GroupName"):
+            group = {"GroupName": properties["GroupName"]}
+        if not group:
+            raise ResourceFailure("Properties validation failed: GroupId or GroupName is required")
+        return {**group, "IpPermissions": [permission]}
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        answer = client.authorize_security_group_ingress(**cls._request(properties))
+        rules = answer.get("SecurityGroupRules") or []
+        rule_id = rules[0]["SecurityGroupRuleId"] if rules else f"sgr-{uuid.uuid4().hex[:17]}"
+        return rule_id, {"Id": rule_id}
+
+    def remove(self, client: Any) -> None:
+        _ignore_missing(lambda: client.revoke_security_group_ingress(**self._request(self._given())))
+
+    def _given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.properties.items() if k in self._KNOWN}
+
+
+class SlackChannelConfiguration(ApiResource):
+    """No Chatbot API here (neither LocalStack community nor moto has one): the type is known so the
+    reference stack deploys with its default parameters (the resource's condition HasSlackChannel is
+    false), and creating one fails the resource with the reason, as on the embedded target."""
+
+    resource_type = "AWS::Chatbot::SlackChannelConfiguration"
+    service = "chatbot"
+    attributes = frozenset({"Arn"})
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        raise ResourceFailure(
+            f"Resource type {cls.resource_type} is not supported: LocalStack serves no AWS Chatbot API "
+            "(leave SlackChannelId empty; the harness's chat receiver records the notifications)"
+        )
+
+    def remove(self, client: Any) -> None:
+        return None  # never created
+
+
+MODELS: dict[str, type[ApiResource]] = {
+    model.resource_type: model
+    for model in (
+        Cluster,
+        LoadBalancer,
+        TargetGroup,
+        Listener,
+        SecurityGroupIngress,
+        SlackChannelConfiguration,
+    )
+}
