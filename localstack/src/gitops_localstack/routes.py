@@ -17,10 +17,10 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-HEALTH_PATH = "/_gitops/health"
 LISTENERS_PATH = "/_gitops/listeners"
-GIT_PATH = "/v1/repos/<path:rest>"
 ADDED_INTRINSICS: list[str] = []  # intrinsic functions the plugin added to LocalStack's CloudFormation
+HEALTH_PATH = "/_gitops/health"
+GIT_PATH = "/v1/repos/<path:rest>"
 
 
 def _dist_version(name: str) -> str | None:
@@ -38,11 +38,40 @@ def _resource_types() -> list[str]:
     return sorted(names)
 
 
+def _served_by_moto(config: Any) -> dict[str, Any]:
+    """The providers that send LocalStack's moto the work, with the harness's patch groups: ECS, ECR and
+    ELBv2 (containers.py) and the opt-in Lambda (lambda_provider.py, PROVIDER_OVERRIDE_LAMBDA=gitops)."""
+    from gitops_localstack import containers, lambda_provider
+
+    served: dict[str, Any] = {}
+    for api in containers.SERVICES:
+        served[api] = {
+            "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider(api),
+            "loaded": containers.ACTIVE.get(api),
+            "operations": [],
+            "served_by": "moto",
+        }
+    served["lambda"] = {
+        "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider("lambda"),
+        "loaded": lambda_provider.ACTIVE.get("lambda"),
+        "operations": [],
+        "served_by": "moto",
+        **lambda_provider.status(),
+    }
+    return served
+
+
+def _containers_status() -> dict[str, Any]:
+    from gitops_localstack import containers
+
+    return containers.status()
+
+
 def health(request: Any, **_: Any) -> Any:
     from localstack import config
     from rolo import Response
 
-    from gitops_localstack import __version__, containers, lambda_provider, providers, runtime
+    from gitops_localstack import __version__, providers, runtime
 
     services: dict[str, Any] = {}
     for api, entry in runtime.PLANES.items():
@@ -59,20 +88,7 @@ def health(request: Any, **_: Any) -> Any:
             "operations": operations,
             **({"error": error} if error else {}),
         }
-    for api in containers.SERVICES:  # served by LocalStack's moto with the harness's patch groups
-        services[api] = {
-            "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider(api),
-            "loaded": containers.ACTIVE.get(api),
-            "operations": [],
-            "served_by": "moto",
-        }
-    services["lambda"] = {  # ours only when chosen (PROVIDER_OVERRIDE_LAMBDA=gitops)
-        "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider("lambda"),
-        "loaded": lambda_provider.ACTIVE.get("lambda"),
-        "operations": [],
-        "served_by": "moto",
-        **lambda_provider.status(),
-    }
+    services.update(_served_by_moto(config))
     return Response.for_json(
         {
             "plugin": "gitops-harness-localstack",
@@ -82,7 +98,7 @@ def health(request: Any, **_: Any) -> Any:
             "git_smart_http": True,
             "cloudformation_types": _resource_types(),
             "providers": services,
-            "containers": containers.status(),
+            "containers": _containers_status(),
             "cloudformation_intrinsics_added": ADDED_INTRINSICS,
         }
     )
@@ -125,9 +141,9 @@ def register_routes() -> None:
 
     if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
         ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
+    ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
-    ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
 
 
 @hooks.on_infra_shutdown()

@@ -35,6 +35,7 @@ from gitops_harness.targets.embedded import PLANE_OPERATIONS, SERVICES, serves_g
 ENDPOINT_ENV = "GITOPS_HARNESS_LOCALSTACK_ENDPOINT"
 START_ENV = "GITOPS_HARNESS_LOCALSTACK_START"
 PLUGIN_HEALTH = "/_gitops/health"
+LISTENERS = "/_gitops/listeners"  # the plugin's ALB data plane: each listener's local URL
 _TYPE_RE = re.compile(r"^\s+Type:\s+(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)\s*$", re.MULTILINE)
 # CloudFormation service prefix -> the LocalStack service (health name) its resources need
 _TYPE_SERVICE = {"elasticloadbalancingv2": "elbv2", "codestarnotifications": "codestar-notifications"}
@@ -225,11 +226,37 @@ class LocalStackTarget(Target):
         # CodeDeploy's ECS blue/green acts on ECS and ELBv2, which the services must serve
         if not {"ecs", "elbv2"} <= services:
             found.discard("bluegreen")
+        found |= self._plugin_runtimes(services)
         self.missing_types = self._missing_types(services)
         if self.missing_types:  # the reference stacks cannot deploy: say so now, not at CREATE_FAILED
             found.discard("cloudformation")
         self._services = services
         return frozenset(found)
+
+    def _plugin_runtimes(self, services: set[str]) -> set[str]:
+        """What the plugin's moto-served providers run here: ECS tasks behind ALB listeners that answer
+        HTTP (its ecs/elbv2 providers, not LocalStack's), Lambda functions as local processes (its lambda
+        provider, chosen with PROVIDER_OVERRIDE_LAMBDA=gitops)."""
+        ours = (self.plugin or {}).get("providers") or {}
+
+        def chosen(api: str, names: tuple[str, ...]) -> bool:
+            return api in services and (ours.get(api) or {}).get("configured_provider") in names
+
+        found = set()
+        if chosen("ecs", ("default", "gitops")) and chosen("elbv2", ("default", "gitops")):
+            found.add("alb-data-plane")
+        if chosen("lambda", ("gitops",)):
+            found.add("lambda-invoke")
+        return found
+
+    def listener_url(self, listener_arn: str) -> str:
+        """Where a load balancer listener answers on this machine: the plugin's ALB data plane server
+        (GET /_gitops/listeners), as the embedded target's."""
+        listing = _get_json(f"{self._endpoint}{LISTENERS}") or {}
+        for listener in listing.get("listeners") or []:
+            if listener.get("listenerArn") == listener_arn:
+                return str(listener["url"])
+        raise ToolError(f"no listener {listener_arn} in LocalStack at {self._endpoint} (see {LISTENERS})")
 
     def explain(self, capability: str) -> str | None:
         services = getattr(self, "_services", set())
@@ -241,9 +268,14 @@ class LocalStackTarget(Target):
         if capability == "codecommit-git" and self.plugin is None:
             return "no git smart HTTP without the gitops plugin (localstack/)"
         if capability == "alb-data-plane":
-            return "LocalStack community has no ELBv2, so no listener answers HTTP"
+            if self.plugin is None:
+                return "LocalStack community has no ELBv2, so no listener answers HTTP (install the gitops plugin)"
+            return "LocalStack serves ECS/ELBv2 with its own providers: PROVIDER_OVERRIDE_ECS=gitops and PROVIDER_OVERRIDE_ELBV2=gitops run the plugin's task runtime and ALB data plane"
         if capability == "lambda-invoke":
-            return "LocalStack runs Lambda functions in Docker containers, which host mode here has not"
+            return (
+                "LocalStack runs Lambda functions in Docker containers with a downloaded init binary, which "
+                "host mode here has not (PROVIDER_OVERRIDE_LAMBDA=gitops runs the plugin's local-process Lambda)"
+            )
         if capability == "cross-account-events":
             return "the plugin does not yet deliver EventBridge events across accounts through LocalStack"
         needs = PLANE_OPERATIONS.get(capability)
