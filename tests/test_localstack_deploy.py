@@ -107,6 +107,7 @@ def test_ecs_ecr_and_elbv2_are_served_and_listed_by_the_health_route(localstack:
     assert plugin["providers"]["lambda"]["configured_provider"] == "gitops"  # host mode opts in
     assert {t.lower() for t in CONTAINER_TYPES} <= {t.lower() for t in plugin["cloudformation_types"]}
     assert plugin["cloudformation_intrinsics_added"] == ["Fn::Cidr"]
+    assert plugin["cloudformation_types_overridden"] == ["AWS::ECR::Repository"]  # community's is a mock
     # an ECS call goes to moto-ext with the patch groups in, and starts the task runtime and data plane
     ecs = boto3.client(
         "ecs",
@@ -230,12 +231,8 @@ def test_both_reference_stacks_deploy_serve_through_the_alb_and_delete_completel
         )
         assert status == 200
         [listener] = elbv2.describe_listeners(ListenerArns=[deployment.production_listener_arn])["Listeners"]
-        [blue] = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"][:1] or [
-            {"TargetGroupArn": listener["DefaultActions"][0]["TargetGroupArn"]}
-        ]
-        targets = elbv2.describe_target_health(TargetGroupArn=blue["TargetGroupArn"])[
-            "TargetHealthDescriptions"
-        ]
+        blue = listener["DefaultActions"][0]["TargetGroupArn"]  # CloudFormation's start: all on blue
+        targets = elbv2.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]
         tasks = ecs.describe_tasks(
             cluster=deployment.cluster_name,
             tasks=ecs.list_tasks(cluster=deployment.cluster_name, serviceName=deployment.service_name)[

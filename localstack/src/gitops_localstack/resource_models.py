@@ -11,6 +11,7 @@ API's input shape by member name (properties.py), so one the API does not know f
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -243,6 +244,38 @@ class SecurityGroupIngress(ApiResource):
         return {k: v for k, v in self.properties.items() if k in self._KNOWN}
 
 
+class Repository(ApiResource):
+    """AWS::ECR::Repository through the ECR API. LocalStack 4.14 community has a provider for the type,
+    but it is a mock that creates nothing (RepositoryUri "http://localhost:4566"), so a build could not
+    push to it: cfn_overrides.py puts this one first. Ref: the name; GetAtt Arn, RepositoryUri."""
+
+    resource_type = "AWS::ECR::Repository"
+    service = "ecr"
+    name_property = "RepositoryName"
+    attributes = frozenset({"Arn", "RepositoryUri"})
+    _APPLIED_AFTER = ("RepositoryPolicyText", "LifecyclePolicy", "EmptyOnDelete")
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        params = operation_params(client, "CreateRepository", properties, skip=cls._APPLIED_AFTER)
+        # CloudFormation generates lower-case names for repositories (naming.py in the embedded AWS)
+        params["repositoryName"] = properties.get("RepositoryName") or where.generated_name.lower()
+        created = client.create_repository(**params)["repository"]
+        name = created["repositoryName"]
+        policy = properties.get("RepositoryPolicyText")
+        if policy:
+            text = policy if isinstance(policy, str) else json.dumps(policy)
+            client.set_repository_policy(repositoryName=name, policyText=text)
+        lifecycle = (properties.get("LifecyclePolicy") or {}).get("LifecyclePolicyText")
+        if lifecycle:
+            client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=lifecycle)
+        return name, {"Arn": created["repositoryArn"], "RepositoryUri": created["repositoryUri"]}
+
+    def remove(self, client: Any) -> None:
+        force = str(self.properties.get("EmptyOnDelete", "false")).lower() == "true"
+        _ignore_missing(lambda: client.delete_repository(repositoryName=self.physical_id, force=force))
+
+
 class SlackChannelConfiguration(ApiResource):
     """No Chatbot API here (neither LocalStack community nor moto has one): the type is known so the
     reference stack deploys with its default parameters (the resource's condition HasSlackChannel is
@@ -266,6 +299,7 @@ class SlackChannelConfiguration(ApiResource):
 MODELS: dict[str, type[ApiResource]] = {
     model.resource_type: model
     for model in (
+        Repository,
         Cluster,
         LoadBalancer,
         TargetGroup,

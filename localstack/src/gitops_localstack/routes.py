@@ -19,6 +19,7 @@ from localstack.runtime import hooks
 
 LISTENERS_PATH = "/_gitops/listeners"
 ADDED_INTRINSICS: list[str] = []  # intrinsic functions the plugin added to LocalStack's CloudFormation
+OVERRIDDEN_TYPES: list[str] = []  # resource types whose LocalStack provider the plugin's replaces
 HEALTH_PATH = "/_gitops/health"
 GIT_PATH = "/v1/repos/<path:rest>"
 
@@ -100,6 +101,7 @@ def health(request: Any, **_: Any) -> Any:
             "providers": services,
             "containers": _containers_status(),
             "cloudformation_intrinsics_added": ADDED_INTRINSICS,
+            "cloudformation_types_overridden": OVERRIDDEN_TYPES,
         }
     )
 
@@ -137,10 +139,11 @@ def git(request: Any, **_: Any) -> Any:
 def register_routes() -> None:
     from localstack.services.edge import ROUTER
 
-    from gitops_localstack import intrinsics
+    from gitops_localstack import cfn_overrides, intrinsics
 
     if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
         ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
+    OVERRIDDEN_TYPES.extend(cfn_overrides.install())  # where LocalStack's provider is a mock (ECR)
     ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
