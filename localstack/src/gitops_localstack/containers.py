@@ -83,6 +83,22 @@ def data_plane() -> Any:
         return _state.get("data_plane")
 
 
+# what `docker push` calls: moto 5.2.5 serves them, LocalStack 4.14's moto-ext (5.1.21) answers "not yet implemented"
+LAYER_UPLOAD = (
+    "batch_check_layer_availability",
+    "initiate_layer_upload",
+    "upload_layer_part",
+    "complete_layer_upload",
+)
+
+
+def ecr_layer_upload() -> bool:
+    """Whether LocalStack's moto can take an image push (a build's `docker push` to ECR)."""
+    from moto.ecr.models import ECRBackend
+
+    return all(callable(getattr(ECRBackend, name, None)) for name in LAYER_UPLOAD[:2])
+
+
 def status() -> dict[str, Any]:
     """What the health route shows: which patch groups are in, whether tasks and listeners are served."""
     from gitops_harness.emulator import moto_patches
@@ -94,6 +110,7 @@ def status() -> dict[str, Any]:
             "task_runtime": "local-process" if "task_sets" in _state else None,
             "alb_data_plane": plane is not None,
             "listeners": len(plane.listeners()) if plane is not None else 0,
+            "ecr_layer_upload": ecr_layer_upload(),
             **({"errors": list(_errors)} if _errors else {}),
         }
 
