@@ -184,7 +184,7 @@ def test_the_target_reads_capabilities_and_names_what_localstack_lacks(localstac
             "codecommit-api",
         } <= caps
         # community 4.14 has no ECS / ELBv2: the plugin's providers and resource providers fill them in
-        assert {"alb-data-plane", "cloudformation"} <= caps
+        assert {"bluegreen", "alb-data-plane", "cloudformation"} <= caps
         assert target.missing_types == []
         assert target.client("codepipeline").list_pipelines()["pipelines"] == []
 

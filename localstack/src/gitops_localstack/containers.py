@@ -83,20 +83,13 @@ def data_plane() -> Any:
         return _state.get("data_plane")
 
 
-# what `docker push` calls: moto 5.2.5 serves them, LocalStack 4.14's moto-ext (5.1.21) answers "not yet implemented"
-LAYER_UPLOAD = (
-    "batch_check_layer_availability",
-    "initiate_layer_upload",
-    "upload_layer_part",
-    "complete_layer_upload",
-)
-
-
-def ecr_layer_upload() -> bool:
-    """Whether LocalStack's moto can take an image push (a build's `docker push` to ECR)."""
+def moto_layer_upload() -> bool:
+    """Whether LocalStack's moto serves ECR's layer upload itself (moto 5.2.5 does; 4.14's moto-ext does not)."""
     from moto.ecr.models import ECRBackend
 
-    return all(callable(getattr(ECRBackend, name, None)) for name in LAYER_UPLOAD[:2])
+    return all(
+        callable(getattr(ECRBackend, name, None)) for name in ("initiate_layer_upload", "upload_layer_part")
+    )
 
 
 def status() -> dict[str, Any]:
@@ -110,7 +103,8 @@ def status() -> dict[str, Any]:
             "task_runtime": "local-process" if "task_sets" in _state else None,
             "alb_data_plane": plane is not None,
             "listeners": len(plane.listeners()) if plane is not None else 0,
-            "ecr_layer_upload": ecr_layer_upload(),
+            # who takes a docker push's layers: LocalStack's moto, or ecr_layers.py where moto lacks them
+            "ecr_layer_upload": "moto" if moto_layer_upload() else "plugin",
             **({"errors": list(_errors)} if _errors else {}),
         }
 
@@ -135,7 +129,12 @@ class ContainerProvider(ServiceLifecycleHook):
         def to_moto(context: Any, _request: Any) -> Any:
             return call_moto(context)
 
-        return {name: to_moto for name in load_service(self.service).operation_names}
+        table = {name: to_moto for name in load_service(self.service).operation_names}
+        if self.service == "ecr" and not moto_layer_upload():
+            from gitops_localstack import ecr_layers
+
+            table.update(ecr_layers.HANDLERS)
+        return table
 
 
 def _service(api: str, name: str) -> Service:

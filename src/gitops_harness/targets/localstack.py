@@ -227,8 +227,6 @@ class LocalStackTarget(Target):
         if not {"ecs", "elbv2"} <= services:
             found.discard("bluegreen")
         found |= self._plugin_runtimes(services)
-        if not self._ecr_takes_pushes():  # no image for a release: blue/green has nothing to deploy
-            found.discard("bluegreen")
         self.missing_types = self._missing_types(services)
         if self.missing_types:  # the reference stacks cannot deploy: say so now, not at CREATE_FAILED
             found.discard("cloudformation")
@@ -251,10 +249,6 @@ class LocalStackTarget(Target):
             found.add("lambda-invoke")
         return found
 
-    def _ecr_takes_pushes(self) -> bool:
-        containers = (self.plugin or {}).get("containers")
-        return not isinstance(containers, dict) or containers.get("ecr_layer_upload", True) is not False
-
     def listener_url(self, listener_arn: str) -> str:
         """Where a load balancer listener answers on this machine: the plugin's ALB data plane server
         (GET /_gitops/listeners), as the embedded target's."""
@@ -270,15 +264,7 @@ class LocalStackTarget(Target):
             return f"LocalStack has no CloudFormation provider for {', '.join(self.missing_types)}"
         if capability == "bluegreen":
             lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
-            if lacking:
-                return f"LocalStack does not serve {', '.join(lacking)}"
-            if not self._ecr_takes_pushes():
-                return (
-                    "LocalStack's moto (moto-ext) has no ECR layer upload (BatchCheckLayerAvailability, "
-                    "InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload): a build cannot push the "
-                    "image a blue/green release deploys"
-                )
-            return None
+            return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
         if capability == "codecommit-git" and self.plugin is None:
             return "no git smart HTTP without the gitops plugin (localstack/)"
         if capability == "alb-data-plane":
