@@ -135,13 +135,28 @@ class LocalStackTarget(Target):
             self.host = HostLocalStack(self._venv).start()
             self._endpoint = self.host.endpoint_url
         try:
-            self._capabilities = self._discover_capabilities()
+            found = self._discover_capabilities()
+            if "lambda-invoke" in found:
+                # the plugin's Lambda runs the chat notifier on this machine: it can post to a receiver
+                # here, as on the embedded target (a Slack-compatible receiver on 127.0.0.1, per target)
+                from gitops_harness.chat_receiver import ChatReceiver
+
+                self.chat = ChatReceiver(host="127.0.0.1").start()
+                found |= {"chat-receiver"}
+            self._capabilities = found
         except BaseException:
             self.stop()
             raise
         return self
 
+    def stack_parameters(self) -> dict[str, dict[str, str]]:
+        """The pipeline stack's ChatWebhookUrl (NoEcho) is this target's receiver, when it runs one."""
+        return {} if self.chat is None else {"pipeline": {"ChatWebhookUrl": self.chat.url}}
+
     def stop(self) -> None:
+        if self.chat is not None:
+            self.chat.stop()
+            self.chat = None
         if self.host is not None:
             self.host.stop()
             self.host = None
