@@ -14,6 +14,7 @@ account and handed to moto as `ZipFile`.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -79,6 +80,26 @@ def _s3_code(context: Any, bucket: str, key: str, version: str | None) -> bytes:
     return bytes(found["Body"].read())
 
 
+_FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:(\d{12}):function:")
+
+
+def _in_arn_account(handler: Any) -> Any:
+    """A function named by its ARN lives in the ARN's account, which is where Lambda looks for it.
+    LocalStack's own services invoke with internal clients of its default account (SNS's publisher:
+    `connect_to(region_name=...).lambda_.invoke(FunctionName=<the subscription's ARN>)`); moto would look
+    in that default account and answer "Function not found", so moto is told the ARN's account."""
+
+    def serve(context: Any, request: Any) -> Any:
+        name = (request or {}).get("FunctionName") if isinstance(request, dict) else None
+        found = _FUNCTION_ARN.match(name) if isinstance(name, str) else None
+        if found and found.group(1) != context.account_id:
+            context.account_id = found.group(1)
+            context.request.headers.set("x-moto-account-id", found.group(1))  # what moto reads
+        return handler(context, request)
+
+    return serve
+
+
 class LambdaProvider(ServiceLifecycleHook):
     service = "lambda"
 
@@ -115,7 +136,7 @@ class LambdaProvider(ServiceLifecycleHook):
         table = {name: to_moto for name in load_service(self.service).operation_names}
         table["CreateFunction"] = create_function
         table["UpdateFunctionCode"] = update_function_code
-        return table
+        return {name: _in_arn_account(handler) for name, handler in table.items()}
 
 
 @aws_provider(api="lambda", name="gitops")

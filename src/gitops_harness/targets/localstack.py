@@ -242,6 +242,8 @@ class LocalStackTarget(Target):
         if not {"ecs", "elbv2"} <= services:
             found.discard("bluegreen")
         found |= self._plugin_runtimes(services)
+        if not self._notifications_fed():  # rules stored but never fed: no notification would come
+            found.discard("chat")
         self.missing_types = self._missing_types(services)
         if self.missing_types:  # the reference stacks cannot deploy: say so now, not at CREATE_FAILED
             found.discard("cloudformation")
@@ -264,6 +266,11 @@ class LocalStackTarget(Target):
             found.add("lambda-invoke")
         return found
 
+    def _notifications_fed(self) -> bool:
+        """CodeStar Notifications' rules notify only when its managed rule gets the services' events from
+        LocalStack's EventBridge; the plugin says so in its health (`notification_rules_fed`)."""
+        return bool((self.plugin or {}).get("notification_rules_fed"))
+
     def listener_url(self, listener_arn: str) -> str:
         """Where a load balancer listener answers on this machine: the plugin's ALB data plane server
         (GET /_gitops/listeners), as the embedded target's."""
@@ -280,6 +287,12 @@ class LocalStackTarget(Target):
         if capability == "bluegreen":
             lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
             return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
+        if capability == "chat" and self.plugin is not None and not self._notifications_fed():
+            return (
+                "the plugin does not yet feed CodeStar Notifications' managed rule from LocalStack's "
+                "EventBridge (the plane puts it into moto's, which LocalStack's events provider does not "
+                "read): notification rules are stored but never notify"
+            )
         if capability == "codecommit-git" and self.plugin is None:
             return "no git smart HTTP without the gitops plugin (localstack/)"
         if capability == "alb-data-plane":
