@@ -247,6 +247,8 @@ class LocalStackTarget(Target):
         self.missing_types = self._missing_types(services)
         if self.missing_types:  # the reference stacks cannot deploy: say so now, not at CREATE_FAILED
             found.discard("cloudformation")
+        if not self._pipeline_rule_target():  # nor without a sender for the source-change rule's target
+            found.discard("cloudformation")
         self._services = services
         return frozenset(found)
 
@@ -266,6 +268,13 @@ class LocalStackTarget(Target):
             found.add("lambda-invoke")
         return found
 
+    def _pipeline_rule_target(self) -> bool:
+        """Whether LocalStack's EventBridge takes a CodePipeline target (the pipeline stack's source-change
+        rule): community 4.14 answers PutTargets "Unsupported target for Service: codepipeline" unless the
+        plugin registers a sender for it (its health's `eventbridge_targets`). Without the plugin the
+        missing types already say the stack cannot deploy."""
+        return self.plugin is None or "codepipeline" in (self.plugin.get("eventbridge_targets") or [])
+
     def _notifications_fed(self) -> bool:
         """CodeStar Notifications' rules notify only when its managed rule gets the services' events from
         LocalStack's EventBridge; the plugin says so in its health (`notification_rules_fed`)."""
@@ -284,6 +293,11 @@ class LocalStackTarget(Target):
         services = getattr(self, "_services", set())
         if capability == "cloudformation" and self.missing_types:
             return f"LocalStack has no CloudFormation provider for {', '.join(self.missing_types)}"
+        if capability == "cloudformation" and not self._pipeline_rule_target():
+            return (
+                "LocalStack's EventBridge has no CodePipeline target sender (the pipeline stack's "
+                "source-change rule: PutTargets answers 'Unsupported target for Service: codepipeline')"
+            )
         if capability == "bluegreen":
             lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
             return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
