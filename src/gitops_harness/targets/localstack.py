@@ -293,14 +293,14 @@ class LocalStackTarget(Target):
         services = getattr(self, "_services", set())
         if capability == "cloudformation" and self.missing_types:
             return f"LocalStack has no CloudFormation provider for {', '.join(self.missing_types)}"
+        if capability == "bluegreen":
+            lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
+            return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
         if capability == "cloudformation" and not self._pipeline_rule_target():
             return (
                 "LocalStack's EventBridge has no CodePipeline target sender (the pipeline stack's "
                 "source-change rule: PutTargets answers 'Unsupported target for Service: codepipeline')"
             )
-        if capability == "bluegreen":
-            lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
-            return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
         if capability == "chat" and self.plugin is not None and not self._notifications_fed():
             return (
                 "the plugin does not yet feed CodeStar Notifications' managed rule from LocalStack's "
