@@ -83,6 +83,9 @@ def main() -> int:
                 else "",
                 flush=True,
             )
+            # where approve -> post went: CodeDeploy's own timestamps for each lifecycle event
+            print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in run.breakdown().items()), flush=True)
+            print(f"  traffic-shifted post {(post.at - pushed) - pending:.2f}s after the approval was seen")
     wall, wait = statistics.median(walls), statistics.median(waits)
     overhead = statistics.median(w - s for w, s in zip(walls, waits, strict=True))
     pending = statistics.median(approvals)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_harness.chat_receiver import ChatReceiver
 from gitops_harness.config import Accounts
 from gitops_harness.emulator.testing import running_emulator
 from gitops_harness.rehearsal import leftovers, run_pipeline_layer, write_rehearsal_config
@@ -59,15 +60,19 @@ def test_a_complete_rehearsal_run_passes_calls_only_allowed_actions_and_leaves_n
 ) -> None:
     calls = tmp_path / "calls.json"
     monkeypatch.setenv(CALLS_FILE_ENV, str(calls))
-    with running_emulator(time_scale=0.0167) as emulator:
+    with running_emulator(time_scale=0.0167) as emulator, ChatReceiver() as chat:
+        monkeypatch.setenv("REHEARSAL_WEBHOOK", chat.url)  # the notifier posts: the notify verdict runs
         config = write_rehearsal_config(
-            tmp_path / "run", emulator.endpoint_url, Accounts("760000000001", "760000000002")
+            tmp_path / "run",
+            emulator.endpoint_url,
+            Accounts("760000000001", "760000000002"),
+            chat={"webhook_url_env": "REHEARSAL_WEBHOOK"},
         )
         outcome = run_pipeline_layer(config, endpoint_url=emulator.endpoint_url)
         assert outcome.returncode == 0, outcome.stderr_tail
         checked = [v for v in outcome.verdicts if not v["skipped"]]
         assert [v["assertion"] for v in checked if not v["passed"]] == []
-        assert {v["area"] for v in checked} >= {"stacks", "mirror", "approval", "artifacts"}
+        assert {v["area"] for v in checked} >= {"stacks", "mirror", "approval", "artifacts", "notify"}
         assert leftovers(config) == []
     recorded = json.loads(calls.read_text())
     assert "cloudformation:CreateStack" in recorded["pipeline"]

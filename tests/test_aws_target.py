@@ -6,8 +6,10 @@ existing mode; `gitops-harness sweep`; and a run killed mid-way leaving nothing 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +28,10 @@ from gitops_harness.rehearsal import (
     rehearsal_env,
     requests,
     run_pipeline_layer,
+    sdk_client,
     write_rehearsal_config,
 )
+from gitops_harness.report import RunReport, Verdict
 from gitops_harness.run_guard import RunCancelled, RunTimedOut
 from gitops_harness.run_tags import RUN_ID_TAG, RunTags
 from gitops_harness.stacks import deploy, teardown
@@ -35,6 +39,7 @@ from gitops_harness.sweep import find_leftovers
 from gitops_harness.targets import make_target
 from gitops_harness.targets.aws import AwsTarget
 from gitops_harness.waiting import wait_until
+from slack_double import WEBHOOK_PATH, SlackDouble, serving
 
 ACCOUNTS = Accounts(management="710000000001", pipeline="710000000002")
 STRANGER = "799999999999"
@@ -145,7 +150,13 @@ def test_default_chain_plus_a_role_for_the_management_account(tmp_path, emulator
 
 
 @pytest.mark.parametrize("mode", ["ephemeral", "existing", "sweep"])
-def test_a_wrong_account_is_refused_before_the_first_write(tmp_path, emulator, aws_env, mode) -> None:
+def test_a_wrong_account_is_refused_before_the_first_write(
+    tmp_path, emulator, aws_env, mode, monkeypatch
+) -> None:
+    # The emulator is shared by this module: earlier tests' background writes (draining tasks' logs,
+    # async Lambda) can land in this test's window. This run's SDK clients carry their own app id.
+    app_id = f"wrong-account-{mode}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AWS_SDK_UA_APP_ID", app_id)
     existing = {
         "existing": {
             "repository": "r",
@@ -170,10 +181,13 @@ def test_a_wrong_account_is_refused_before_the_first_write(tmp_path, emulator, a
     else:
         with pytest.raises(InputError, match=f"account {STRANGER} .* not in targets.aws.allowed_accounts"):
             make_target(load_config(path), "aws").start()
-    seen = requests(emulator.endpoint_url, since)
+    seen = requests(emulator.endpoint_url, since, app_id=app_id)
     assert seen, "GetCallerIdentity must have been called"
     assert {e["service"] for e in seen} == {"sts"}
     assert not [e for e in seen if is_write(e)]
+    # and no write by anything but an SDK client (git, plain HTTP) in the window either
+    others = requests(emulator.endpoint_url, since)
+    assert not [e for e in others if is_write(e) and not sdk_client(e)]
 
 
 def test_credentials_of_another_allowed_account_are_refused_too(tmp_path, emulator, aws_env) -> None:
@@ -212,6 +226,11 @@ def _make_resources(target: AwsTarget) -> None:
     target.client("logs", "pipeline").create_log_group(
         logGroupName=f"/aws/codebuild/{target.project}-{target.run_id}-build"
     )
+    # and SNS creates its delivery status group when a topic's feedback role may (not stack-made)
+    target.client("logs", "pipeline").create_log_group(
+        logGroupName=f"sns/{target.region}/{target.account_id('pipeline')}/{target.project}-{target.run_id}"
+        "-notifications/Failure"
+    )
 
 
 def test_teardown_on_failure_leaves_nothing_tagged(tmp_path, emulator, aws_env) -> None:
@@ -219,7 +238,7 @@ def test_teardown_on_failure_leaves_nothing_tagged(tmp_path, emulator, aws_env) 
     target = AwsTarget.from_config(load_config(path))
     with pytest.raises(RuntimeError, match="a step failed"), target:
         _make_resources(target)
-        assert len(find_leftovers(target, run_id=target.run_id, project=target.project)) == 5
+        assert len(find_leftovers(target, run_id=target.run_id, project=target.project)) == 6
         raise RuntimeError("a step failed")
     assert target.cleanup_failures == []
     assert leftovers(path) == []
@@ -340,6 +359,64 @@ def test_stacks_carry_the_run_tags_and_ephemeral_names_carry_the_run_id(tmp_path
             StackName=deployment.stacks["pipeline"].stack_id
         )
     assert leftovers(path) == []
+
+
+# -- notification delivery -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_notify_on_aws_is_proven_by_the_notifier_log_sns_delivery_status_and_slack(
+    tmp_path, emulator, aws_env, monkeypatch
+) -> None:
+    """The aws path of the notify verdict end to end: the notifier the run deploys posts to a Slack
+    webhook (the double), SNS's delivery status records tie each post to its SNS message, and the
+    messages are read back with conversations.history. Neither the token nor the webhook shows."""
+    double = SlackDouble()
+    accounts = Accounts("710000000051", "710000000052")
+    with serving(double) as slack_url:
+        monkeypatch.setenv("REHEARSAL_WEBHOOK", f"{slack_url}{WEBHOOK_PATH}")
+        monkeypatch.setenv("REHEARSAL_SLACK_TOKEN", double.token)
+        chat = {
+            "webhook_url_env": "REHEARSAL_WEBHOOK",
+            "slack": {
+                "bot_token_env": "REHEARSAL_SLACK_TOKEN",
+                "channel": double.webhook_channel,
+                "api_url": f"{slack_url}/api/",
+            },
+        }
+        path = write_rehearsal_config(tmp_path, emulator.endpoint_url, accounts, chat=chat)
+        outcome = run_pipeline_layer(path, endpoint_url=emulator.endpoint_url)
+    assert outcome.returncode == 0, outcome.stderr_tail
+    [notify] = [v for v in outcome.verdicts if v["area"] == "notify"]
+    assert notify["passed"] and not notify["skipped"], notify["detail"]
+    detail = notify["detail"]
+    assert f"SNS delivery status (sns/us-east-1/{accounts.pipeline}/gitops-sample-r" in detail
+    assert re.search(r"build finished SUCCESS 202 \(Lambda request [0-9a-f-]{36}\)", detail), detail
+    assert re.search(r"approval needed SUCCESS 202 \(Lambda request [0-9a-f-]{36}\)", detail), detail
+    assert f"Slack channel {double.webhook_channel} has them" in detail
+    posted = double.channels[double.webhook_channel]
+    assert any("Build finished" in m["text"] for m in posted) and any(
+        "Approval needed" in m["text"] for m in posted
+    )
+    assert double.requests and all(r["params"]["channel"] == double.webhook_channel for r in double.requests)
+    report = RunReport("rehearsal", [Verdict(**v) for v in outcome.verdicts]).render()
+    for secret in (double.token, "double-webhook-secret"):
+        assert secret not in outcome.output and secret not in report
+    assert leftovers(path) == []
+
+
+def test_without_a_chat_webhook_notify_on_aws_is_skipped_with_the_reason(tmp_path, emulator, aws_env) -> None:
+    path = _config(tmp_path, emulator, Accounts("710000000061", "710000000062"))
+    target = AwsTarget.from_config(load_config(path), chat_webhook_url=None)
+    with target:
+        assert target.stack_parameters() == {}
+        assert "set the environment variable CHAT_WEBHOOK_URL (chat.webhook_url_env)" in (
+            target.notify_unavailable() or ""
+        )
+        assert "lambda-invoke" in target.capabilities
+    with_hook = AwsTarget.from_config(load_config(path), chat_webhook_url="https://hooks.example/x")
+    assert with_hook.stack_parameters() == {"pipeline": {"ChatWebhookUrl": "https://hooks.example/x"}}
+    assert with_hook.notify_unavailable() is None
 
 
 # -- sweep ---------------------------------------------------------------------------------------------

@@ -252,7 +252,8 @@ SCHEMA: dict[str, Any] = {
     "app": {"dir": _path, "chat_notifier_dir": _path},
     "policy": {"paths": _paths, "checks_dir": _path, "output_dir": _path},
     "gitlab": {"url_env": _text, "token_env": _text, "project": _text},
-    "chat": {"webhook_url_env": _text},
+    # slack: read the messages back (slack_readback.py): the bot token's variable and a channel id
+    "chat": {"webhook_url_env": _text, "slack": {"bot_token_env": _text, "channel": _text, "api_url": _url}},
     "targets": {
         "default": _target_name,
         "embedded": {"port": _port, "time_scale": _time_scale},

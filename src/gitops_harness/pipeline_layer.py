@@ -30,6 +30,7 @@ from gitops_harness.notify_check import NOTIFY_CLAIM, NOTIFY_NEEDS, ChatWatch
 from gitops_harness.pipeline import DEPLOY_STAGE, PendingApproval, PipelineUnderTest
 from gitops_harness.release import ReleaseRun, follow_release
 from gitops_harness.report import TimelineEntry, Verdict
+from gitops_harness.slack_readback import SlackSettings, slack_settings
 from gitops_harness.stacks import deploy, teardown
 from gitops_harness.targets import Target, make_target
 
@@ -65,6 +66,9 @@ def pipeline_verdicts(
     progress(f"starting the {target_name or config.default_target} target")
     with make_target(config, target_name) as target, tempfile.TemporaryDirectory(prefix="gitops-run-") as tmp:
         config = target.run_config(config)  # aws: names carry the run id
+        # Slack read-back where chat is real (no receiver of the target's own); its settings and token
+        # variable are checked before anything is deployed
+        slack = slack_settings(config) if target.chat is None else None
         gitlab = gitlab_verdict(config)
         if gitlab is not None:  # without a GitLab, run's report says so in its notes
             verdicts.append(gitlab)
@@ -81,7 +85,7 @@ def pipeline_verdicts(
             )
             return verdicts, timeline
         with contextlib.suppress(_StepFailed):
-            _run_steps(config, target, Path(tmp), progress, judge, timeline)
+            _run_steps(config, target, Path(tmp), progress, judge, timeline, slack)
         missing_bluegreen = target.missing(BLUEGREEN_NEEDS)
         if missing_bluegreen:
             verdicts.append(
@@ -94,13 +98,16 @@ def pipeline_verdicts(
                 )
             )
         missing_notify = target.missing(NOTIFY_NEEDS)
-        if missing_notify:
+        unavailable = target.notify_unavailable()
+        if missing_notify or unavailable:
             verdicts.append(
                 Verdict(
                     "notify",
                     NOTIFY_CLAIM,
                     False,
-                    f"the {target.name} target lacks {', '.join(missing_notify)}",
+                    f"the {target.name} target lacks {', '.join(missing_notify)}"
+                    if missing_notify
+                    else unavailable,
                     skipped=True,
                 )
             )
@@ -136,6 +143,7 @@ def _run_steps(
     progress: Progress,
     judge: Callable[[Verdict], None],
     timeline: list[TimelineEntry],
+    slack: SlackSettings | None = None,
 ) -> None:
     progress("deploying the management and pipeline stacks")
     started = time.perf_counter()
@@ -153,7 +161,7 @@ def _run_steps(
         judge(Verdict("stacks", claim, True, f"{time.perf_counter() - started:.1f}s"))
         pipeline = PipelineUnderTest.connect(target, config, deployment, workdir)
         try:
-            _push_to_approval(config, pipeline, progress, judge, timeline)
+            _push_to_approval(config, pipeline, progress, judge, timeline, slack)
         finally:
             pipeline.stop_running_executions("gitops-harness run finished")
             pipeline.close()
@@ -168,6 +176,7 @@ def _push_to_approval(
     progress: Progress,
     judge: Callable[[Verdict], None],
     timeline: list[TimelineEntry],
+    slack: SlackSettings | None = None,
 ) -> None:
     progress("pushing a commit through the GitLab push mirror")
     version = f"run-{int(time.time())}"
@@ -183,8 +192,8 @@ def _push_to_approval(
         changes = {".gitops-harness/smoke": f"gitops-harness smoke run at {int(time.time())}\n"}
     pushed_at = time.time()
     sha = pipeline.push_app(changes, "gitops-harness run")
-    chat = ChatWatch(pipeline.target, pipeline.deployment, sha, pushed_at)
-    notify = not pipeline.target.missing(NOTIFY_NEEDS)
+    chat = ChatWatch(pipeline.target, pipeline.deployment, sha, pushed_at, slack=slack)
+    notify = not pipeline.target.missing(NOTIFY_NEEDS) and pipeline.target.notify_unavailable() is None
     execution, error = pipeline.wait_for_execution_e(sha, timeout=TRIGGER_DEADLINE)
     judge(
         Verdict(
@@ -195,6 +204,7 @@ def _push_to_approval(
         )
     )
     execution_id = execution["pipelineExecutionId"]  # type: ignore[index]
+    chat.execution_id = execution_id
     deploy_rows: list[TimelineEntry] = []
     try:
         progress(f"execution {execution_id}: building, then waiting for the approval")

@@ -53,9 +53,11 @@ def write_rehearsal_config(
     allowed: tuple[str, ...] | None = None,
     profiles: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    chat: dict[str, Any] | None = None,
 ) -> Path:
     """harness.yaml (plus an AWS config file with one static-key profile per account) for an aws run
-    on ``endpoint_url``; the repository's fixtures are referenced, not copied."""
+    on ``endpoint_url``; the repository's fixtures are referenced, not copied. ``chat``: the config's
+    chat section (the webhook's variable, Slack read-back)."""
     folder.mkdir(parents=True, exist_ok=True)
     keys = profiles or {"management": accounts.management, "pipeline": accounts.pipeline}
     aws_config = folder / "aws-config"
@@ -91,6 +93,8 @@ def write_rehearsal_config(
         "policy": {"paths": [str(REPO / "fixtures/pipeline")], "checks_dir": str(REPO / "policies")},
         "targets": {"default": "aws", "aws": settings},
     }
+    if chat:
+        config["chat"] = chat
     path = folder / "harness.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -104,11 +108,20 @@ def rehearsal_env(config_path: Path) -> dict[str, str]:
     return env
 
 
-def requests(endpoint_url: str, since: float = 0.0) -> list[dict[str, Any]]:
+def requests(endpoint_url: str, since: float = 0.0, app_id: str | None = None) -> list[dict[str, Any]]:
     """The emulator's request log from ``since`` (time.time()) on. By time, not by position: the log keeps
-    only the last 2000 requests, so positions shift once it is full."""
+    only the last 2000 requests, so positions shift once it is full. With ``app_id``, only the requests of
+    SDK clients started with AWS_SDK_UA_APP_ID=<app_id> (their User-Agent carries ``app/<app_id>``)."""
     with urllib.request.urlopen(f"{endpoint_url}/_emulator/requests", timeout=10) as answer:  # noqa: S310
-        return [e for e in json.load(answer)["requests"] if e["time"] >= since]
+        seen = [e for e in json.load(answer)["requests"] if e["time"] >= since]
+    if app_id is not None:
+        seen = [e for e in seen if f"app/{app_id}" in e.get("userAgent", "").split()]
+    return seen
+
+
+def sdk_client(entry: dict[str, Any]) -> bool:
+    """Whether a logged request came from an AWS SDK (botocore, boto3), not git or a plain HTTP client."""
+    return entry.get("userAgent", "").startswith(("Botocore/", "Boto3/", "aws-cli/"))
 
 
 def is_write(entry: dict[str, Any]) -> bool:
@@ -133,6 +146,7 @@ class RunOutcome:
     first_write_seconds: float | None  # from start to the run's first write, when it was watched
     verdicts: list[dict[str, Any]]  # the run's verdicts when it ran to its end, else []
     progress: list[str]  # the run's progress lines
+    output: str = ""  # everything the run printed (stdout, then stderr)
 
     @property
     def step(self) -> str:
@@ -216,6 +230,7 @@ def run_pipeline_layer(
         first_write,
         verdicts,
         progress,
+        (stdout or "") + (stderr or ""),
     )
 
 

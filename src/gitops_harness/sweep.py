@@ -5,7 +5,8 @@ Where leftovers are found, in this order (an ARN found twice counts once):
 2. the Resource Groups Tagging API (S3, SQS, SNS, EventBridge, Lambda, logs, KMS, ...);
 3. the services it does not cover, listed and their tags read: CodeCommit, CodePipeline, CodeBuild,
    CodeDeploy, ECR;
-4. log groups AWS creates at run time (CodeBuild, Lambda, ECS) by name: ``<prefix><project>-<run id>``.
+4. log groups AWS creates at run time (CodeBuild, Lambda, ECS, SNS delivery status) by name:
+   ``<prefix><project>-<run id>``, SNS's prefix being ``sns/<region>/<account>/``.
 
 Deleting goes in dependency order: stacks (pipeline account first; buckets emptied, ECR images, ECS task
 sets and the mirror user's Git credentials removed first, since CloudFormation cannot), then pipelines,
@@ -319,7 +320,8 @@ def _log_groups(
     pattern = re.compile(
         re.escape(project) + "-" + (re.escape(run_id) + "(?![a-z0-9])" if run_id else _RUN_ID_IN_NAME)
     )
-    for prefix in LOG_GROUP_PREFIXES:
+    # SNS writes delivery status to sns/<region>/<account>/<topic>[/Failure], creating the group if missing
+    for prefix in (*LOG_GROUP_PREFIXES, f"sns/{target.region}/{account_id}/"):
         for page in logs.get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=f"{prefix}{project}-"
         ):

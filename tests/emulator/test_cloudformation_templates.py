@@ -260,6 +260,151 @@ def test_properties_moto_drops_are_applied(aws, cfn):
     )
 
 
+@pytest.mark.parametrize(
+    ("template", "logical_id", "reason"),
+    [
+        (
+            "refused_property.yaml",
+            "Bucket",
+            "Property WebsiteConfiguration of AWS::S3::Bucket is not supported by the embedded AWS",
+        ),
+        (
+            "refused_value.yaml",
+            "Key",
+            "Property KeySpec of AWS::KMS::Key is not supported by the embedded AWS with the value "
+            "'RSA_2048' (only symmetric_default)",
+        ),
+        (
+            "refused_notification_target_address.yaml",
+            "Rule",
+            "Property TargetAddress of AWS::CodeStarNotifications::NotificationRule is not supported by the "
+            "embedded AWS",
+        ),
+        (
+            "refused_nested_property.yaml",
+            "Group",
+            "Property SecurityGroupIngress/0/CidrIpv6 of AWS::EC2::SecurityGroup is not supported by the "
+            "embedded AWS",
+        ),
+    ],
+)
+def test_a_property_the_emulator_cannot_honour_fails_the_resource_by_name(
+    aws, cfn, template, logical_id, reason
+):
+    # moto would drop these and say CREATE_COMPLETE; the failure is the emulator's gap, not AWS's
+    stack = "cfnt-" + template.removesuffix(".yaml").replace("_", "-")
+    cfn.create_stack(StackName=stack, TemplateBody=body(template))
+    assert settled(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, stack) == {logical_id: reason}
+    cfn.delete_stack(StackName=stack)
+
+
+def test_more_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-applied-more",
+        TemplateBody=body("applied_more_properties.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-applied-more")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-applied-more")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    s3 = aws.client("s3", account=ACCOUNT)
+    bucket = out["BucketName"]
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert (rule["ID"], rule["Status"], rule["Expiration"], rule["NoncurrentVersionExpiration"]) == (
+        "expire-artifacts",
+        "Enabled",
+        {"Days": 30},
+        {"NoncurrentDays": 7},
+    )
+    [cors] = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert (cors["AllowedMethods"], cors["AllowedOrigins"], cors["MaxAgeSeconds"]) == (
+        ["GET"],
+        ["https://example.com"],
+        300,
+    )
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+        "TargetBucket": out["LogBucketName"],
+        "TargetPrefix": "access/",
+    }
+    # moto's GetBucketNotificationConfiguration never lists EventBridgeConfiguration: ask its bucket
+    from gitops_harness.emulator.common.buckets import bucket_owner
+
+    assert bucket_owner(bucket)[1].notification_configuration.event_bridge == {}
+    [group] = aws.client("logs", account=ACCOUNT).describe_log_groups(logGroupNamePrefix=out["LogGroupName"])[
+        "logGroups"
+    ]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (out["KeyArn"], 14)
+    tags = aws.client("sns", account=ACCOUNT).list_tags_for_resource(ResourceArn=out["TopicArn"])["Tags"]
+    assert tags == [{"Key": "team", "Value": "delivery"}]
+    [cluster] = aws.client("ecs", account=ACCOUNT).describe_clusters(
+        clusters=[out["ClusterName"]], include=["SETTINGS", "TAGS"]
+    )["clusters"]
+    assert cluster["clusterArn"] == out["ClusterArn"]
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert cluster["tags"] == [{"key": "team", "value": "delivery"}]
+    iam = aws.client("iam", account=ACCOUNT)
+    document = iam.get_user_policy(UserName=out["UserName"], PolicyName="read-artifacts")["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert document["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert iam.list_user_tags(UserName=out["UserName"])["Tags"] == [{"Key": "team", "Value": "delivery"}]
+    secrets = aws.client("secretsmanager", account=ACCOUNT)
+    secret = json.loads(secrets.get_secret_value(SecretId=out["SecretArn"])["SecretString"])
+    assert secret["username"] == "notifier"
+    assert len(secret["password"]) == 20 and secret["password"].isalnum()
+    awslambda = aws.client("lambda", account=ACCOUNT)
+    config = awslambda.get_function_configuration(FunctionName=out["FunctionName"])
+    assert (config["KMSKeyArn"], config["TracingConfig"]) == (out["KeyArn"], {"Mode": "Active"})
+    assert awslambda.list_tags(Resource=config["FunctionArn"])["Tags"] == {"team": "delivery"}
+
+    cfn.delete_stack(StackName="cfnt-applied-more")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    # the stack's delete schedules the key's deletion with PendingWindowInDays, and deletes the secret
+    key = aws.client("kms", account=ACCOUNT).describe_key(KeyId=out["KeyArn"])["KeyMetadata"]
+    assert key["KeyState"] == "PendingDeletion"
+    assert 6 <= (key["DeletionDate"] - key["CreationDate"]).days <= 7
+    with pytest.raises(ClientError) as gone:
+        secrets.describe_secret(SecretId=out["SecretArn"])
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_network_properties_moto_drops_are_applied(aws, cfn):
+    cfn.create_stack(StackName="cfnt-applied-network", TemplateBody=body("applied_network_properties.yaml"))
+    described = settled(cfn, "cfnt-applied-network")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-applied-network")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    ec2 = aws.client("ec2", account=ACCOUNT)
+    hostnames = ec2.describe_vpc_attribute(VpcId=out["VpcId"], Attribute="enableDnsHostnames")
+    assert hostnames["EnableDnsHostnames"] == {"Value": True}
+    [subnet] = ec2.describe_subnets(SubnetIds=[out["SubnetId"]])["Subnets"]
+    assert subnet["MapPublicIpOnLaunch"] is True
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[out["GatewayId"]])["InternetGateways"]
+    assert [t for t in gateway["Tags"] if not t["Key"].startswith("aws:")] == [
+        {"Key": "Name", "Value": "cfnt-gateway"}
+    ]
+    [group] = ec2.describe_security_groups(GroupIds=[out["GroupId"]])["SecurityGroups"]
+    assert [(r["IpProtocol"], r["FromPort"], r["IpRanges"]) for r in group["IpPermissions"]] == [
+        ("tcp", 80, [{"CidrIp": "0.0.0.0/0", "Description": "public http"}])
+    ]
+    # the egress rule given replaced the default allow-all one
+    assert [(r["IpProtocol"], r.get("FromPort"), r["IpRanges"]) for r in group["IpPermissionsEgress"]] == [
+        ("tcp", 8080, [{"CidrIp": "10.42.0.0/16", "Description": "to the tasks"}])
+    ]
+    elbv2 = aws.client("elbv2", account=ACCOUNT)
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=out["BalancerArn"])["Attributes"]
+    assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in attributes
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=out["TargetGroupArn"])["Attributes"]
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attributes
+    tagged = elbv2.describe_tags(ResourceArns=[out["BalancerArn"], out["TargetGroupArn"]])["TagDescriptions"]
+    assert [[t for t in d["Tags"] if not t["Key"].startswith("aws:")] for d in tagged] == [
+        [{"Key": "team", "Value": "delivery"}]
+    ] * 2
+    cfn.delete_stack(StackName="cfnt-applied-network")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_managed_policy_aws_does_not_have_fails_the_role(cfn):
     cfn.create_stack(
         StackName="cfnt-no-policy",
@@ -320,6 +465,58 @@ def test_a_service_role_that_does_not_exist_fails_the_resource(cfn, template, lo
     cfn.delete_stack(StackName=stack)
 
 
+def test_codebuild_s3_artifacts_without_a_name_take_the_project_name(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-unnamed-artifacts",
+        TemplateBody=body("codebuild_s3_artifacts_unnamed.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-unnamed-artifacts")
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "cfnt-unnamed-artifacts")
+    name = described["Outputs"][0]["OutputValue"]
+    [project] = aws.client("codebuild", account=ACCOUNT).batch_get_projects(names=[name])["projects"]
+    assert (project["artifacts"]["type"], project["artifacts"]["name"]) == ("S3", name)
+    cfn.delete_stack(StackName="cfnt-unnamed-artifacts")
+
+
+def test_pipeline_artifact_bucket_that_does_not_exist_fails_the_pipeline(cfn):
+    cfn.create_stack(
+        StackName="cfnt-no-artifact-bucket",
+        TemplateBody=body("pipeline_missing_artifact_bucket.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-no-artifact-bucket")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-no-artifact-bucket") == {
+        "Pipeline": 'Resource handler returned message: "An error occurred while validating the artifact '
+        "bucket 'cfnt-no-such-artifact-bucket'\" (Service: codepipeline, Status Code: 400, "
+        "Error Code: InvalidStructureException)"
+    }
+    cfn.delete_stack(StackName="cfnt-no-artifact-bucket")
+
+
+def test_restart_execution_on_update_reruns_the_pipeline_after_an_update(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-restart",
+        TemplateBody=body("pipeline_restart_on_update.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-restart")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-restart")
+    name = described["Outputs"][0]["OutputValue"]
+    codepipeline = aws.client("codepipeline", account=ACCOUNT)
+    before = len(codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"])
+    cfn.update_stack(
+        StackName="cfnt-restart",
+        TemplateBody=body("pipeline_restart_on_update.yaml"),
+        Parameters=[{"ParameterKey": "Note", "ParameterValue": "second"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert settled(cfn, "cfnt-restart")["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-restart")
+    after = codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
+    assert len(after) == before + 1
+    cfn.delete_stack(StackName="cfnt-restart")
+
+
 def test_kms_key_id_attribute(aws, cfn):
     cfn.create_stack(StackName="cfnt-key-id", TemplateBody=body("kms_key_id.yaml"))
     described = settled(cfn, "cfnt-key-id")
@@ -370,7 +567,14 @@ def test_nested_stack_from_s3_is_created(aws, cfn):
         if r["LogicalResourceId"] == "Child"
     ]
     assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "CREATE_COMPLETE"
+    # Ref of a nested stack (and its physical id) is the child's stack ID
+    assert child["PhysicalResourceId"].startswith(
+        f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/cfnt-nested-ok-Child-"
+    )
+    assert described["Outputs"] == [{"OutputKey": "ChildId", "OutputValue": child["PhysicalResourceId"]}]
     cfn.delete_stack(StackName="cfnt-nested-ok")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert settled(cfn, child["PhysicalResourceId"])["StackStatus"] == "DELETE_COMPLETE"
 
 
 def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):
@@ -392,6 +596,45 @@ def test_failed_child_fails_and_rolls_back_its_parent(aws, cfn):
     cfn.delete_stack(StackName="cfnt-nested-fail")
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "https://s3.amazonaws.com/cfnt-nested-templates/{key}",
+        "https://s3.us-east-1.amazonaws.com/cfnt-nested-templates/{key}",
+        "https://cfnt-nested-templates.s3.us-east-1.amazonaws.com/{key}?versionId={version}",
+    ],
+)
+def test_nested_template_url_in_each_s3_form_is_loaded(aws, cfn, form):
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="cfnt-nested-templates")
+    s3.put_bucket_versioning(Bucket="cfnt-nested-templates", VersioningConfiguration={"Status": "Enabled"})
+    key = "forms/nested_child_ok.yaml"
+    version = s3.put_object(
+        Bucket="cfnt-nested-templates", Key=key, Body=body("nested_child_ok.yaml").encode()
+    )["VersionId"]
+    stack = f"cfnt-nested-form-{abs(hash(form)) % 10000}"
+    described = nested_stack_with_child(
+        aws, cfn, stack, "nested_child_ok.yaml", url=form.format(key=key, version=version)
+    )
+    assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, stack)
+    cfn.delete_stack(StackName=stack)
+
+
+def test_nested_template_url_to_a_missing_object_fails_the_resource(aws, cfn):
+    url = "https://s3.amazonaws.com/cfnt-nested-templates/no-such-child.yaml"
+    aws.client("s3", account=ACCOUNT).create_bucket(Bucket="cfnt-nested-templates")
+    described = nested_stack_with_child(aws, cfn, "cfnt-nested-missing", "nested_child_ok.yaml", url=url)
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert failed_resources(cfn, "cfnt-nested-missing") == {
+        "Child": "TemplateURL must reference a valid S3 object to which you have access."
+    }
+    cfn.delete_stack(StackName="cfnt-nested-missing")
+    # CreateStack's own TemplateURL answers the same as a ValidationError
+    assert validation_error(cfn.create_stack, StackName="cfnt-url-missing", TemplateURL=url) == (
+        "TemplateURL must reference a valid S3 object to which you have access."
+    )
+
+
 def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     described = nested_stack_with_child(
         aws, cfn, "cfnt-nested-url", "nested_child_ok.yaml", url="https://example.com/child.yaml"
@@ -399,6 +642,226 @@ def test_nested_template_url_must_be_an_s3_url(aws, cfn):
     assert described["StackStatus"] == "ROLLBACK_COMPLETE"
     assert failed_resources(cfn, "cfnt-nested-url") == {"Child": "TemplateURL must be a supported URL."}
     cfn.delete_stack(StackName="cfnt-nested-url")
+
+
+# ---- third-party style pipelines -------------------------------------------------------------------------
+
+
+def test_third_party_style_blue_green_pipeline_deploys_as_written(aws, cfn):
+    cfn.create_stack(
+        StackName="cfnt-thirdparty",
+        TemplateBody=body("thirdparty_bluegreen_pipeline.yaml"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    described = settled(cfn, "cfnt-thirdparty")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-thirdparty")
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="cfnt-thirdparty")["StackResources"]
+    }
+    elbv2 = aws.client("elbv2", account=ACCOUNT)
+    # the test listener's ForwardConfig-only action (moto's model failed on it with a KeyError)
+    [listener] = elbv2.describe_listeners(ListenerArns=[resources["TestListener"]])["Listeners"]
+    [action] = listener["DefaultActions"]
+    assert [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"]] == [
+        resources["BlueTargetGroup"]
+    ]
+    # BucketKeyEnabled of the artifact bucket's encryption (moto's model kept only the algorithm and key)
+    [rule] = aws.client("s3", account=ACCOUNT).get_bucket_encryption(Bucket=resources["ArtifactBucket"])[
+        "ServerSideEncryptionConfiguration"
+    ]["Rules"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    group = aws.client("codedeploy", account=ACCOUNT).get_deployment_group(
+        applicationName=resources["DeployApplication"], deploymentGroupName=resources["DeploymentGroup"]
+    )["deploymentGroupInfo"]
+    assert group["deploymentStyle"]["deploymentType"] == "BLUE_GREEN"
+    cfn.delete_stack(StackName="cfnt-thirdparty")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_third_party_style_two_stacks_with_imports_and_ssm_parameters(aws, cfn):
+    cfn.create_stack(StackName="cfnt-infra", TemplateBody=body("thirdparty_infra_exports.yaml"))
+    infra = settled(cfn, "cfnt-infra")
+    assert infra["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-infra")
+    exported = {o["OutputKey"]: o["OutputValue"] for o in infra["Outputs"]}
+    # an SSM parameter without Name gets CloudFormation's generated one (moto's model failed on it)
+    assert exported["ClusterNameParameter"].startswith("CFN-ClusterNameParameter-")
+    ssm = aws.client("ssm", account=ACCOUNT)
+    assert (
+        ssm.get_parameter(Name=exported["ClusterNameParameter"])["Parameter"]["Value"]
+        == exported["ClusterName"]
+    )
+
+    given = [
+        {"ParameterKey": "InfraStack", "ParameterValue": "cfnt-infra"},
+        {"ParameterKey": "ClusterFromSsm", "ParameterValue": exported["ClusterNameParameter"]},
+    ]
+    cfn.create_stack(
+        StackName="cfnt-service",
+        TemplateBody=body("thirdparty_service_imports.yaml"),
+        Parameters=given,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    service = settled(cfn, "cfnt-service")
+    assert service["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-service")
+    out = {o["OutputKey"]: o["OutputValue"] for o in service["Outputs"]}
+    assert out["Cluster"] == out["ClusterFromSsm"] == exported["ClusterName"]
+    described = {p["ParameterKey"]: p for p in service["Parameters"]}
+    assert described["ClusterFromSsm"] == {
+        "ParameterKey": "ClusterFromSsm",
+        "ParameterValue": exported["ClusterNameParameter"],
+        "ResolvedValue": exported["ClusterName"],
+    }
+    pipeline = aws.client("codepipeline", account=ACCOUNT).get_pipeline(name=out["PipelineName"])["pipeline"]
+    assert pipeline["artifactStore"]["location"] == exported["ArtifactBucket"]
+    attached = aws.client("iam", account=ACCOUNT).list_attached_role_policies(RoleName=out["RoleName"])
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [exported["DeployPolicyArn"]]
+
+    # a parameter of an SSM type naming no parameter: CreateStack's ValidationError (moto answered a 500)
+    missing = [given[0], {"ParameterKey": "ClusterFromSsm", "ParameterValue": "/cfnt/no-such-parameter"}]
+    assert (
+        validation_error(
+            cfn.create_stack,
+            StackName="cfnt-service-2",
+            TemplateBody=body("thirdparty_service_imports.yaml"),
+            Parameters=missing,
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        == "Unable to fetch parameters [/cfnt/no-such-parameter] from parameter store for this account."
+    )
+    cfn.delete_stack(StackName="cfnt-service")
+    assert settled(cfn, service["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    cfn.delete_stack(StackName="cfnt-infra")
+    assert settled(cfn, infra["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_types_moto_lacks_that_samples_use_are_created_and_deleted(aws, cfn):
+    cfn.create_stack(StackName="cfnt-more-types", TemplateBody=body("more_types_sample_style.yaml"))
+    described = settled(cfn, "cfnt-more-types")
+    assert described["StackStatus"] == "CREATE_COMPLETE", failed_resources(cfn, "cfnt-more-types")
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    ec2 = aws.client("ec2", account=ACCOUNT)
+    [group] = ec2.describe_security_groups(GroupIds=[out["LoadBalancerGroupId"]])["SecurityGroups"]
+    to_tasks = [r for r in group["IpPermissionsEgress"] if r.get("FromPort") == 8080]
+    assert [(p["GroupId"], p["Description"]) for r in to_tasks for p in r["UserIdGroupPairs"]] == [
+        (out["TaskGroupId"], "to the tasks")
+    ]
+    assert out["EgressRuleId"].startswith("sgr-")
+    scaling = aws.client("application-autoscaling", account=ACCOUNT)
+    resource_id, dimension, namespace = out["ScalableTargetId"].split("|")
+    [target] = scaling.describe_scalable_targets(ServiceNamespace=namespace, ResourceIds=[resource_id])[
+        "ScalableTargets"
+    ]
+    assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (dimension, 1, 4)
+    [policy] = scaling.describe_scaling_policies(ServiceNamespace=namespace, ResourceId=resource_id)[
+        "ScalingPolicies"
+    ]
+    assert (policy["PolicyARN"], policy["PolicyType"]) == (out["PolicyArn"], "TargetTrackingScaling")
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 60
+    attributes = aws.client("sqs", account=ACCOUNT).get_queue_attributes(
+        QueueUrl=out["QueueUrl"], AttributeNames=["Policy"]
+    )["Attributes"]
+    assert json.loads(attributes["Policy"])["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
+
+    cfn.delete_stack(StackName="cfnt-more-types")
+    assert settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace=namespace, ResourceIds=[resource_id])[
+            "ScalableTargets"
+        ]
+        == []
+    )
+
+
+def test_an_update_that_fails_rolls_back_to_the_previous_template(aws, cfn):
+    cfn.create_stack(StackName="cfnt-update", TemplateBody=body("update_base.yaml"))
+    created = settled(cfn, "cfnt-update")
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="cfnt-update", TemplateBody=body("update_refused.yaml"))  # no 500
+    described = settled(cfn, "cfnt-update")
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", events(cfn, "cfnt-update")
+    assert described["StackStatusReason"] == "The following resource(s) failed to update: [Bucket]. "
+    seen = events(cfn, "cfnt-update")
+    assert (
+        "Bucket",
+        "UPDATE_FAILED",
+        "Property WebsiteConfiguration of AWS::S3::Bucket is not supported by the embedded AWS",
+    ) in seen
+    assert [(logical, status) for logical, status, _ in seen if logical == "Topic"] == [
+        ("Topic", "CREATE_IN_PROGRESS"),
+        ("Topic", "CREATE_COMPLETE"),
+        ("Topic", "DELETE_IN_PROGRESS"),
+        ("Topic", "DELETE_COMPLETE"),
+    ]
+    topics = aws.client("sns", account=ACCOUNT).list_topics()["Topics"]
+    assert not [t for t in topics if ":cfnt-update-Topic-" in t["TopicArn"]]
+    assert cfn.get_template(StackName="cfnt-update")["TemplateBody"] == body("update_base.yaml")
+    assert described["Outputs"] == created["Outputs"]
+    assert {
+        r["LogicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="cfnt-update")["StackResources"]
+    } == {
+        "Queue",
+        "Bucket",
+    }
+    # the same update as a change set (aws cloudformation deploy on an existing stack) rolls back too
+    cfn.create_change_set(
+        StackName="cfnt-update",
+        ChangeSetName="second",
+        ChangeSetType="UPDATE",
+        TemplateBody=body("update_refused.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-update", ChangeSetName="second")
+    assert settled(cfn, "cfnt-update")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert cfn.get_template(StackName="cfnt-update")["TemplateBody"] == body("update_base.yaml")
+    # and a change set that works updates it
+    cfn.create_change_set(
+        StackName="cfnt-update",
+        ChangeSetName="third",
+        ChangeSetType="UPDATE",
+        TemplateBody=body("update_ok.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-update", ChangeSetName="third")
+    updated = settled(cfn, "cfnt-update")
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "cfnt-update")
+    assert {o["OutputKey"] for o in updated["Outputs"]} == {"BucketName", "TopicArn"}
+    cfn.delete_stack(StackName="cfnt-update")
+    assert settled(cfn, created["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+# ---- change sets -----------------------------------------------------------------------------------------
+
+
+def test_create_change_set_of_a_failing_template_rolls_back_as_create_stack_does(aws, cfn):
+    # `aws cloudformation deploy` creates a new stack through a CREATE change set
+    cfn.create_change_set(
+        StackName="cfnt-change-set",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=body("refused_property.yaml"),
+    )
+    cfn.execute_change_set(StackName="cfnt-change-set", ChangeSetName="first")
+    described = settled(cfn, "cfnt-change-set")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert [s for _, s, _ in events(cfn, "cfnt-change-set")][:2] == [
+        "REVIEW_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+    ]
+    assert set(failed_resources(cfn, "cfnt-change-set")) == {"Bucket"}
+    assert (
+        validation_error(
+            cfn.create_change_set,
+            StackName="cfnt-change-set-bad",
+            ChangeSetName="first",
+            ChangeSetType="CREATE",
+            TemplateBody=body("parameter_typo.yaml"),
+        )
+        == "Invalid template parameter property 'Deafault'"
+    )
+    cfn.delete_stack(StackName="cfnt-change-set")
 
 
 # ---- dynamic references ---------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def test_project_create_get_list_update_delete(codebuild: Any, role: str) -> Non
         ({"source": {"type": "SVN"}}, "InvalidInputException"),
         ({"source": {"type": "S3"}}, "InvalidInputException"),  # S3 needs a location
         ({"source": {"type": "NO_SOURCE"}}, "InvalidInputException"),  # NO_SOURCE needs a buildspec
-        ({"artifacts": {"type": "S3", "location": "bucket"}}, "InvalidInputException"),  # and a name
+        ({"artifacts": {"type": "S3", "name": "out.zip"}}, "InvalidInputException"),  # S3 needs a bucket
         ({"timeoutInMinutes": 3000}, "InvalidInputException"),
         ({"environment": {**environment(), "computeType": "HUGE"}}, "InvalidInputException"),
     ],
@@ -251,6 +251,28 @@ def test_create_project_rejects_invalid_input(
     with pytest.raises(ClientError) as excinfo:
         codebuild.create_project(**request)
     assert error_code(excinfo) == code
+
+
+def test_s3_artifacts_without_a_name_are_stored_under_the_project_name(
+    aws: RunningEmulator, codebuild: Any, role: str, bucket: str
+) -> None:
+    # CodeBuild names the artifact after the project when the project gives no name (CloudFormation's
+    # Artifacts.Name is optional); the build's artifact location then ends in /<project name>
+    buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi > out.txt\nartifacts:\n  files:\n    - out.txt\n"
+    name = inline_project(
+        codebuild,
+        role,
+        buildspec,
+        artifacts={"type": "S3", "location": bucket, "path": "out", "packaging": "ZIP"},
+    )
+    [project] = codebuild.batch_get_projects(names=[name])["projects"]
+    assert project["artifacts"]["name"] == name
+    build = wait_complete(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
+    assert build["buildStatus"] == "SUCCEEDED", phases(build)
+    assert build["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/out/{name}"
+    body = aws.client("s3", account=ACCOUNT).get_object(Bucket=bucket, Key=f"out/{name}")["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.namelist() == ["out.txt"]
 
 
 def test_missing_resources_and_pipeline_only_sources(aws: RunningEmulator, codebuild: Any, role: str) -> None:

@@ -11,17 +11,20 @@ from gitops_harness.emulator.codepipeline.plane import CodePipeline
 from gitops_harness.emulator.testing import running_emulator
 
 ACCOUNT = "333333333311"
+ARTIFACTS = "cp-api-artifacts-333333333311"  # bucket names are global: not the shape samples' bucket
 
 
 @pytest.fixture(scope="module")
 def cp():
     with running_emulator(planes=[CodePipeline]) as aws:
+        aws.client("s3", account=ACCOUNT).create_bucket(Bucket=ARTIFACTS)
         yield aws.client("codepipeline", account=ACCOUNT)
 
 
 def named(name: str) -> dict:
     pipeline = declaration()
     pipeline["name"] = name
+    pipeline["artifactStore"]["location"] = ARTIFACTS
     return pipeline
 
 
@@ -50,6 +53,25 @@ def test_create_get_update_list_delete(cp):
         cp.exceptions.PipelineNotFoundException, match="does not have a pipeline with name 'crud'"
     ):
         cp.get_pipeline(name="crud")
+
+
+def test_an_artifact_bucket_that_does_not_exist_is_refused(cp):
+    # CodePipeline validates the artifact store's bucket on create and update (CloudFormation then
+    # reports "An error occurred while validating the artifact bucket ...")
+    missing = named("no-bucket")
+    missing["artifactStore"]["location"] = "no-such-artifact-bucket-for-cp"
+    with pytest.raises(cp.exceptions.InvalidStructureException) as raised:
+        cp.create_pipeline(pipeline=missing)
+    assert raised.value.response["Error"]["Message"] == (
+        "An error occurred while validating the artifact bucket 'no-such-artifact-bucket-for-cp'"
+    )
+    cp.create_pipeline(pipeline=named("bucket-gone"))
+    moved = named("bucket-gone")
+    moved["artifactStore"]["location"] = "no-such-artifact-bucket-for-cp"
+    with pytest.raises(cp.exceptions.InvalidStructureException):
+        cp.update_pipeline(pipeline=moved)
+    assert cp.get_pipeline(name="bucket-gone")["pipeline"]["artifactStore"]["location"] == ARTIFACTS
+    cp.delete_pipeline(name="bucket-gone")
 
 
 def _break(change):

@@ -143,6 +143,15 @@ def test_request_log_records_account_and_provider(aws):
     assert any(e["service"] == "sns" and e["account"] == A and e["provider"] == "moto" for e in entries)
 
 
+def test_request_log_records_the_callers_user_agent(aws, monkeypatch):
+    # as CloudTrail's userAgent: a client started with an SDK app id can find its own calls
+    monkeypatch.setenv("AWS_SDK_UA_APP_ID", "frontdoor-ua-test")
+    aws.client("sqs", account=A).list_queues()
+    status, body = _http(aws.endpoint_url + "/_emulator/requests")
+    [mine] = [e for e in json.loads(body)["requests"] if "app/frontdoor-ua-test" in e["userAgent"]]
+    assert mine["service"] == "sqs" and mine["userAgent"].startswith("Boto3/")
+
+
 def test_unsigned_request_is_refused_clearly(aws):
     status, body = _http(
         aws.endpoint_url + "/",

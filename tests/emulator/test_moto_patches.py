@@ -43,10 +43,11 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.events.models import Rule
 from moto.s3.models import FakeBucket
+from moto.sns.models import Subscription
 from moto.cloudformation import parsing
 from gitops_harness.emulator.testing import running_emulator
 
-plain = (Rule.send_to_targets, FakeBucket.get_permission, LambdaFunction.invoke, LambdaBackend.send_sns_message, LambdaBackend.create_function, parsing.clean_json)
+plain = (Rule.send_to_targets, FakeBucket.get_permission, LambdaFunction.invoke, Subscription.publish, LambdaBackend.create_function, parsing.clean_json)
 template = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
 with running_emulator() as one, running_emulator() as two:
     for n, aws in enumerate((one, two)):
@@ -54,7 +55,7 @@ with running_emulator() as one, running_emulator() as two:
     codedeploy = one.client("codedeploy", account="616161616161")
     codedeploy.create_application(applicationName="a", computePlatform="ECS")
     codedeploy.delete_application(applicationName="a")  # served by the CodeDeploy plane, not moto
-assert (Rule.send_to_targets, FakeBucket.get_permission, LambdaFunction.invoke, LambdaBackend.send_sns_message, LambdaBackend.create_function, parsing.clean_json) == plain
+assert (Rule.send_to_targets, FakeBucket.get_permission, LambdaFunction.invoke, Subscription.publish, LambdaBackend.create_function, parsing.clean_json) == plain
 
 with mock_aws():
     client = boto3.client("codedeploy", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")

@@ -100,6 +100,9 @@ class FrontDoor:
         self.enforce_iam = True  # iam/enforcement.py before moto; False: moto's permissive IAM everywhere
         self.endpoint_url = ""
         self.listener_directory: Callable[[], list[dict[str, Any]]] = list  # set by the server
+        # what runs here beyond the APIs ("lambda-invoke", "alb-data-plane"), set by the server and shown
+        # in /_emulator/health for clients that cannot look inside (the aws target's rehearsal)
+        self.features: set[str] = set()
         self.request_log = RecordLog("front-door request", maxlen=log_size)  # /_emulator/requests
         self._used: set[str] = set()
         self._lock = threading.Lock()
@@ -177,8 +180,7 @@ class FrontDoor:
         service = scope.service if scope else None
         response = request_guard.error_response(service, error, str(uuid.uuid4()))
         account = account_for_access_key(scope.access_key) if scope else "?"
-        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-        self._record(method, path, service or "?", "?", account, response.status, "none", started)
+        self._record(environ, service or "?", "?", account, response.status, "none", started)
         # the body is never read: close the connection rather than leave it unread on a kept-alive socket
         response.headers["Connection"] = "close"
         return _respond(response)(environ, start_response)
@@ -248,8 +250,7 @@ class FrontDoor:
                 InternalFailure(f"{type(exc).__name__}: {exc}"), wire, request_id
             )
         self._record(
-            request.method,
-            request.path,
+            request.environ,
             scope.service,
             operation,
             account,
@@ -290,8 +291,7 @@ class FrontDoor:
             if close is not None:
                 close()
             status = int(status_seen[0].split()[0]) if status_seen else 0
-            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-            self._record(method, path, service, operation, account, status, "emulator", started)
+            self._record(environ, service, operation, account, status, "emulator", started)
 
     # ---- moto ------------------------------------------------------------------------------------
 
@@ -304,9 +304,8 @@ class FrontDoor:
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         verdict = enforce_iam(environ, service, access_key) if access_key and self.enforce_iam else None
         if verdict is not None and verdict.denial is not None:
-            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
             status = verdict.denial.status
-            self._record(method, path, service, verdict.operation, account, status, "iam", started)
+            self._record(environ, service, verdict.operation, account, status, "iam", started)
             return _respond(verdict.denial)(environ, start_response)
         if verdict is not None and verdict.account:  # moto finds another account's KMS key only there
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = verdict.account
@@ -314,8 +313,7 @@ class FrontDoor:
         refused = request_guard.unknown_operation(service, operation) or request_guard.json_too_deep(environ)
         if refused is not None:  # moto would answer these with an HTML 500 (KeyError, RecursionError)
             response = request_guard.error_response(service, refused, str(uuid.uuid4()))
-            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-            self._record(method, path, service, operation, account, response.status, "none", started)
+            self._record(environ, service, operation, account, response.status, "none", started)
             return _respond(response)(environ, start_response)
         if service != "s3" and not environ.get("HTTP_AUTHORIZATION"):
             # A presigned URL carries its scope in the query; moto's dispatcher reads only the
@@ -330,8 +328,7 @@ class FrontDoor:
             )
             response = plain_error(error, str(uuid.uuid4()))
             self._record(
-                environ.get("REQUEST_METHOD", ""),
-                environ.get("PATH_INFO", ""),
+                environ,
                 service,
                 operation,
                 account,
@@ -368,8 +365,7 @@ class FrontDoor:
         elif seen:
             start_response(*seen[0])
         self._record(
-            environ.get("REQUEST_METHOD", ""),
-            environ.get("PATH_INFO", ""),
+            environ,
             service,
             operation,
             account,
@@ -420,7 +416,7 @@ class FrontDoor:
             "credentials (a 12-digit access key id names the account) or use a presigned URL"
         )
         response = plain_error(error, str(uuid.uuid4()))
-        self._record(request.method, request.path, "?", "?", "?", response.status, "none", time.monotonic())
+        self._record(request.environ, "?", "?", "?", response.status, "none", time.monotonic())
         return _respond(response)(environ, start_response)
 
     # ---- health and the request log ----------------------------------------------------------------
@@ -450,6 +446,7 @@ class FrontDoor:
                 "endpoint_url": self.endpoint_url,
                 "version": __version__,
                 "default_account": DEFAULT_ACCOUNT_ID,
+                "features": sorted(self.features),
                 "services": {
                     **{
                         name: {
@@ -479,8 +476,7 @@ class FrontDoor:
 
     def _record(
         self,
-        method: str,
-        path: str,
+        environ: dict[str, Any],
         service: str,
         operation: str,
         account: str,
@@ -490,8 +486,10 @@ class FrontDoor:
     ) -> None:
         entry = {
             "time": time.time(),
-            "method": method,
-            "path": path[:200],
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": environ.get("PATH_INFO", "")[:200],
+            # as CloudTrail records it: tells one client's calls from another's in the same account
+            "userAgent": environ.get("HTTP_USER_AGENT", "")[:256],
             "service": service,
             "operation": operation,
             "account": account,

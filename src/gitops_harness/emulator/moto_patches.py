@@ -15,7 +15,8 @@ moto's modules only on first use keeps the cold start near moto_server's: moto's
 
 Groups: "lambda" (functions run by emulator/lambda_runtime instead of Docker; taken for Lambda, SNS,
 EventBridge and CloudFormation requests, which create or invoke functions), "eventbridge" (delivery
-through the emulator that took the request), "s3" (bucket-policy checks the front door decided),
+through the emulator that took the request), "sns" (Lambda subscribers get AWS's event asynchronously,
+with delivery status records: emulator/sns/), "s3" (bucket-policy checks the front door decided),
 "cloudformation" (our resource models, validation, rollback), and "ecs_tasks" / "elb_dataplane" (task
 sets whose tasks run, ALB listeners that carry requests; see ecs_tasks/ and elb_dataplane/), taken at
 every start: ECR pushes, ECS and ELBv2 requests and CloudFormation all create what they patch.
@@ -150,15 +151,28 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     _cloudformation("inline_code_with_cfnresponse", "custom"),
                     why="inline ZipFile code gets this project's cfnresponse module, as AWS adds its own",
                 ),
-                PatchSpec(
-                    "moto.awslambda.models:LambdaBackend",
-                    "send_sns_message",
-                    _lambda("sending_sns_message"),
-                    why="SNS invokes Lambda asynchronously: a publish must not wait for its subscribers",
-                ),
             ),
             # every request that can create or invoke a function (stacks create them, SNS and rules invoke)
             services=("lambda", "sns", "events", "cloudformation"),
+        ),
+        PatchGroup(
+            "sns",
+            (
+                PatchSpec(
+                    "moto.sns.models:Subscription",
+                    "publish",
+                    _from("sns.delivery", "publishing"),
+                    why="Lambda subscribers get AWS's event, asynchronously, with delivery status records",
+                ),
+                PatchSpec(
+                    "moto.sns.responses:SNSResponse",
+                    "get_topic_attributes",
+                    _from("sns.delivery_status", "with_feedback_attributes"),
+                    why="GetTopicAttributes answers the delivery status attributes moto stores",
+                ),
+            ),
+            # CloudFormation creates topics and subscriptions; CodeStar Notifications publishes through sns
+            services=("sns", "cloudformation"),
         ),
         PatchGroup(
             "eventbridge",
@@ -222,6 +236,60 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     "create_stack",
                     _cloudformation("create_stack_replacing"),
                     why="validation before anything is created, rollback on failure",
+                ),
+                PatchSpec(
+                    "moto.elbv2.models:ELBv2Backend",
+                    "convert_and_validate_properties",
+                    _cloudformation("listener_actions_kept", "network_completions"),
+                    why="a listener's forward action keeps its ForwardConfig (weighted target groups)",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing:ResourceMap",
+                    "parse_ssm_parameter",
+                    _cloudformation("ssm_parameter_types", "dynamic_references"),
+                    why="an SSM parameter type naming no parameter is a ValidationError, not a 500",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
+                    "create_change_set",
+                    _cloudformation("validating_change_sets"),
+                    why="templates validated at CreateChangeSet as at CreateStack",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:CloudFormationBackend",
+                    "execute_change_set",
+                    _cloudformation("executing_change_sets"),
+                    why="a CREATE change set (aws cloudformation deploy) creates the stack as CreateStack does",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:Stack",
+                    "update",
+                    _cloudformation("updating_with_rollback", "updates"),
+                    why="a resource an update cannot create or update rolls the update back (no 500)",
+                ),
+                PatchSpec(
+                    f"{_CFN}.parsing",
+                    "parse_and_update_resource",
+                    _cloudformation("updating_with_checks", "updates"),
+                    why="a modified resource's properties checked as at create, failures named",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models:Stack",
+                    "physical_resource_id",
+                    _cloudformation("stack_id_as_ref", "nested"),
+                    why="Ref of a nested stack is its stack ID",
+                ),
+                PatchSpec(
+                    f"{_CFN}.models",
+                    "get_stack_from_s3_url",
+                    _cloudformation("nested_template_reading", "nested"),
+                    why="nested TemplateURLs in every S3 form, the emulator's own endpoint included",
+                ),
+                PatchSpec(
+                    f"{_CFN}.responses",
+                    "get_stack_from_s3_url",
+                    _cloudformation("request_template_reading", "nested"),
+                    why="TemplateURL parameters in every S3 form, the emulator's own endpoint included",
                 ),
                 PatchSpec(
                     f"{_CFN}.models:CloudFormationBackend",

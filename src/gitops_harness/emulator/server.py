@@ -149,11 +149,13 @@ class EmbeddedAWS:
                 self.scheduler,
             )
             lambda_runtime.register(self.lambda_executor)
+            self.front_door.features.add("lambda-invoke")
             # the groups every start takes (ecs_tasks, elb_dataplane) and those moto already needs
             self.moto_patches.start()
             # ALB listeners as real HTTP servers, and ECS task sets whose tasks run as local processes
             self.data_plane = elb_dataplane.start(self.clients, self.time_scale)
             self.front_door.listener_directory = self.data_plane.listeners
+            self.front_door.features.add("alb-data-plane")
             self.task_sets = ecs_tasks.start(self.state_dir / "ecs", self.clients, self.time_scale)  # type: ignore[operator]
             # CloudFormation's resource models call the APIs through this emulator's front door.
             # moto's patches are installed on the first request that needs them (moto_patches.py): moto's

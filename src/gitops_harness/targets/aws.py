@@ -103,9 +103,14 @@ class AwsTarget(Target):
         purpose: str = "run",
         run_id: str | None = None,
         progress: Progress | None = None,
+        chat_webhook_url: str | None = None,
+        chat_webhook_env: str = "CHAT_WEBHOOK_URL",
     ):
         super().__init__(accounts, settings.region)
         self.settings = settings
+        # ephemeral mode: the chat notifier it deploys posts there (a secret: only ever a NoEcho parameter)
+        self._chat_webhook_url = chat_webhook_url
+        self._chat_webhook_env = chat_webhook_env
         self.project = project
         self.purpose = purpose  # "run": tagged, torn down on stop; "sweep": only finds and deletes
         self.tags = RunTags.new(run_id, timedelta(hours=settings.smoke.expires_after_hours))
@@ -129,6 +134,9 @@ class AwsTarget(Target):
 
     @classmethod
     def from_config(cls, config: HarnessConfig, *, purpose: str = "run", **overrides: Any) -> AwsTarget:
+        webhook_env = str(config.chat.get("webhook_url_env") or "CHAT_WEBHOOK_URL")
+        overrides.setdefault("chat_webhook_url", os.environ.get(webhook_env, "").strip() or None)
+        overrides.setdefault("chat_webhook_env", webhook_env)
         return cls(
             config.accounts, aws_settings(config), project=config.project, purpose=purpose, **overrides
         )
@@ -434,6 +442,24 @@ class AwsTarget(Target):
     def resource_tags(self) -> dict[str, str]:
         return self.tags.as_dict() if self.purpose == "run" else {}
 
+    def stack_parameters(self) -> dict[str, dict[str, str]]:
+        """Ephemeral mode: the chat notifier posts to the webhook in chat.webhook_url_env's variable."""
+        if self.settings.mode != "ephemeral" or not self._chat_webhook_url:
+            return {}
+        return {"pipeline": {"ChatWebhookUrl": self._chat_webhook_url}}
+
+    def notify_unavailable(self) -> str | None:
+        if self.settings.mode == "ephemeral" and not self._chat_webhook_url:
+            return (
+                f"no chat webhook for the chat notifier the run deploys: set the environment variable "
+                f"{self._chat_webhook_env} (chat.webhook_url_env)"
+            )
+        if self.settings.mode == "existing" and not self.settings.existing.get("chat_notifier"):
+            return (
+                "targets.aws.existing.chat_notifier is not set: the notify verdict reads that function's log"
+            )
+        return None
+
     def run_config(self, config: HarnessConfig) -> HarnessConfig:
         """Ephemeral mode: the project (so every stack and resource name) carries the run id, and the
         smoke run's deployment config and termination wait are stack parameters."""
@@ -478,7 +504,8 @@ def _endpoint_capabilities(endpoint_url: str) -> frozenset[str]:
 
     try:
         with urllib.request.urlopen(f"{endpoint_url}/_emulator/health", timeout=10) as answer:  # noqa: S310
-            services = json.load(answer).get("services", {})
+            health = json.load(answer)
+            services = health.get("services", {})
     except (OSError, ValueError) as exc:
         raise InputError(
             f"targets.aws.endpoint_url {endpoint_url}: no emulator health document ({exc})"
@@ -496,6 +523,10 @@ def _endpoint_capabilities(endpoint_url: str) -> frozenset[str]:
         found.add("cross-account-events")  # the embedded AWS forwards between accounts' buses
     if serves_git(endpoint_url):
         found.add("codecommit-git")
+    # Functions run there (the chat notifier, hooks). Its ALB data plane is not taken: on the aws target a
+    # listener is reached by its load balancer's DNS name, which the stand-in's listeners do not answer.
+    if "lambda-invoke" in health.get("features", []):
+        found.add("lambda-invoke")
     return frozenset(found)
 
 

@@ -95,6 +95,7 @@ def find_existing_deployment(target: Target, names: Mapping[str, str]) -> Deploy
         "ServiceName": service.get("serviceName", ""),
         "ProductionListenerArn": names["listener"],
         "TestListenerArn": test[0] if test else "",
+        "ChatNotifierFunctionName": names.get("chat_notifier", ""),
     }
     # Specs name what was found; owned=False keeps teardown away from the team's pipeline.
     specs = {

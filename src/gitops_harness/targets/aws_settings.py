@@ -47,9 +47,10 @@ EXISTING_NAMES = (
     "notification_topic",
     "listener",
 )
-# Needed only when the smoke commit goes through the local mirror (no GitLab configured): the IAM user
-# whose HTTPS Git credentials push to CodeCommit.
-EXISTING_OPTIONAL = ("mirror_user",)
+# mirror_user: needed only when the smoke commit goes through the local mirror (no GitLab configured), the
+# IAM user whose HTTPS Git credentials push to CodeCommit. chat_notifier: the function subscribed to the
+# notification topic, whose log lines the notify verdict reads (without it notify is skipped).
+EXISTING_OPTIONAL = ("mirror_user", "chat_notifier")
 DEPLOYMENT_CONFIGS = (
     "CodeDeployDefault.ECSAllAtOnce",
     "CodeDeployDefault.ECSCanary10Percent5Minutes",

@@ -158,6 +158,11 @@ class Target(ABC):
         ChatWebhookUrl, pointing the chat notifier at its receiver). None by default."""
         return {}
 
+    def notify_unavailable(self) -> str | None:
+        """Why this target's runs cannot judge chat delivery although it has the capabilities (the aws
+        target without a webhook for the notifier it deploys); None: it can."""
+        return None
+
     def run_config(self, config: HarnessConfig) -> HarnessConfig:
         """The config a run deploys with (the aws target puts the run id into the project name)."""
         return config

@@ -1,6 +1,7 @@
 """Deletes for moto models that have no CloudFormation delete: moto skips those silently, so a deleted
 or rolled-back stack would leave its route tables and gateway attachments behind (and the VPC could
-not be deleted). Each calls the EC2 API through the front door, as the stack's account. Types that
+not be deleted), and a KMS key moto's model would delete outright instead of scheduling its deletion.
+Each calls the service's API through the front door, as the stack's account. Types that
 moto deletes itself but only once released (completions.BEFORE_DELETE) are released first."""
 
 from __future__ import annotations
@@ -35,18 +36,29 @@ def _delete_route(ec2: Any, route: Any) -> None:
     ec2.delete_route(RouteTableId=route.route_table.id, **target)
 
 
-DELETES: dict[str, Callable[[Any, Any], None]] = {
-    "AWS::EC2::VPCGatewayAttachment": _detach_gateway,
-    "AWS::EC2::Route": _delete_route,
-    "AWS::EC2::SubnetRouteTableAssociation": lambda ec2, assoc: ec2.disassociate_route_table(
-        AssociationId=assoc.physical_resource_id
+def _schedule_key_deletion(kms: Any, key: Any) -> None:
+    # AWS schedules the key's deletion (PendingWindowInDays, default 30) where moto's model deletes it
+    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
+        kms.schedule_key_deletion(KeyId=key.id, PendingWindowInDays=getattr(key, "cfn_pending_window", 30))
+
+
+# type -> (client service, delete through the API); moto's own delete is skipped for these
+DELETES: dict[str, tuple[str, Callable[[Any, Any], None]]] = {
+    "AWS::EC2::VPCGatewayAttachment": ("ec2", _detach_gateway),
+    "AWS::EC2::Route": ("ec2", _delete_route),
+    "AWS::EC2::SubnetRouteTableAssociation": (
+        "ec2",
+        lambda ec2, assoc: ec2.disassociate_route_table(AssociationId=assoc.physical_resource_id),
     ),
-    "AWS::EC2::RouteTable": lambda ec2, table: ec2.delete_route_table(
-        RouteTableId=table.physical_resource_id
+    "AWS::EC2::RouteTable": (
+        "ec2",
+        lambda ec2, table: ec2.delete_route_table(RouteTableId=table.physical_resource_id),
     ),
-    "AWS::EC2::InternetGateway": lambda ec2, gateway: ec2.delete_internet_gateway(
-        InternetGatewayId=gateway.physical_resource_id
+    "AWS::EC2::InternetGateway": (
+        "ec2",
+        lambda ec2, gateway: ec2.delete_internet_gateway(InternetGatewayId=gateway.physical_resource_id),
     ),
+    "AWS::KMS::Key": ("kms", _schedule_key_deletion),
 }
 
 
@@ -57,12 +69,10 @@ def with_api_deletes(delete_resource: Callable[..., None]) -> Callable[..., None
         resource_type = resource_json.get("Type", "")
         if parsed_resource is None:
             return delete_resource(resource_map, parsed_resource, resource_json)
-        action: Callable[[Any, Any], None] | None = DELETES.get(resource_type)
-        service = "ec2"
-        if action is None and resource_type in BEFORE_DELETE:
-            service, action = BEFORE_DELETE[resource_type]
-        if action is None:
+        found = DELETES.get(resource_type) or BEFORE_DELETE.get(resource_type)
+        if found is None:
             return delete_resource(resource_map, parsed_resource, resource_json)
+        service, action = found
         client = client_for(service, resource_map._account_id, resource_map._region_name)
         try:
             action(client, parsed_resource)

@@ -75,3 +75,21 @@ def _parameter(reference: str, decrypt: bool, account_id: str, region: str) -> s
     ssm = client_for("ssm", account_id, region)
     answer = ssm.get_parameter(Name=f"{name}:{version}" if version else name, WithDecryption=decrypt)
     return str(answer["Parameter"]["Value"])
+
+
+def ssm_parameter_types(moto_parse: Any) -> Any:
+    """moto's `ResourceMap.parse_ssm_parameter` (parameters of type AWS::SSM::Parameter::Value<...>):
+    one that names no parameter is CreateStack's ValidationError, as on AWS, where moto failed with
+    an AttributeError (a 500)."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.ssm.models import ssm_backends
+
+    def parse_ssm_parameter(resource_map: Any, value: str, value_type: str) -> Any:
+        backend = ssm_backends[resource_map._account_id][resource_map._region_name]
+        if backend.get_parameter(value) is None:
+            raise ValidationError(
+                message=f"Unable to fetch parameters [{value}] from parameter store for this account."
+            )
+        return moto_parse(resource_map, value, value_type)
+
+    return parse_ssm_parameter

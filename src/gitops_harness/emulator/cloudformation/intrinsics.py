@@ -3,7 +3,7 @@
 - Fn::Cidr: moto leaves it unevaluated (Fn::Select then fails on a dict).
 - Fn::GetAZs "": moto answers us-east-1's zones for every region; "" means the stack's region.
 - Fn::GetAtt: attributes some moto models lack (a target group's or load balancer's full name, which
-  CloudWatch dimensions need); an attribute moto cannot give fails the resource instead of leaving the
+  CloudWatch dimensions need; a nested stack's Outputs.<key>); an attribute moto cannot give fails the resource instead of leaving the
   unevaluated function in place (moto only logs a warning).
 """
 
@@ -61,6 +61,8 @@ SUPPLEMENTED_ATTRIBUTES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerArn"): lambda lb: lb.arn,
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): lambda lb: list(lb.security_groups),
     ("AWS::KMS::Key", "KeyId"): lambda key: key.id,
+    # CloudFormation's Arn of a log group ends in ":*" (it covers the group's streams); moto's does not
+    ("AWS::Logs::LogGroup", "Arn"): lambda group: f"{group.arn}:*",
 }
 
 
@@ -74,6 +76,8 @@ def _get_att(target: list[Any], resources_map: Any) -> Any:
     if resource is None:
         return _DELEGATE  # moto's error for a resource that does not exist
     resource_type = getattr(resource, "cf_resource_type", "")
+    if resource_type == "AWS::CloudFormation::Stack" and attribute.startswith("Outputs."):
+        return _nested_output(logical_id, resource, attribute.removeprefix("Outputs."))
     supplement = SUPPLEMENTED_ATTRIBUTES.get((resource_type, attribute))
     if supplement is not None:
         return supplement(resource)
@@ -86,6 +90,16 @@ def _get_att(target: list[Any], resources_map: Any) -> Any:
             f"Fn::GetAtt {logical_id}.{attribute}: attribute {attribute} of {resource_type} is not supported "
             "by the embedded AWS"
         ) from None
+
+
+def _nested_output(logical_id: str, child: Any, key: str) -> Any:
+    """GetAtt <nested stack>.Outputs.<key>: the child stack's output (moto's model has no attributes)."""
+    output = child.output_map.get(key) if key in (child.output_map.outputs or {}) else None
+    if output is None:
+        raise ResourceFailure(
+            f"Template error: resource {logical_id} does not support attribute type Outputs.{key} in Fn::GetAtt"
+        )
+    return output.value
 
 
 def cidr(block: str, count: int, host_bits: int) -> list[str]:

@@ -48,6 +48,12 @@ def clock_seconds(aws_seconds: float) -> float:
     return aws_seconds * _time_scale.get()
 
 
+def serving_endpoint() -> str | None:
+    """The endpoint URL of the emulator serving this stack (None outside a request)."""
+    clients = _clients.get()
+    return None if clients is None else clients.endpoint_url
+
+
 def client_for(service: str, account_id: str, region: str) -> Any:
     clients = _clients.get()
     if clients is None:

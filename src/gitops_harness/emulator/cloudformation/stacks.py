@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE
+from gitops_harness.emulator.cloudformation import network_completions  # noqa: F401  (registers its completions)
+from gitops_harness.emulator.cloudformation.completions import AFTER_CREATE, without_no_value
+from gitops_harness.emulator.cloudformation.honoured import refused_property
 from gitops_harness.emulator.cloudformation.models import resource_class_from_type
+from gitops_harness.emulator.cloudformation.naming import with_generated_name
 from gitops_harness.emulator.cloudformation.nested import NESTED_STACK, check_child, check_template_url
 from gitops_harness.emulator.cloudformation.resource import (
     ResourceFailure,
@@ -93,13 +96,27 @@ def creating_with_events(moto_create: Callable[..., Any]) -> Callable[..., Any]:
             )
             if invalid is not None:
                 raise ResourceFailure(invalid)
+            from moto.cloudformation import parsing
+
+            refused = refused_property(
+                resource_json["Type"],
+                resource_json.get("Properties") or {},
+                region_name,
+                lambda value: parsing.clean_json(value, resources_map),
+            )
+            if refused is not None:
+                raise ResourceFailure(refused)
             nested = resource_json["Type"] == NESTED_STACK
             if nested:
-                from moto.cloudformation import parsing
-
                 properties = resource_json.get("Properties") or {}
                 check_template_url(parsing.clean_json(properties.get("TemplateURL"), resources_map))
-            resource = moto_create(logical_id, resource_json, resources_map, account_id, region_name)
+            resource = moto_create(
+                logical_id,
+                with_generated_name(logical_id, resource_json),
+                resources_map,
+                account_id,
+                region_name,
+            )
             if nested:
                 check_child(resource, account_id, region_name)
             return _completed(resource, resource_json, resources_map, account_id, region_name)
@@ -145,7 +162,10 @@ def _completed(
         from moto.cloudformation import parsing
 
         service, apply = completion
-        properties = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        # resolved, and without the None that AWS::NoValue leaves in lists and objects
+        properties = without_no_value(
+            parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        )
         try:
             apply(client_for(service, account_id, region_name), resource, properties)
         except (ClientError, BotoCoreError) as error:
@@ -195,12 +215,19 @@ def create_stack(
     )
     backend.stacks[stack_id] = stack
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    _create_resources(backend, stack)
+    return stack
+
+
+def _create_resources(backend: Any, stack: Any) -> None:
+    """Create `stack`'s resources in order; the first failure rolls the stack back."""
+    stack_id, name = stack.stack_id, stack.name
     progress = _creating[stack_id] = _Progress(stack)
     try:
         missing = _missing_import(stack)
         if missing is not None:
             _fail_before_resources(stack, missing)
-            return stack
+            return
         stack.create_resources()
         # exports resolve after the resources exist, and only a created stack exports anything
         exports = stack.exports
@@ -217,7 +244,76 @@ def create_stack(
         _roll_back(stack, progress, failure)
     finally:
         del _creating[stack_id]
-    return stack
+
+
+def executing_change_sets(moto_execute: Callable[..., None]) -> Callable[..., None]:
+    """moto's `CloudFormationBackend.execute_change_set`: a CREATE change set (what `aws cloudformation
+    deploy` makes for a new stack) creates the stack as CreateStack does (events, rollback on a failed
+    resource), and an UPDATE change set updates it as UpdateStack does; moto's reported success whatever
+    failed, or answered a 500."""
+
+    def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = backend.change_sets.get(change_set_name) or next(
+            (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
+        )
+        if change_set is None:
+            return moto_execute(backend, change_set_name, stack_name)
+        if change_set.change_set_type == "CREATE":
+            _execute_create(backend, change_set)
+        else:  # through Stack.update, so a failed resource rolls the update back (updates.py)
+            stack = backend.stacks[change_set.stack_id]
+            stack.update(change_set.template, change_set.role_arn, parameters=change_set.parameters)
+            done = stack.status == "UPDATE_COMPLETE"
+            change_set.execution_status = "EXECUTE_COMPLETE" if done else "EXECUTE_FAILED"
+        return None
+
+    return execute_change_set
+
+
+def validating_change_sets(moto_create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `CloudFormationBackend.create_change_set`, validating the template first as CreateStack
+    does (AWS refuses a malformed template at CreateChangeSet, before any stack exists)."""
+
+    def create_change_set(
+        backend: Any,
+        stack_name: str,
+        change_set_name: str,
+        template: str,
+        parameters: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        check_template(template, parameters)
+        return moto_create(backend, stack_name, change_set_name, template, parameters, *args, **kwargs)
+
+    return create_change_set
+
+
+def _execute_create(backend: Any, change_set: Any) -> None:
+    from moto.cloudformation.models import Stack
+
+    reviewed = backend.stacks[change_set.stack_id]
+    stack = Stack(
+        stack_id=reviewed.stack_id,
+        name=reviewed.name,
+        template=change_set.template,
+        parameters=change_set.parameters,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        notification_arns=change_set.notification_arns,
+        tags=change_set.tags,
+        role_arn=change_set.role_arn,
+        cross_stack_resources=backend.exports,
+    )
+    stack.events = reviewed.events  # REVIEW_IN_PROGRESS first, as on AWS
+    backend.stacks[stack.stack_id] = stack
+    change_set.stack = stack
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    _create_resources(backend, stack)
+    change_set.execution_status = (
+        "EXECUTE_COMPLETE" if stack.status == "CREATE_COMPLETE" else "EXECUTE_FAILED"
+    )
 
 
 def _import_names(node: Any, conditions: Any) -> Any:
@@ -295,6 +391,23 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
             progress.event(logical_id, resource_type, "", "DELETE_FAILED", _reason(error))
         else:
             progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
+    left += _delete_created(resource_map, progress)
+    # A rolled-back stack has no outputs, and moto's lazy resource map must not create the resources
+    # that were never reached when DescribeStacks or ListStackResources looks at it.
+    stack.output_map = OutputMap(resource_map, {"Outputs": {}}, stack.stack_id)
+    resource_map._resource_json_map = {k: v for k, v in resource_map._resource_json_map.items() if k in left}
+    if left:
+        stack.status = "ROLLBACK_FAILED"
+        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(left)}]."
+    else:
+        stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
+
+
+def _delete_created(resource_map: Any, progress: _Progress) -> list[str]:
+    """Delete the resources `progress` created, newest first, with their events; those that could not
+    be deleted are returned."""
+    left: list[str] = []
     for logical_id in reversed(progress.created):
         resource = resource_map._parsed_resources.get(logical_id)
         resource_type = resource_map._resource_json_map[logical_id]["Type"]
@@ -308,16 +421,7 @@ def _roll_back(stack: Any, progress: _Progress, failure: StackResourceFailed) ->
             continue
         resource_map._parsed_resources.pop(logical_id, None)
         progress.event(logical_id, resource_type, physical_id, "DELETE_COMPLETE")
-    # A rolled-back stack has no outputs, and moto's lazy resource map must not create the resources
-    # that were never reached when DescribeStacks or ListStackResources looks at it.
-    stack.output_map = OutputMap(resource_map, {"Outputs": {}}, stack.stack_id)
-    resource_map._resource_json_map = {k: v for k, v in resource_map._resource_json_map.items() if k in left}
-    if left:
-        stack.status = "ROLLBACK_FAILED"
-        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(left)}]."
-    else:
-        stack.status = "ROLLBACK_COMPLETE"
-    stack._add_stack_event(stack.status, resource_status_reason=stack.status_reason if left else None)
+    return left
 
 
 def deleting_or_failing(moto_delete_stack: Callable[..., None]) -> Callable[..., None]:
@@ -347,17 +451,20 @@ def _delete_or_fail(moto_delete_stack: Callable[..., None], backend: Any, name_o
 
 def parameter_list(stack: Any) -> list[dict[str, Any]]:
     """DescribeStacks' Parameters, NoEcho ones masked (moto compares values with the keys, and only
-    for parameters given explicitly)."""
+    for parameters given explicitly); an SSM parameter type shows the parameter's name as its value
+    and what it resolved to as ResolvedValue, as on AWS."""
     declared = stack.template_dict.get("Parameters") or {}
-    return [
-        {
-            "ParameterKey": key,
-            "ParameterValue": "****"
-            if str(declared.get(key, {}).get("NoEcho", "false")).lower() == "true"
-            else value,
-        }
-        for key, value in stack.resource_map.resolved_parameters.items()
-    ]
+    listed = []
+    for key, value in stack.resource_map.resolved_parameters.items():
+        slot = declared.get(key, {})
+        entry: dict[str, Any] = {"ParameterKey": key, "ParameterValue": value}
+        if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+            entry["ParameterValue"] = (stack.parameters or {}).get(key, slot.get("Default"))
+            entry["ResolvedValue"] = ",".join(value) if isinstance(value, list) else value
+        if str(slot.get("NoEcho", "false")).lower() == "true":
+            entry["ParameterValue"] = "****"
+        listed.append(entry)
+    return listed
 
 
 def masked_parameter_list(_moto_property: Any) -> property:

@@ -288,6 +288,7 @@ class CodeBuild(ControlPlane):
         environment.setdefault("privilegedMode", False)
         environment.setdefault("imagePullCredentialsType", "CODEBUILD")
         self._check_source(settings["source"])
+        _default_artifact_name(settings["artifacts"], request["name"].rsplit("/", 1)[-1])
         self._check_artifacts(settings["artifacts"])
         if environment["type"] not in _enum("EnvironmentType"):
             raise self.errors.InvalidInputException(f"Invalid environment type: {environment['type']}")
@@ -321,10 +322,8 @@ class CodeBuild(ControlPlane):
         kind = artifacts["type"]
         if kind not in _enum("ArtifactsType"):
             raise self.errors.InvalidInputException(f"Invalid artifacts type: {kind}")
-        if kind == "S3" and not (artifacts.get("location") and artifacts.get("name")):
-            raise self.errors.InvalidInputException(
-                "Artifacts of type S3 need a location (bucket) and a name"
-            )
+        if kind == "S3" and not artifacts.get("location"):
+            raise self.errors.InvalidInputException("Artifacts of type S3 need a location (bucket)")
         if artifacts.get("packaging", "NONE") not in _enum("ArtifactPackaging"):
             raise self.errors.InvalidInputException(f"Invalid artifacts packaging: {artifacts['packaging']}")
 
@@ -367,6 +366,7 @@ class CodeBuild(ControlPlane):
                 f"Source type {source['type']} is not supported by the embedded AWS: use S3 or NO_SOURCE"
             )
         artifacts = copy.deepcopy(request.get("artifactsOverride") or settings["artifacts"])
+        _default_artifact_name(artifacts, project.name)
         self._check_artifacts(artifacts)
         if artifacts["type"] == "CODEPIPELINE":
             raise self.errors.InvalidInputException(
@@ -453,3 +453,10 @@ def _log_target(config: dict[str, Any], project: str, build_uuid: str) -> LogTar
     group = cloudwatch.get("groupName") or f"/aws/codebuild/{project}"
     prefix = cloudwatch.get("streamName")
     return LogTarget(group, f"{prefix}/{build_uuid}" if prefix else build_uuid)
+
+
+def _default_artifact_name(artifacts: dict[str, Any], project_name: str) -> None:
+    """S3 artifacts without a name are stored under the project's name, as CodeBuild does (the
+    artifact's location then ends in /<project name>)."""
+    if artifacts.get("type") == "S3" and not artifacts.get("name"):
+        artifacts["name"] = project_name

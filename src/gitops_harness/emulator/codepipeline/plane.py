@@ -16,7 +16,7 @@ from gitops_harness.emulator.codepipeline.models import (
     Pipeline,
     now,
 )
-from gitops_harness.emulator.codepipeline.validation import validate_declaration
+from gitops_harness.emulator.codepipeline.validation import validate_artifact_buckets, validate_declaration
 from gitops_harness.emulator.common.arns import InvalidArn, build_arn, parse_arn
 from gitops_harness.emulator.common.events import EventPublisher
 from gitops_harness.emulator.common.pagination import paginate
@@ -139,6 +139,7 @@ class CodePipeline(ControlPlane):
                 f"A pipeline with the name '{declaration['name']}' already exists in account '{ctx.account_id}'"
             )
         validate_declaration(declaration)
+        validate_artifact_buckets(declaration)
         declaration["version"] = 1
         declaration.setdefault("executionMode", "SUPERSEDED")
         declaration.setdefault("pipelineType", "V1")
@@ -179,6 +180,7 @@ class CodePipeline(ControlPlane):
         declaration = copy.deepcopy(request["pipeline"])
         pipeline = self._pipeline(ctx, declaration["name"])
         validate_declaration(declaration)
+        validate_artifact_buckets(declaration)
         declaration["version"] = pipeline.version + 1
         declaration.setdefault("executionMode", "SUPERSEDED")
         declaration.setdefault("pipelineType", "V1")

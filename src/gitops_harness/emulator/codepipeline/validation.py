@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from gitops_harness.emulator.common.buckets import bucket_owner
 from gitops_harness.emulator.exceptions import ModeledErrors
 
 errors = ModeledErrors("codepipeline")
@@ -161,3 +162,16 @@ def _validate_action(
                 raise errors.InvalidActionDeclarationException(
                     f"Action '{name}': {setting} '{value}' must be one of the action's input artifacts"
                 )
+
+
+def validate_artifact_buckets(pipeline: dict[str, Any]) -> None:
+    """CodePipeline checks the artifact store's bucket when a pipeline is created or updated, and
+    refuses one that does not exist (CloudFormation then reports "An error occurred while validating
+    the artifact bucket '<name>'")."""
+    stores = [pipeline["artifactStore"]] if pipeline.get("artifactStore") else []
+    stores += list((pipeline.get("artifactStores") or {}).values())
+    for store in stores:
+        if store.get("type", "S3") == "S3" and bucket_owner(store["location"]) is None:
+            raise errors.InvalidStructureException(
+                f"An error occurred while validating the artifact bucket '{store['location']}'"
+            )

@@ -51,18 +51,21 @@ def cmd_login(argv: list[str], store: ImageStore) -> int:
     args = p.parse_args(argv)
     if args.password_stdin and args.password is not None:
         raise DockerError("--password and --password-stdin are mutually exclusive", EXIT_USAGE)
-    if args.password_stdin:
-        password = sys.stdin.read().rstrip("\r\n")
-    elif args.password is not None:
-        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", file=sys.stderr)
-        password = args.password
-    else:
+    if not args.password_stdin and args.password is None:
         raise DockerError("the gitops-harness stand-in needs --password-stdin or -p (no interactive login)")
     # Imported here: only login and push talk to ECR, so only they pay for loading boto3 (each docker
     # command is a fresh process in a build; `docker build` starts without it).
     from gitops_harness.emulator.docker_standin import registry_login
 
-    path = registry_login.login(store, args.server, args.username, password)
+    # The registry's ECR client is made before stdin is read: in `aws ecr get-login-password | docker
+    # login`, the AWS CLI is still starting then, so loading boto3 overlaps it instead of following it.
+    registry = registry_login.RegistryLogin(args.server)
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    else:
+        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", file=sys.stderr)
+        password = args.password
+    path = registry.login(store, args.username, password)
     print(f"WARNING! Your password will be stored unencrypted in {path}.", file=sys.stderr)
     print("Login Succeeded")
     return 0

@@ -18,33 +18,39 @@ from gitops_harness.emulator.docker_standin.errors import DockerError
 from gitops_harness.emulator.docker_standin.image_store import ImageStore
 
 
-def login(store: ImageStore, host: str, username: str, password: str) -> Path:
-    host = host.removeprefix("https://").removeprefix("http://").rstrip("/")
-    registry = ecr.registry_for(host)
-    refused = DockerError(
-        f"Error response from daemon: login attempted to https://{host}/v2/ failed with status: 400 Bad Request"
-    )
-    if username != "AWS":
-        raise refused
-    client = ecr.client(registry)
-    try:
-        answer = ecr.call(client.get_authorization_token, registryIds=[registry.account])
-    except botocore.exceptions.ClientError as exc:
-        raise DockerError(f"Error response from daemon: {ecr.error_message(exc)}") from None
-    issued = {
-        base64.b64decode(item["authorizationToken"]).decode().partition(":")[2]
-        for item in answer.get("authorizationData", [])
-    }
-    if password not in issued:
-        raise refused
-    with store.locked():
-        path = store.home / "config.json"
-        config = json.loads(path.read_text()) if path.exists() else {}
-        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-        config.setdefault("auths", {})[host] = {"auth": auth}
-        path.write_text(json.dumps(config, indent=2))
-        path.chmod(0o600)
-    return path
+class RegistryLogin:
+    """A login to one ECR registry host; its ECR client is made up front, before the password is known."""
+
+    def __init__(self, host: str):
+        self.host = host.removeprefix("https://").removeprefix("http://").rstrip("/")
+        self.registry = ecr.registry_for(self.host)
+        self.client = ecr.client(self.registry)
+
+    def login(self, store: ImageStore, username: str, password: str) -> Path:
+        refused = DockerError(
+            f"Error response from daemon: login attempted to https://{self.host}/v2/ failed with status: "
+            "400 Bad Request"
+        )
+        if username != "AWS":
+            raise refused
+        try:
+            answer = ecr.call(self.client.get_authorization_token, registryIds=[self.registry.account])
+        except botocore.exceptions.ClientError as exc:
+            raise DockerError(f"Error response from daemon: {ecr.error_message(exc)}") from None
+        issued = {
+            base64.b64decode(item["authorizationToken"]).decode().partition(":")[2]
+            for item in answer.get("authorizationData", [])
+        }
+        if password not in issued:
+            raise refused
+        with store.locked():
+            path = store.home / "config.json"
+            config = json.loads(path.read_text()) if path.exists() else {}
+            auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+            config.setdefault("auths", {})[self.host] = {"auth": auth}
+            path.write_text(json.dumps(config, indent=2))
+            path.chmod(0o600)
+        return path
 
 
 def logged_in(store: ImageStore, host: str) -> bool:

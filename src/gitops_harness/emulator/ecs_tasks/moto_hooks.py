@@ -219,4 +219,7 @@ def eni_private_dns_name(_original: Any) -> property:
         domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
         return f"ip-{str(self.private_ip_address).replace('.', '-')}.{domain}"
 
-    return property(private_dns_name)
+    def assigned(self: Any, _value: str) -> None:
+        pass  # moto assigns it when the VPC has DNS hostnames on; the name derives from the IP either way
+
+    return property(private_dns_name, assigned)

@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape
 from werkzeug.wrappers import Request as WsgiRequest
 
 from gitops_harness.emulator.common.arns import InvalidArn, parse_arn
+from gitops_harness.emulator.common.buckets import bucket_owner
 from gitops_harness.emulator.iam.policy import Evaluation, Request, evaluate, evaluate_all
 from gitops_harness.emulator.iam.principals import Principal, find_role, identity_documents, principal_for
 from gitops_harness.emulator.identity import credential_scope, resolve_caller
@@ -281,22 +282,11 @@ def _defer_moto_bucket_policy_check(resource: str) -> None:
     _decided.resources = (*getattr(_decided, "resources", ()), resource)
 
 
-def _bucket(name: str) -> tuple[str, Any] | None:
-    from moto.s3.models import s3_backends
-
-    owner = s3_backends.bucket_accounts.get(name)
-    if owner is None:
-        return None
-    partition, account = owner
-    bucket = s3_backends[account][partition].buckets.get(name)
-    return None if bucket is None else (account, bucket)
-
-
 def _s3_check(
     call: _Call, bucket_name: str, key: str, action: str, headers: dict[str, str]
 ) -> tuple[str, _Denied] | None:
     """(bucket owner, denial) when S3 refuses `action` on bucket/key; None when allowed or unknown."""
-    found = _bucket(bucket_name)
+    found = bucket_owner(bucket_name)
     if found is None:
         return None  # moto answers NoSuchBucket
     owner, bucket = found
@@ -378,7 +368,7 @@ def _s3_kms_check(
     call: _Call, operation: str, bucket_name: str, key: str, headers: dict[str, str]
 ) -> _Denied | None:
     """S3 uses the caller's identity with KMS for SSE-KMS: GenerateDataKey to write, Decrypt to read."""
-    found = _bucket(bucket_name)
+    found = bucket_owner(bucket_name)
     if found is None:
         return None
     owner, bucket = found
@@ -395,7 +385,7 @@ def _s3_kms_check(
         source_bucket, source_key = bucket, key
         if operation == "CopyObject":
             source_name, source_key = _copy_source(call.request)
-            source_found = _bucket(source_name)
+            source_found = bucket_owner(source_name)
             source_bucket = source_found[1] if source_found else None
         stored = source_bucket.keys.get(source_key) if source_bucket is not None else None
         if stored is not None and getattr(stored, "kms_key_id", None):

@@ -168,9 +168,12 @@ class LambdaExecutor:
         with self._slot(spec):
             return self._run(spec, event, request_id or str(uuid.uuid4()), *prepared)
 
-    def invoke_async(self, spec: FunctionSpec, event: bytes) -> None:
-        """Queue one run (Event invocation, or an asynchronous source such as SNS); returns at once."""
-        self._submit(spec, event, 1, str(uuid.uuid4()))
+    def invoke_async(self, spec: FunctionSpec, event: bytes) -> str:
+        """Queue one run (Event invocation, or an asynchronous source such as SNS); returns at once with
+        the request id Lambda accepted the event under (its 202 answer's x-amzn-RequestId)."""
+        request_id = str(uuid.uuid4())
+        self._submit(spec, event, 1, request_id)
+        return request_id
 
     def prepare_runtime(self, spec: FunctionSpec) -> None:
         """Start the fork server in the background for a python3.x function that was just created, so its

@@ -1,11 +1,12 @@
 """Where moto's Lambda meets the executor: the replacements emulator/moto_patches.py installs (group
 "lambda", on the first request that can create or invoke a function), and the registry of executors they run functions with.
 
-- `LambdaFunction.invoke` (every invocation path of moto: the Invoke API, SNS, EventBridge, S3
+- `LambdaFunction.invoke` (every invocation path of moto: the Invoke API, EventBridge rules, S3
   notifications...) runs the function with the executor instead of moto's Docker container, ALWAYS:
   the embedded AWS never reaches a Docker daemon or an image registry.
-- `LambdaBackend.send_sns_message` builds moto's SNS event as before, but its invocation is
-  asynchronous, as SNS invokes Lambda on AWS (a publish never waits for the function).
+- SNS delivers to a function through `invoke_for_service` (emulator/sns/delivery.py builds the event):
+  asynchronous, as SNS invokes Lambda on AWS (a publish never waits for the function), answering the
+  request id Lambda accepted the event under, or why Lambda refused it.
 
 moto's state is module-global, so every EmbeddedAWS in the process shares these functions. Each
 emulator registers its own executor (its endpoint, state folder and role clients) when it starts and
@@ -15,7 +16,6 @@ unregisters it when it stops; an invocation uses the most recently registered ex
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import json
 import logging
@@ -35,9 +35,6 @@ from gitops_harness.emulator.lambda_runtime.executor import (
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _executors: list[LambdaExecutor] = []
-_asynchronous_source: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "lambda_async_source", default=False
-)
 
 
 def register(executor: LambdaExecutor) -> None:
@@ -81,26 +78,16 @@ def invoke_replacement(_original: Any) -> Any:
     return _invoke
 
 
-def sending_sns_message(original: Any) -> Any:
-    """moto_patches replacement for LambdaBackend.send_sns_message: moto's, marked asynchronous."""
-
-    def send_sns_message(self: Any, *args: Any, **kwargs: Any) -> None:
-        token = _asynchronous_source.set(True)
-        try:
-            original(self, *args, **kwargs)
-        finally:
-            _asynchronous_source.reset(token)
-
-    return send_sns_message
+def invoke_for_service(function: Any, event: bytes) -> str:
+    """An AWS service (SNS) invoking `function` asynchronously, as Invoke with InvocationType Event: the
+    request id of the accepted event. UnrunnableFunction when no emulator can run it (Lambda's 5xx)."""
+    return _current_executor().invoke_async(function_spec(function), event)
 
 
 def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_headers: Any) -> bytes:
     """moto's LambdaFunction.invoke, answered by the executor (headers as moto's Invoke response sends them)."""
-    invocation_type = _header(request_headers, "X-Amz-Invocation-Type")
-    if invocation_type is None:
-        invocation_type = "Event" if _asynchronous_source.get() else "RequestResponse"
+    invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
     event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-    asynchronous_source = _asynchronous_source.get()
     if event.strip():
         try:
             json.loads(event)
@@ -111,8 +98,7 @@ def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_
     try:
         executor = _current_executor()
         spec = function_spec(self)
-        if not asynchronous_source:
-            executor.check(spec)  # an Invoke call learns at once why the function cannot run
+        executor.check(spec)  # an Invoke call learns at once why the function cannot run
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
@@ -120,9 +106,6 @@ def _invoke(self: Any, body: str | bytes | None, request_headers: Any, response_
             return b""
         result = executor.invoke(spec, event)
     except UnrunnableFunction as exc:
-        if asynchronous_source:  # a publish must not fail because of one subscriber
-            logger.warning("invocation of %s not run: %s", self.function_name, exc.message)
-            return b""
         error = LambdaClientError(exc.code, exc.message)
         error.code = exc.status
         raise error from None

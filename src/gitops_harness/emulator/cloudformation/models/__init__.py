@@ -7,6 +7,7 @@ from typing import Any
 
 from gitops_harness.emulator.cloudformation.custom import CustomResource, is_custom
 from gitops_harness.emulator.cloudformation.models import (
+    autoscaling,
     codebuild,
     codecommit,
     codedeploy,
@@ -14,8 +15,10 @@ from gitops_harness.emulator.cloudformation.models import (
     ecs,
     iam,
     monitoring,
+    network,
     notifications,
     policies,
+    secrets,
 )
 from gitops_harness.emulator.cloudformation.resource import ApiResource, unsupported
 
@@ -28,6 +31,7 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         codedeploy.Application,
         codedeploy.DeploymentGroup,
         codedeploy.DeploymentConfig,
+        ecs.Cluster,
         ecs.Service,
         ecs.TaskDefinition,
         notifications.NotificationRule,
@@ -37,6 +41,11 @@ RESOURCE_MODELS: dict[str, type[ApiResource]] = {
         policies.EventBusPolicy,
         monitoring.Alarm,
         monitoring.Subscription,
+        secrets.Secret,
+        policies.QueuePolicy,
+        network.SecurityGroupEgress,
+        autoscaling.ScalableTarget,
+        autoscaling.ScalingPolicy,
     )
 }
 

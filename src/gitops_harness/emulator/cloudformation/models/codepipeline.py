@@ -34,6 +34,10 @@ class Pipeline(ApiResource):
         pipeline = client.update_pipeline(pipeline=self._declaration(client, properties, self.where))[
             "pipeline"
         ]
+        if str(properties.get("RestartExecutionOnUpdate", "false")).lower() == "true":
+            client.start_pipeline_execution(
+                name=pipeline["name"]
+            )  # CloudFormation reruns it after the update
         return pipeline["name"], {"Version": str(pipeline.get("version", 1))}
 
     def remove(self, client: Any) -> None:

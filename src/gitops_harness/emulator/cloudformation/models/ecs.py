@@ -53,3 +53,27 @@ class TaskDefinition(ApiResource):
 
     def remove(self, client: Any) -> None:
         client.deregister_task_definition(taskDefinition=self.physical_id)
+
+
+class Cluster(ApiResource):
+    """CreateCluster through the API: moto's own model keeps only the name, dropping ClusterSettings
+    (Container Insights), Configuration, capacity providers, ServiceConnectDefaults and Tags."""
+
+    resource_type = "AWS::ECS::Cluster"
+    service = "ecs"
+    name_property = "ClusterName"
+    attributes = frozenset({"Arn"})
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        # ClusterSettings is the API's `settings`; the rest match by name
+        renamed = {
+            ("Settings" if key == "ClusterSettings" else key): value for key, value in properties.items()
+        }
+        params = operation_params(client, "CreateCluster", renamed)
+        params["clusterName"] = cls.resource_name(properties, where)
+        cluster = client.create_cluster(**params)["cluster"]
+        return cluster["clusterName"], {"Arn": cluster["clusterArn"]}
+
+    def remove(self, client: Any) -> None:
+        client.delete_cluster(cluster=self.physical_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_harness.emulator.cloudformation.properties import operation_params
-from gitops_harness.emulator.cloudformation.resource import ApiResource, Placement
+from gitops_harness.emulator.cloudformation.resource import ApiResource, Placement, ResourceFailure
 
 
 class NotificationRule(ApiResource):
@@ -35,7 +35,12 @@ class NotificationRule(ApiResource):
     def _params(
         cls, client: Any, operation: str, properties: dict[str, Any], where: Placement
     ) -> dict[str, Any]:
-        # EventTypeId and TargetAddress are CloudFormation's single-value spellings of the lists
+        if properties.get("TargetAddress"):
+            # its meaning beside Targets is not documented well enough to apply: refused, not dropped
+            raise ResourceFailure(
+                f"Property TargetAddress of {cls.resource_type} is not supported by the embedded AWS"
+            )
+        # EventTypeId is CloudFormation's single-value spelling of the list
         params = operation_params(client, operation, properties, skip=("EventTypeId", "TargetAddress"))
         if properties.get("EventTypeId"):
             params.setdefault("EventTypeIds", []).append(properties["EventTypeId"])

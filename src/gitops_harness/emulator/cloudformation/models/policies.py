@@ -148,3 +148,36 @@ def _bus_policy(client: Any, bus: str) -> dict[str, Any]:
     policy.setdefault("Version", "2012-10-17")
     policy.setdefault("Statement", [])
     return policy
+
+
+class QueuePolicy(ApiResource):
+    """AWS::SQS::QueuePolicy (moto has none): the Policy attribute of each queue (given by URL)."""
+
+    resource_type = "AWS::SQS::QueuePolicy"
+    service = "sqs"
+
+    @classmethod
+    def create(cls, client: Any, properties: dict[str, Any], where: Placement) -> tuple[str, dict[str, Any]]:
+        for queue in properties["Queues"]:
+            client.set_queue_attributes(
+                QueueUrl=queue, Attributes={"Policy": _document(properties["PolicyDocument"])}
+            )
+        return where.generated_name, {}
+
+    def update(self, client: Any, properties: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        for queue in set(self.properties["Queues"]) - set(properties["Queues"]):
+            self._clear(client, queue)
+        self.create(client, properties, self.where)
+        return self.physical_id, {}
+
+    def remove(self, client: Any) -> None:
+        for queue in self.properties["Queues"]:
+            self._clear(client, queue)
+
+    @staticmethod
+    def _clear(client: Any, queue: str) -> None:
+        try:
+            client.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": ""})
+        except ClientError as error:
+            if not is_not_found(error) and "NonExistentQueue" not in error.response["Error"]["Code"]:
+                raise
