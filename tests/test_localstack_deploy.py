@@ -107,7 +107,8 @@ def test_ecs_ecr_and_elbv2_are_served_and_listed_by_the_health_route(localstack:
     assert plugin["providers"]["lambda"]["configured_provider"] == "gitops"  # host mode opts in
     assert {t.lower() for t in CONTAINER_TYPES} <= {t.lower() for t in plugin["cloudformation_types"]}
     assert plugin["cloudformation_intrinsics_added"] == ["Fn::Cidr"]
-    assert plugin["cloudformation_types_overridden"] == ["AWS::ECR::Repository"]  # community's is a mock
+    # community's ECR::Repository is a mock; its SNS::Topic refuses DeliveryStatusLogging
+    assert plugin["cloudformation_types_overridden"] == ["AWS::ECR::Repository", "AWS::SNS::Topic"]
     # an ECS call goes to moto-ext with the patch groups in, and starts the task runtime and data plane
     ecs = boto3.client(
         "ecs",
@@ -166,6 +167,48 @@ Resources:
     stack, reasons = _stack_outcome(_cfn(localstack), "unknown-property", body)
     assert stack["StackStatus"] in ("CREATE_FAILED", "ROLLBACK_COMPLETE")
     assert any("Encountered unsupported property /HealthCheckPathh" in r for r in reasons), reasons
+
+
+def test_a_topic_with_delivery_status_logging_is_created_with_its_attributes(
+    localstack: HostLocalStack,
+) -> None:
+    body = """
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: logged
+      DeliveryStatusLogging:
+        - Protocol: lambda
+          SuccessFeedbackRoleArn: arn:aws:iam::222222222222:role/sns-status
+          SuccessFeedbackSampleRate: "100"
+          FailureFeedbackRoleArn: arn:aws:iam::222222222222:role/sns-status
+Outputs:
+  Arn:
+    Value: !Ref Topic
+"""
+    cfn = _cfn(localstack)
+    stack, reasons = _stack_outcome(cfn, "topic-check", body)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons
+    arn = stack["Outputs"][0]["OutputValue"]
+    assert arn == "arn:aws:sns:us-east-1:222222222222:logged"
+    sns = boto3.client(
+        "sns",
+        endpoint_url=localstack.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="222222222222",
+        aws_secret_access_key="test",
+    )
+    attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attributes["LambdaSuccessFeedbackRoleArn"] == "arn:aws:iam::222222222222:role/sns-status"
+    assert attributes["LambdaSuccessFeedbackSampleRate"] == "100"
+    cfn.delete_stack(StackName="topic-check")
+    wait_until(
+        lambda: [t for t in sns.list_topics()["Topics"] if t["TopicArn"] == arn],
+        timeout=60,
+        accept=lambda found: found == [],
+        describe_expected=f"{arn} deleted with its stack",
+    )
 
 
 def test_a_chatbot_configuration_fails_naming_what_localstack_lacks(localstack: HostLocalStack) -> None:

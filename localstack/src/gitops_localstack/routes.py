@@ -143,7 +143,7 @@ def register_routes() -> None:
 
     if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
         ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
-    OVERRIDDEN_TYPES.extend(cfn_overrides.install())  # where LocalStack's provider is a mock (ECR)
+    OVERRIDDEN_TYPES.extend(cfn_overrides.install())  # where LocalStack's provider fails the stacks
     ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
