@@ -139,11 +139,12 @@ def git(request: Any, **_: Any) -> Any:
 def register_routes() -> None:
     from localstack.services.edge import ROUTER
 
-    from gitops_localstack import cfn_overrides, intrinsics
+    from gitops_localstack import buckets, cfn_overrides, intrinsics
 
     if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
         ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
     OVERRIDDEN_TYPES.extend(cfn_overrides.install())  # where LocalStack's provider fails the stacks
+    buckets.install()  # the planes' bucket lookups (a pipeline's artifact store) read LocalStack's S3
     ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
