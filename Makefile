@@ -37,7 +37,7 @@ test: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 
 # The e2e suites on LocalStack community 4.14.0 in host mode with the plugin (localstack/README.md).
 test-localstack: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed $(LOCALSTACK_VENV)/.installed
-	GITOPS_HARNESS_LOCALSTACK_START=host $(BIN)/python -m pytest -p no:xdist $(PYTEST_ARGS) --target localstack suites/e2e tests/test_localstack_target.py tests/test_localstack_flow.py
+	GITOPS_HARNESS_LOCALSTACK_START=host $(BIN)/python -m pytest -p no:xdist $(PYTEST_ARGS) --target localstack suites/e2e tests/test_localstack_*.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff format $(LINT_PATHS)

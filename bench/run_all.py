@@ -18,6 +18,7 @@ SCRIPTS = (
     "bench_notify.py",
     "bench_test_suite.py",
     "bench_localstack.py",
+    "bench_localstack_deploy.py",
 )
 
 

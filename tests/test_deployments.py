@@ -228,3 +228,33 @@ def test_waiting_for_a_status_fails_at_once_when_the_deployment_ended_elsewhere(
     stubber.add_client_error("list_deployment_targets", "DeploymentDoesNotExistException")
     with pytest.raises(AssertionError, match="HOOK_EXECUTION_FAILURE"):
         BlueGreenDeployment(client, DEPLOYMENT_ID).wait_for_status({"Succeeded"}, timeout=5)
+
+
+def test_a_deployment_not_started_yet_is_waited_for_not_failed(stubbed):
+    """CodeDeploy answers the target operations DeploymentNotStartedException while a deployment is
+    Created: a lifecycle wait reads that as "not yet" and keeps polling."""
+    client, stubber = stubbed
+    stubber.add_client_error(
+        "list_deployment_targets",
+        "DeploymentNotStartedException",
+        f"The deployment {DEPLOYMENT_ID} has not started",
+        expected_params={"deploymentId": DEPLOYMENT_ID},
+    )
+    stubber.add_response(
+        "list_deployment_targets", {"targetIds": [TARGET_ID]}, {"deploymentId": DEPLOYMENT_ID}
+    )
+    stubber.add_response(
+        "get_deployment_target", target_answer(0.0), {"deploymentId": DEPLOYMENT_ID, "targetId": TARGET_ID}
+    )
+    event = BlueGreenDeployment(client, DEPLOYMENT_ID).wait_for_lifecycle_event(
+        "AllowTraffic", "InProgress", timeout=5, interval=0.01
+    )
+    assert event.status == "InProgress"
+    stubber.assert_no_pending_responses()
+
+
+def test_other_errors_of_the_target_operations_still_raise(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error("list_deployment_targets", "DeploymentDoesNotExistException")
+    with pytest.raises(Exception, match="DeploymentDoesNotExistException"):
+        BlueGreenDeployment(client, DEPLOYMENT_ID).target_id()

@@ -200,3 +200,21 @@ app: {{chat_notifier_dir: {REPO}/fixtures/chat-notifier}}
     }
     assert pipeline.capabilities == ("CAPABILITY_NAMED_IAM",)
     assert "AWS::CodePipeline::Pipeline" in pipeline.body()
+
+
+def test_a_template_over_the_template_body_limit_goes_through_s3(target: EmbeddedTarget) -> None:
+    """CreateStack's TemplateBody takes 51,200 bytes; a larger template is uploaded to the spec's bucket
+    and created from its TemplateURL (a comment pads SMALL past the limit)."""
+    body = json.dumps(SMALL, indent=1) + "\n" + "#" * 52_000 + "\n"  # JSON is YAML; a comment line pads it
+    s3 = target.client("s3", "pipeline")
+    bucket = f"templates-{ACCOUNTS.pipeline}"
+    s3.create_bucket(Bucket=bucket)
+    large = StackSpec("big", "large-template", "pipeline", body, {"Label": "big"}, template_bucket=bucket)
+    [deployed] = deploy_stacks(target, [large], timeout=60)
+    assert deployed.outputs["Label"] == "big"
+    [uploaded] = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert uploaded["Key"].startswith("templates/large-template-") and uploaded["Size"] > 51_200
+    teardown(target, [large], timeout=60)
+    without = StackSpec("big", "large-no-bucket", "pipeline", body, {"Label": "big"})
+    with pytest.raises(StackError, match="over CloudFormation's 51200-byte TemplateBody limit"):
+        deploy_stacks(target, [without], timeout=60)

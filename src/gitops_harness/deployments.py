@@ -27,6 +27,20 @@ import yaml
 from gitops_harness.report import TimelineEntry
 from gitops_harness.waiting import wait_until
 
+
+def _not_started_is_none(call: Callable[[], Any], deployment_id: str) -> Any:
+    """The call's answer; LookupError while the deployment is still Created: CodeDeploy answers the target
+    operations DeploymentNotStartedException until it starts, which a waiter reads as "not yet"."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "DeploymentNotStartedException":
+            raise
+        raise LookupError(f"deployment {deployment_id} has not started yet") from None
+
+
 FINAL_DEPLOYMENT_STATES = frozenset({"Succeeded", "Failed", "Stopped"})
 ACTIVE_DEPLOYMENT_STATES = ("Created", "Queued", "InProgress", "Baking", "Ready")
 # The ECS blue/green lifecycle, in the order CodeDeploy runs it.
@@ -237,15 +251,22 @@ class BlueGreenDeployment:
     def target_id(self) -> str:
         """The deployment's single ECS target (``<cluster>:<service>``), once CodeDeploy lists it."""
         if self._target_id is None:
-            ids = self.codedeploy.list_deployment_targets(deploymentId=self.id).get("targetIds", [])
+            ids = _not_started_is_none(
+                lambda: self.codedeploy.list_deployment_targets(deploymentId=self.id).get("targetIds", []),
+                self.id,
+            )
             if not ids:
                 raise LookupError(f"deployment {self.id} has no targets yet")
             self._target_id = ids[0]
         return self._target_id
 
     def target(self) -> EcsTargetState:
+        target_id = self.target_id()
         return parse_ecs_target(
-            self.codedeploy.get_deployment_target(deploymentId=self.id, targetId=self.target_id())
+            _not_started_is_none(
+                lambda: self.codedeploy.get_deployment_target(deploymentId=self.id, targetId=target_id),
+                self.id,
+            )
         )
 
     def task_definition_arn(self) -> str:

@@ -38,6 +38,7 @@ from gitops_harness.waiting import wait_until
 
 KEEP_STACKS_ENV = "GITOPS_HARNESS_KEEP_STACKS"
 HASH_TAG = "gitops-harness:template-hash"
+MAX_TEMPLATE_BODY_BYTES = 51_200  # CreateStack's TemplateBody; a larger template goes through S3
 DEFAULT_TIMEOUT = 1800.0  # AWS seconds; a real pipeline stack (ALB, ECS) takes 10-20 minutes
 _FAILED_EVENTS_SHOWN = 3
 _STABLE_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -56,6 +57,8 @@ class StackSpec:
     parameters: Mapping[str, str] = field(default_factory=dict)
     capabilities: tuple[str, ...] = ("CAPABILITY_NAMED_IAM",)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # a bucket of the stack's account for a template over CloudFormation's TemplateBody limit
+    template_bucket: str | None = None
 
     def body(self) -> str:
         if isinstance(self.template, Path):
@@ -273,6 +276,7 @@ def pipeline_specs(
             bodies.get("pipeline", config.templates.pipeline),
             pipeline,
             tags=tags,
+            template_bucket=bucket,  # the code bucket, in the pipeline account like the stack
         ),
     ]
 
@@ -321,7 +325,7 @@ def deploy_stack(
     try:
         stack_id = cfn.create_stack(
             StackName=spec.name,
-            TemplateBody=spec.body(),
+            **_template_source(target, spec, fingerprint),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in spec.parameters.items()],
             Capabilities=list(spec.capabilities),
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
@@ -364,6 +368,23 @@ def teardown(
             errors.append(f"code bucket {stacks.code_bucket}: {exc}")
     if errors:
         raise StackError("teardown incomplete: " + " | ".join(errors))
+
+
+def _template_source(target: Target, spec: StackSpec, fingerprint: str) -> dict[str, str]:
+    """TemplateBody, or for a template over CloudFormation's 51,200-byte TemplateBody limit the object
+    it is uploaded to in the spec's bucket, as TemplateURL (AWS reads up to 1 MB from S3)."""
+    body = spec.body()
+    size = len(body.encode("utf-8"))
+    if size <= MAX_TEMPLATE_BODY_BYTES:
+        return {"TemplateBody": body}
+    if not spec.template_bucket:
+        raise StackError(
+            f"stack {spec.name} ({_where(target, spec)}): the template is {size} bytes, over CloudFormation's "
+            f"{MAX_TEMPLATE_BODY_BYTES}-byte TemplateBody limit, and no bucket is given to upload it to"
+        )
+    key = f"templates/{spec.name}-{fingerprint[:16]}.yaml"
+    target.client("s3", spec.account).put_object(Bucket=spec.template_bucket, Key=key, Body=body.encode())
+    return {"TemplateURL": target.template_url(spec.template_bucket, key)}
 
 
 def delete_stack(target: Target, spec: StackSpec, *, timeout: float = DEFAULT_TIMEOUT) -> None:

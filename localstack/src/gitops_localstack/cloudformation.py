@@ -30,12 +30,25 @@ TYPES = (
     "AWS::CodeDeploy::DeploymentConfig",
     "AWS::CodeStarNotifications::NotificationRule",
 )
+# The pipeline stack's container types (ECS, ELBv2, the ALB's ingress rule; Chatbot fails with the
+# reason): the harness's ECS models, and resource_models.py's for what the embedded AWS gets from moto.
+CONTAINER_TYPES = (
+    "AWS::ECS::Cluster",
+    "AWS::ECS::Service",
+    "AWS::ECS::TaskDefinition",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancingV2::TargetGroup",
+    "AWS::ElasticLoadBalancingV2::Listener",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::Chatbot::SlackChannelConfiguration",
+)
 
 
 def _model(resource_type: str) -> Any:
     from gitops_harness.emulator.cloudformation.models import RESOURCE_MODELS
+    from gitops_localstack.resource_models import MODELS
 
-    return RESOURCE_MODELS[resource_type]
+    return MODELS.get(resource_type) or RESOURCE_MODELS[resource_type]
 
 
 class ModelResourceProvider(ResourceProvider[dict]):
@@ -177,6 +190,6 @@ def _plugin_class(resource_type: str) -> type:
 
 
 # One plugin class per type, named for the entry points in pyproject.toml (AWSCodeCommitRepositoryPlugin, ...).
-for _type in TYPES:
+for _type in TYPES + CONTAINER_TYPES:
     _cls = _plugin_class(_type)
     globals()[_cls.__name__] = _cls

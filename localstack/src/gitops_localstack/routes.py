@@ -4,6 +4,8 @@
                    served by the harness's CodeCommit plane, as the embedded emulator's front door does
 /_gitops/health    which plugin providers are registered, which LocalStack has loaded, their versions
                    and implemented operations (what `--target localstack` reads for its capabilities)
+/_gitops/listeners every ELBv2 listener's local URL (containers.py's ALB data plane), as the embedded
+                   emulator's /_emulator/listeners
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+LISTENERS_PATH = "/_gitops/listeners"
+ADDED_INTRINSICS: list[str] = []  # intrinsic functions the plugin added to LocalStack's CloudFormation
+OVERRIDDEN_TYPES: list[str] = []  # resource types whose LocalStack provider the plugin's replaces
 HEALTH_PATH = "/_gitops/health"
 GIT_PATH = "/v1/repos/<path:rest>"
 # the region-prefixed form the clone URLs are rewritten to (codecommit.insteadof_config, as the embedded target)
@@ -34,6 +39,35 @@ def _resource_types() -> list[str]:
 
     names = PluginManager("localstack.cloudformation.resource_providers").list_names()
     return sorted(names)
+
+
+def _served_by_moto(config: Any) -> dict[str, Any]:
+    """The providers that send LocalStack's moto the work, with the harness's patch groups: ECS, ECR and
+    ELBv2 (containers.py) and the opt-in Lambda (lambda_provider.py, PROVIDER_OVERRIDE_LAMBDA=gitops)."""
+    from gitops_localstack import containers, lambda_provider
+
+    served: dict[str, Any] = {}
+    for api in containers.SERVICES:
+        served[api] = {
+            "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider(api),
+            "loaded": containers.ACTIVE.get(api),
+            "operations": [],
+            "served_by": "moto",
+        }
+    served["lambda"] = {
+        "configured_provider": config.SERVICE_PROVIDER_CONFIG.get_provider("lambda"),
+        "loaded": lambda_provider.ACTIVE.get("lambda"),
+        "operations": [],
+        "served_by": "moto",
+        **lambda_provider.status(),
+    }
+    return served
+
+
+def _containers_status() -> dict[str, Any]:
+    from gitops_localstack import containers
+
+    return containers.status()
 
 
 def health(request: Any, **_: Any) -> Any:
@@ -57,6 +91,7 @@ def health(request: Any, **_: Any) -> Any:
             "operations": operations,
             **({"error": error} if error else {}),
         }
+    services.update(_served_by_moto(config))
     return Response.for_json(
         {
             "plugin": "gitops-harness-localstack",
@@ -69,8 +104,20 @@ def health(request: Any, **_: Any) -> Any:
             "eventbridge_targets": eventbridge.registered(),  # rule target services delivered to planes
             "cloudformation_types": _resource_types(),
             "providers": services,
+            "containers": _containers_status(),
+            "cloudformation_intrinsics_added": ADDED_INTRINSICS,
+            "cloudformation_types_overridden": OVERRIDDEN_TYPES,
         }
     )
+
+
+def listeners(request: Any, **_: Any) -> Any:
+    from rolo import Response
+
+    from gitops_localstack import containers
+
+    plane = containers.data_plane()
+    return Response.for_json({"listeners": plane.listeners() if plane is not None else []})
 
 
 def git(request: Any, **_: Any) -> Any:
@@ -119,6 +166,13 @@ def _call_wsgi(app: Any, environ: dict[str, Any]) -> Any:
 def register_routes() -> None:
     from localstack.services.edge import ROUTER
 
+    from gitops_localstack import buckets, cfn_overrides, intrinsics
+
+    if intrinsics.install():  # the pipeline stack's subnets need Fn::Cidr, which 4.14's engine lacks
+        ADDED_INTRINSICS.append(intrinsics.FN_CIDR)
+    OVERRIDDEN_TYPES.extend(cfn_overrides.install())  # where LocalStack's provider fails the stacks
+    buckets.install()  # the planes' bucket lookups (a pipeline's artifact store) read LocalStack's S3
+    ROUTER.add(LISTENERS_PATH, listeners, methods=["GET"])
     ROUTER.add(HEALTH_PATH, health, methods=["GET"])
     ROUTER.add(GIT_PATH, git, methods=["GET", "POST"])
     ROUTER.add(GIT_REGION_PATH, git, methods=["GET", "POST"])
@@ -127,6 +181,8 @@ def register_routes() -> None:
 @hooks.on_infra_shutdown()
 def stop_planes() -> None:
     """Stop the planes' scheduler with LocalStack, so no job acts on a gateway that is going away."""
-    from gitops_localstack import runtime
+    from gitops_localstack import containers, lambda_provider, runtime
 
     runtime.shutdown()
+    containers.stop()  # the ECS tasks' processes and the listeners' servers
+    lambda_provider.stop()

@@ -175,6 +175,13 @@ class Target(ABC):
         """git config (key, value) pairs sending AWS CodeCommit clone URLs to this target (none on AWS)."""
         return []
 
+    def template_url(self, bucket: str, key: str) -> str:
+        """A CloudFormation TemplateURL for an object: path style on the target's own endpoint (the
+        embedded AWS and LocalStack read those from their S3), else S3's virtual-hosted URL."""
+        if self.endpoint_url:
+            return f"{self.endpoint_url}/{bucket}/{key}"
+        return f"https://{bucket}.s3.{self.region}.amazonaws.com/{key}"
+
     def listener_url(self, listener_arn: str) -> str:
         """A URL that reaches a load balancer listener: the load balancer's DNSName and the listener's
         port (DescribeListeners, DescribeLoadBalancers). Targets whose listeners live elsewhere override it."""

@@ -35,6 +35,7 @@ from gitops_harness.targets.embedded import PLANE_OPERATIONS, SERVICES, serves_g
 ENDPOINT_ENV = "GITOPS_HARNESS_LOCALSTACK_ENDPOINT"
 START_ENV = "GITOPS_HARNESS_LOCALSTACK_START"
 PLUGIN_HEALTH = "/_gitops/health"
+LISTENERS = "/_gitops/listeners"  # the plugin's ALB data plane: each listener's local URL
 _TYPE_RE = re.compile(r"^\s+Type:\s+(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)\s*$", re.MULTILINE)
 # CloudFormation service prefix -> the LocalStack service (health name) its resources need
 _TYPE_SERVICE = {"elasticloadbalancingv2": "elbv2", "codestarnotifications": "codestar-notifications"}
@@ -137,13 +138,28 @@ class LocalStackTarget(Target):
             self.host = HostLocalStack(self._venv, time_scale=self._host_time_scale).start()
             self._endpoint = self.host.endpoint_url
         try:
-            self._capabilities = self._discover_capabilities()
+            found = self._discover_capabilities()
+            if "lambda-invoke" in found:
+                # the plugin's Lambda runs the chat notifier on this machine: it can post to a receiver
+                # here, as on the embedded target (a Slack-compatible receiver on 127.0.0.1, per target)
+                from gitops_harness.chat_receiver import ChatReceiver
+
+                self.chat = ChatReceiver(host="127.0.0.1").start()
+                found |= {"chat-receiver"}
+            self._capabilities = found
         except BaseException:
             self.stop()
             raise
         return self
 
+    def stack_parameters(self) -> dict[str, dict[str, str]]:
+        """The pipeline stack's ChatWebhookUrl (NoEcho) is this target's receiver, when it runs one."""
+        return {} if self.chat is None else {"pipeline": {"ChatWebhookUrl": self.chat.url}}
+
     def stop(self) -> None:
+        if self.chat is not None:
+            self.chat.stop()
+            self.chat = None
         if self.host is not None:
             self.host.stop()
             self.host = None
@@ -230,11 +246,53 @@ class LocalStackTarget(Target):
         # CodeDeploy's ECS blue/green acts on ECS and ELBv2, which the services must serve
         if not {"ecs", "elbv2"} <= services:
             found.discard("bluegreen")
+        found |= self._plugin_runtimes(services)
+        if not self._notifications_fed():  # rules stored but never fed: no notification would come
+            found.discard("chat")
         self.missing_types = self._missing_types(services)
         if self.missing_types:  # the reference stacks cannot deploy: say so now, not at CREATE_FAILED
             found.discard("cloudformation")
+        if not self._pipeline_rule_target():  # nor without a sender for the source-change rule's target
+            found.discard("cloudformation")
         self._services = services
         return frozenset(found)
+
+    def _plugin_runtimes(self, services: set[str]) -> set[str]:
+        """What the plugin's moto-served providers run here: ECS tasks behind ALB listeners that answer
+        HTTP (its ecs/elbv2 providers, not LocalStack's), Lambda functions as local processes (its lambda
+        provider, chosen with PROVIDER_OVERRIDE_LAMBDA=gitops)."""
+        ours = (self.plugin or {}).get("providers") or {}
+
+        def chosen(api: str, names: tuple[str, ...]) -> bool:
+            return api in services and (ours.get(api) or {}).get("configured_provider") in names
+
+        found = set()
+        if chosen("ecs", ("default", "gitops")) and chosen("elbv2", ("default", "gitops")):
+            found.add("alb-data-plane")
+        if chosen("lambda", ("gitops",)):
+            found.add("lambda-invoke")
+        return found
+
+    def _pipeline_rule_target(self) -> bool:
+        """Whether LocalStack's EventBridge takes a CodePipeline target (the pipeline stack's source-change
+        rule): community 4.14 answers PutTargets "Unsupported target for Service: codepipeline" unless the
+        plugin registers a sender for it (its health's `eventbridge_targets`). Without the plugin the
+        missing types already say the stack cannot deploy."""
+        return self.plugin is None or "codepipeline" in (self.plugin.get("eventbridge_targets") or [])
+
+    def _notifications_fed(self) -> bool:
+        """CodeStar Notifications' rules notify only when its managed rule gets the services' events from
+        LocalStack's EventBridge; the plugin says so in its health (`notification_rules_fed`)."""
+        return bool((self.plugin or {}).get("notification_rules_fed"))
+
+    def listener_url(self, listener_arn: str) -> str:
+        """Where a load balancer listener answers on this machine: the plugin's ALB data plane server
+        (GET /_gitops/listeners), as the embedded target's."""
+        listing = _get_json(f"{self._endpoint}{LISTENERS}") or {}
+        for listener in listing.get("listeners") or []:
+            if listener.get("listenerArn") == listener_arn:
+                return str(listener["url"])
+        raise ToolError(f"no listener {listener_arn} in LocalStack at {self._endpoint} (see {LISTENERS})")
 
     def explain(self, capability: str) -> str | None:
         services = getattr(self, "_services", set())
@@ -246,12 +304,28 @@ class LocalStackTarget(Target):
         if capability == "bluegreen":
             lacking = sorted({"ecs", "elbv2", "codedeploy"} - services)
             return f"LocalStack does not serve {', '.join(lacking)}" if lacking else None
+        if capability == "cloudformation" and not self._pipeline_rule_target():
+            return (
+                "LocalStack's EventBridge has no CodePipeline target sender (the pipeline stack's "
+                "source-change rule: PutTargets answers 'Unsupported target for Service: codepipeline')"
+            )
+        if capability == "chat" and self.plugin is not None and not self._notifications_fed():
+            return (
+                "the plugin does not yet feed CodeStar Notifications' managed rule from LocalStack's "
+                "EventBridge (the plane puts it into moto's, which LocalStack's events provider does not "
+                "read): notification rules are stored but never notify"
+            )
         if capability == "codecommit-git" and self.plugin is None:
             return "no git smart HTTP without the gitops plugin (localstack/)"
         if capability == "alb-data-plane":
-            return "LocalStack community has no ELBv2, so no listener answers HTTP"
+            if self.plugin is None:
+                return "LocalStack community has no ELBv2, so no listener answers HTTP (install the gitops plugin)"
+            return "LocalStack serves ECS/ELBv2 with its own providers: PROVIDER_OVERRIDE_ECS=gitops and PROVIDER_OVERRIDE_ELBV2=gitops run the plugin's task runtime and ALB data plane"
         if capability == "lambda-invoke":
-            return "LocalStack runs Lambda functions in Docker containers, which host mode here has not"
+            return (
+                "LocalStack runs Lambda functions in Docker containers with a downloaded init binary, which "
+                "host mode here has not (PROVIDER_OVERRIDE_LAMBDA=gitops runs the plugin's local-process Lambda)"
+            )
         if capability == "cross-account-events":
             if "codepipeline" in ((self.plugin or {}).get("eventbridge_targets") or []):
                 return (

@@ -54,6 +54,8 @@ def host_environment(port: int, root: Path, time_scale: float | None = None) -> 
         AWS_EC2_METADATA_DISABLED="true",
         FILESYSTEM_ROOT=str(root),
         XDG_CACHE_HOME=str(root / "cache"),  # plux's entry-point index: a stale one hides the plugin
+        # LocalStack's Lambda needs Docker and a downloaded init binary: the plugin's runs functions locally
+        PROVIDER_OVERRIDE_LAMBDA="gitops",
     )
     env.pop(TIME_SCALE_ENV, None)  # the target's setting decides, not whatever this shell exported
     if time_scale is not None:
