@@ -110,3 +110,15 @@ def test_version_from_json_reads_the_sample_apps_answer():
 def test_bad_bounds_are_refused():
     with pytest.raises(ValueError, match="rate"):
         TrafficProbe("http://127.0.0.1:1/", rate=0)
+
+
+def test_waits_on_samples_wake_at_the_next_sample_not_at_the_deadline(service):
+    # A probe sending one request every 30 s: its first sample comes at once, the next only after
+    # 30 s. A sleep that ends at a recorded sample returns with the first; one that ignores samples
+    # would sit out its 20 s.
+    with TrafficProbe(service.url, rate=1 / 30, max_seconds=60) as probe:
+        woke = threading.Event()
+        sleeper = threading.Thread(target=lambda: (probe.sleep_until_sample(20), woke.set()), daemon=True)
+        sleeper.start()
+        assert woke.wait(10), "sleep_until_sample slept past the probe's first sample"
+        assert len(probe.samples()) == 1

@@ -123,6 +123,7 @@ class TrafficProbe:
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._new_sample = threading.Event()  # set by each recorded sample: waits wake on news, not a tick
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._ended: float | None = None
@@ -202,6 +203,13 @@ class TrafficProbe:
     def _record(self, sample: Sample) -> None:
         with self._lock:
             self._samples.append(sample)
+        self._new_sample.set()
+
+    def sleep_until_sample(self, seconds: float) -> None:
+        """wait_until's sleep for checks on the samples: ends at the next recorded sample, or after
+        ``seconds``. A sample recorded between a check and this call ends it at once."""
+        self._new_sample.wait(seconds)
+        self._new_sample.clear()
 
     # -- what it saw ----------------------------------------------------------------------------------
 
@@ -245,6 +253,7 @@ class TrafficProbe:
             max_interval=0.5,
             describe_expected=f"an answer from version {version!r} through {self.url}",
             describe_seen=lambda _: self.summary().describe() + ("" if self.running else " (probe stopped)"),
+            sleep=self.sleep_until_sample,
         )
 
     def wait_for_requests(self, count: int, timeout: float) -> None:
@@ -256,6 +265,7 @@ class TrafficProbe:
             max_interval=0.5,
             describe_expected=f"{count} request(s) through {self.url}",
             describe_seen=lambda _: self.summary().describe(),
+            sleep=self.sleep_until_sample,
         )
 
 
@@ -270,4 +280,5 @@ def wait_until_serving(url: str, timeout: float, rate: float = 20.0) -> Sample:
             max_interval=0.5,
             describe_expected=f"a successful answer through {url}",
             describe_seen=lambda _: probe.summary().describe(),
+            sleep=probe.sleep_until_sample,
         )
