@@ -91,6 +91,17 @@ def upload_chat_notifier(aws, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="chat-notifier.zip", Body=archive.getvalue())
 
 
+def pipeline_template_url(aws, account: str, bucket: str) -> str:
+    """The pipeline template from S3, as on AWS: it is over CreateStack's 51,200-byte TemplateBody limit."""
+    s3 = aws.client("s3", account=account)
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(
+        Bucket=bucket, Key="pipeline-account.yaml", Body=(PIPELINE / "pipeline-account.yaml").read_bytes()
+    )
+    return f"https://s3.amazonaws.com/{bucket}/pipeline-account.yaml"
+
+
 def test_management_stack_deploys_and_its_outputs_exist(aws):
     started = time.monotonic()
     described = deploy_management(aws, "mgmt-only", project=MGMT_ONLY_PROJECT)
@@ -150,7 +161,7 @@ def test_both_reference_stacks_deploy_into_their_accounts(aws):
     started = time.monotonic()
     cfn.create_stack(
         StackName="gitops-pipeline",
-        TemplateBody=(PIPELINE / "pipeline-account.yaml").read_text(),
+        TemplateURL=pipeline_template_url(aws, PIPELINE_ACCOUNT, "gitops-chat-notifier-code"),
         Parameters=[
             {"ParameterKey": "ManagementAccountId", "ParameterValue": MANAGEMENT},
             {"ParameterKey": "ProjectName", "ParameterValue": ACCEPTANCE_PROJECT},
@@ -331,7 +342,7 @@ def test_broken_template_is_a_validation_error(aws, body, message):
 
 def test_parameter_constraints_and_rules_are_validation_errors(aws):
     cfn = aws.client("cloudformation", account=A)
-    body = (PIPELINE / "pipeline-account.yaml").read_text()
+    url = pipeline_template_url(aws, A, "constraints-templates")
     base = [{"ParameterKey": "ChatNotifierCodeBucket", "ParameterValue": "b"}]
     cases = [
         ([{"ParameterKey": "ManagementAccountId", "ParameterValue": "12345"}], "must match pattern"),
@@ -368,7 +379,7 @@ def test_parameter_constraints_and_rules_are_validation_errors(aws):
         with pytest.raises(ClientError) as raised:
             cfn.create_stack(
                 StackName="constraints",
-                TemplateBody=body,
+                TemplateURL=url,
                 Parameters=base + parameters,
                 Capabilities=["CAPABILITY_NAMED_IAM"],
             )

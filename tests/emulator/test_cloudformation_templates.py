@@ -1043,3 +1043,33 @@ def test_cfnresponse_puts_the_documented_response_to_the_response_url(aws):
     cfnresponse.send(
         {**event, "ResponseURL": "http://127.0.0.1:9/"}, SimpleNamespace(), cfnresponse.SUCCESS, {}
     )
+
+
+def test_template_size_quotas_are_aws_s(aws, cfn):
+    # 51,200 bytes in the request, 460,800 bytes read from S3 (CloudFormation's quotas); the template is
+    # padded with a comment to exactly the size
+    def padded(size: int) -> str:
+        base = body("nested_child_ok.yaml")
+        return base + "\n" + "#" * (size - len(base.encode()) - 1)
+
+    too_long = padded(51_201)
+    for call in (cfn.create_stack, cfn.validate_template):
+        kwargs = {"StackName": "cfnt-too-long"} if call == cfn.create_stack else {}
+        message = validation_error(call, TemplateBody=too_long, **kwargs)
+        assert message.endswith("Member must have length less than or equal to 51200"), message
+        assert "#####" not in message  # the template is not echoed back
+    assert cfn.validate_template(TemplateBody=padded(51_200))["Parameters"] is not None
+
+    s3 = aws.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="cfnt-big-templates")
+    s3.put_object(Bucket="cfnt-big-templates", Key="ok.yaml", Body=padded(460_800).encode())
+    s3.put_object(Bucket="cfnt-big-templates", Key="big.yaml", Body=padded(460_801).encode())
+    cfn.create_stack(
+        StackName="cfnt-url-ok", TemplateURL="https://s3.amazonaws.com/cfnt-big-templates/ok.yaml"
+    )
+    assert settled(cfn, "cfnt-url-ok")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="cfnt-url-ok")
+    big = "https://s3.amazonaws.com/cfnt-big-templates/big.yaml"
+    assert validation_error(cfn.create_stack, StackName="cfnt-url-big", TemplateURL=big) == (
+        "Template may not exceed 460800 bytes in size."
+    )

@@ -322,6 +322,12 @@ PATCH_GROUPS: dict[str, PatchGroup] = {
                     why="reject only format errors (never a linter warning); Parameters and Capabilities",
                 ),
                 PatchSpec(
+                    f"{_CFN}.responses:CloudFormationResponse",
+                    "_get_param",
+                    _cloudformation("template_body_limited", "template_api"),
+                    why="a TemplateBody over 51,200 bytes is AWS's ValidationError (moto took any size)",
+                ),
+                PatchSpec(
                     f"{_CFN}.responses",
                     "get_template_summary_response_from_template",
                     _cloudformation("summary_replacing", "template_api"),

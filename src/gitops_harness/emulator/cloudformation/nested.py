@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from gitops_harness.emulator.cloudformation.resource import ResourceFailure, serving_endpoint
+from gitops_harness.emulator.cloudformation.template_api import MAX_TEMPLATE_URL_BYTES
 from gitops_harness.emulator.common.buckets import bucket_owner
 
 NESTED_STACK = "AWS::CloudFormation::Stack"
@@ -67,6 +68,8 @@ def read_template(url: str, partition: str, failure: Callable[[str], Exception])
             stored = None
     if stored is None:
         raise failure(NO_OBJECT)
+    if stored.size > MAX_TEMPLATE_URL_BYTES:
+        raise failure(f"Template may not exceed {MAX_TEMPLATE_URL_BYTES} bytes in size.")
     return stored.value.decode("utf-8")
 
 

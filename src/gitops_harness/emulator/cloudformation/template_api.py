@@ -80,6 +80,30 @@ def validate_template(template_body: Any) -> dict[str, Any]:
     return result
 
 
+# CloudFormation's quotas: a template in the request body, and one read from S3 (TemplateURL, nested stacks)
+MAX_TEMPLATE_BODY_BYTES = 51_200
+MAX_TEMPLATE_URL_BYTES = 460_800
+
+
+def template_body_limited(moto_get_param: Any) -> Any:
+    """moto's `CloudFormationResponse._get_param`: a TemplateBody over 51,200 bytes is AWS's request
+    validation error (CreateStack, UpdateStack, CreateChangeSet, ValidateTemplate, GetTemplateSummary),
+    where moto took any size. The value is not echoed back."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    def get_param(response: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        value = moto_get_param(response, name, *args, **kwargs)
+        body = value if name == "TemplateBody" and isinstance(value, str) else ""
+        if len(body.encode("utf-8")) > MAX_TEMPLATE_BODY_BYTES:
+            raise ValidationError(
+                message="1 validation error detected: Value at 'templateBody' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {MAX_TEMPLATE_BODY_BYTES}"
+            )
+        return value
+
+    return get_param
+
+
 def validate_template_replacing(_moto_validate: Any) -> Any:
     """moto's `CloudFormationResponse.validate_template`."""
 
