@@ -42,6 +42,10 @@ class RunTimedOut(RunAborted):
 
 
 _CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# A deadline's RunTimedOut is raised wherever the main thread is when SIGALRM comes; in a weakref
+# finalizer or a __del__ Python only prints it ("Exception ignored in ...") and the run would go on past
+# its deadline. So the deadline rings again this often until it unwinds the run.
+DEADLINE_REPEAT_SECONDS = 1.0
 
 
 class RunGuard:
@@ -51,6 +55,7 @@ class RunGuard:
         self._note = note or (lambda message: print(message, file=sys.stderr, flush=True))
         self._previous: dict[int, Any] = {}
         self._shielded = False
+        self._deadline_passed = False
         self.deferred: list[str] = []
 
     def __enter__(self) -> RunGuard:
@@ -81,6 +86,8 @@ class RunGuard:
         teardown's own waits have deadlines; SIGKILL, which GitLab sends after its grace period, still
         ends it, and `gitops-harness sweep` finds what is left.)"""
         was, self._shielded = self._shielded, True
+        if self._deadline_passed and self.active:  # it unwound the run: no second ring in teardown
+            signal.setitimer(signal.ITIMER_REAL, 0)
         try:
             yield
         finally:
@@ -100,4 +107,7 @@ class RunGuard:
         self._raise_or_defer(RunAborted("interrupted (Ctrl-C)"))
 
     def _on_deadline(self, signum: int, frame: FrameType | None) -> None:
+        self._deadline_passed = True
+        if not self._shielded:  # until teardown's shield or __exit__ stops it; in teardown noted once
+            signal.setitimer(signal.ITIMER_REAL, DEADLINE_REPEAT_SECONDS)
         self._raise_or_defer(RunTimedOut(self.timeout or 0.0))
