@@ -15,7 +15,17 @@ LocalStack's own `TargetSenderFactory.register_target_sender`, nothing else of L
   claims it (`runtime.event_delivery.claim_pipeline_start`) and records the trigger as CloudWatchEvent
   with the rule's ARN, its CodeCommit source pinned to the event's commitId.
 - a service a plane serves as a rule target (`serve_target`, CodeStar Notifications' managed rule):
-  `ServiceTargetSender` hands the event to that plane's handler.
+  `ServiceTargetSender` hands the event to that plane's handler (registered for codestar-notifications
+  at start too, so the health route can say notification rules are fed before the plane is made).
+
+`LocalStackEventRules` is the plugin Runtime's `event_rules` (emulator/eventbridge/rules.py): where a
+plane's EventBridge *managed rule* goes (CodeStar Notifications' `awscodestarnotifications-rule`, put with
+the first notification rule of an account and Region, removed with the last, whether by
+DeleteNotificationRule or a stack's DeleteStack). It is the one place the plugin writes LocalStack's
+events state: PutRule and PutTargets through LocalStack's internal client (so its events provider makes
+the rule's service and the target's sender, ours above), then `managed_by` set on the stored rule (the
+public PutRule cannot set it; LocalStack then shows ManagedBy and refuses RemoveTargets without Force,
+as AWS does); removal is RemoveTargets and DeleteRule with Force.
 
 Cross-account bus-to-bus forwarding is LocalStack's own (EventsTargetSender keeps the sender's account in
 the forwarded event). LocalStack does not evaluate the receiving bus's resource policy.
@@ -34,14 +44,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from localstack.runtime import hooks
 
+if TYPE_CHECKING:
+    from gitops_harness.emulator.eventbridge.rules import ManagedRule
+
 log = logging.getLogger(__name__)
 
 DELIVERIES_PATH = "/_gitops/eventbridge/deliveries"
+NOTIFICATIONS = "codestar-notifications"  # the service whose managed rule's target a plane serves
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
 
@@ -110,6 +124,50 @@ class PlaneEventDelivery:
                 "detail": detail,
             }
         )
+
+
+class LocalStackEventRules:
+    """The Runtime's `event_rules` inside LocalStack: managed rules in LocalStack's own EventBridge."""
+
+    @staticmethod
+    def _events(account: str, region: str) -> Any:
+        from localstack.aws.connect import connect_to
+
+        return connect_to(aws_access_key_id=account, region_name=region).events
+
+    def put_managed_rule(self, account: str, region: str, rule: ManagedRule) -> None:
+        from botocore.exceptions import ClientError
+        from localstack.services.events.models import events_stores
+
+        events = self._events(account, region)
+        try:
+            events.describe_rule(Name=rule.name)
+            return  # already there (every notification rule of the account shares it)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+        events.put_rule(
+            Name=rule.name, EventPattern=rule.pattern_json, State="ENABLED", Description=rule.description
+        )
+        answer = events.put_targets(Rule=rule.name, Targets=[{"Id": rule.target_id, "Arn": rule.target_arn}])
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"PutTargets on {rule.name}: {answer.get('FailedEntries')}")
+        stored = events_stores[account][region].event_buses["default"].rules.get(rule.name)
+        if stored is not None:
+            stored.managed_by = rule.managed_by
+
+    def remove_managed_rule(self, account: str, region: str, name: str) -> None:
+        from botocore.exceptions import ClientError
+
+        events = self._events(account, region)
+        try:
+            ids = [t["Id"] for t in events.list_targets_by_rule(Rule=name).get("Targets", [])]
+            if ids:
+                events.remove_targets(Rule=name, Ids=ids, Force=True)
+            events.delete_rule(Name=name, Force=True)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
 
 def _delivery() -> PlaneEventDelivery:
@@ -268,10 +326,19 @@ def registered() -> list[str]:
     return sorted(s for s, cls in TargetSenderFactory.target_map.items() if cls in ours)
 
 
+def notification_rules_fed() -> bool:
+    """Whether CodeStar Notifications' managed rule reaches its plane here: the Runtime puts the rule into
+    LocalStack's EventBridge (`LocalStackEventRules`), whose events provider needs our sender for its target
+    (without it PutTargets answers "Unsupported target for Service: codestar-notifications")."""
+    return NOTIFICATIONS in registered()
+
+
 @hooks.on_runtime_create()
 def register_targets() -> None:
-    """LocalStack's EventBridge gets a sender for CodePipeline targets; the delivery log gets a route."""
+    """LocalStack's EventBridge gets senders for CodePipeline targets and CodeStar Notifications' managed
+    rule's target; the delivery log gets a route."""
     from localstack.services.edge import ROUTER
 
     _register("codepipeline", _senders()[0])
+    _register(NOTIFICATIONS, _senders()[1])
     ROUTER.add(DELIVERIES_PATH, deliveries, methods=["GET"])
