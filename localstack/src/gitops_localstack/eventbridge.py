@@ -24,8 +24,11 @@ the first notification rule of an account and Region, removed with the last, whe
 DeleteNotificationRule or a stack's DeleteStack). It is the one place the plugin writes LocalStack's
 events state: PutRule and PutTargets through LocalStack's internal client (so its events provider makes
 the rule's service and the target's sender, ours above), then `managed_by` set on the stored rule (the
-public PutRule cannot set it; LocalStack then shows ManagedBy and refuses RemoveTargets without Force,
-as AWS does); removal is RemoveTargets and DeleteRule with Force.
+public PutRule cannot set it; DescribeRule and ListRules then show ManagedBy, as on AWS); removal is
+DeleteRule with Force. Not RemoveTargets: 4.14's provider does not pass its Force on, so it answers a
+managed rule's targets ManagedRuleException yet drops their senders (a user's RemoveTargets on the
+managed rule therefore stops its delivery until the next CreateNotificationRule, which puts the target
+again).
 
 Cross-account bus-to-bus forwarding is LocalStack's own (EventsTargetSender keeps the sender's account in
 the forwarded event). LocalStack does not evaluate the receiving bus's resource policy.
@@ -141,14 +144,14 @@ class LocalStackEventRules:
 
         events = self._events(account, region)
         try:
-            events.describe_rule(Name=rule.name)
-            return  # already there (every notification rule of the account shares it)
+            events.describe_rule(Name=rule.name)  # every notification rule of the account shares it
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
-        events.put_rule(
-            Name=rule.name, EventPattern=rule.pattern_json, State="ENABLED", Description=rule.description
-        )
+            events.put_rule(
+                Name=rule.name, EventPattern=rule.pattern_json, State="ENABLED", Description=rule.description
+            )
+        # PutTargets every time: idempotent, and it restores the target's sender (see the module's doc)
         answer = events.put_targets(Rule=rule.name, Targets=[{"Id": rule.target_id, "Arn": rule.target_arn}])
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"PutTargets on {rule.name}: {answer.get('FailedEntries')}")
@@ -157,14 +160,11 @@ class LocalStackEventRules:
             stored.managed_by = rule.managed_by
 
     def remove_managed_rule(self, account: str, region: str, name: str) -> None:
+        # DeleteRule with Force takes the rule with its target (not RemoveTargets: see the module's doc)
         from botocore.exceptions import ClientError
 
-        events = self._events(account, region)
         try:
-            ids = [t["Id"] for t in events.list_targets_by_rule(Rule=name).get("Targets", [])]
-            if ids:
-                events.remove_targets(Rule=name, Ids=ids, Force=True)
-            events.delete_rule(Name=name, Force=True)
+            self._events(account, region).delete_rule(Name=name, Force=True)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
