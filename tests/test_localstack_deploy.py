@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from gitops_harness.config import load_config
+from gitops_harness.emulator.codestar_notifications.events import MANAGED_BY, MANAGED_RULE
 from gitops_harness.stacks import StackError, deploy, teardown
 from gitops_harness.targets.localstack import LocalStackTarget
 from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
@@ -312,6 +313,11 @@ def test_both_reference_stacks_deploy_serve_through_the_alb_and_delete_completel
             if p.get("FromPort") == 8080 and p.get("UserIdGroupPairs")
         ]
         assert sourced, groups
+        # the stack's notification rules put CodeStar Notifications' managed rule into LocalStack's EventBridge
+        events = target.client("events", "pipeline")
+        codestar = target.client("codestar-notifications", "pipeline")
+        assert codestar.list_notification_rules()["NotificationRules"]
+        assert events.describe_rule(Name=MANAGED_RULE)["ManagedBy"] == MANAGED_BY
 
         teardown(target, deployment, timeout=300)
         owned = False
@@ -330,6 +336,8 @@ def test_both_reference_stacks_deploy_serve_through_the_alb_and_delete_completel
         assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == []
         assert target.client("codecommit", "management").list_repositories()["repositories"] == []
         assert (_json(f"{target.endpoint_url}/_gitops/listeners"))["listeners"] == []
+        assert codestar.list_notification_rules()["NotificationRules"] == []
+        assert MANAGED_RULE not in [r["Name"] for r in events.list_rules()["Rules"]]  # DeleteStack took it
     finally:
         if owned:
             teardown(target, deployment, timeout=300)

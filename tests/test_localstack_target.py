@@ -184,8 +184,8 @@ def test_the_target_reads_capabilities_and_names_what_localstack_lacks(localstac
         } <= caps
         # community 4.14 has no ECS / ELBv2: the plugin's providers and resource providers fill them in
         assert {"bluegreen", "alb-data-plane"} <= caps
-        # notification rules are stored, but LocalStack's EventBridge does not feed them yet: said, not failed
-        assert "chat" not in caps and "managed rule" in (target.explain("chat") or "")
+        # CodeStar Notifications' managed rule is in LocalStack's EventBridge, its target the plugin's sender
+        assert "chat" in caps and target.plugin["notification_rules_fed"] is True
         assert target.missing_types == []
         assert target.client("codepipeline").list_pipelines()["pipelines"] == []
 

@@ -1,7 +1,7 @@
 """Chat notifications: CodeStar notification rules -> SNS (KMS topic) -> the chat-notifier Lambda -> chat,
 and the notifier's AfterAllowTraffic hook posting the end of the traffic shift before it reports to
-CodeDeploy. On the embedded target chat is the target's own receiver (chat_receiver.py, capability
-chat-receiver); every wait is on the receiver's record, with a deadline.
+CodeDeploy. On the embedded and localstack targets chat is the target's own receiver (chat_receiver.py,
+capability chat-receiver); every wait is on the receiver's record, with a deadline.
 
 On a target without a receiver (aws) the receiver tests skip with the reason and delivery is proved by
 what the account offers: the notifier's own log lines in CloudWatch Logs.

@@ -15,7 +15,20 @@ LocalStack's own `TargetSenderFactory.register_target_sender`, nothing else of L
   claims it (`runtime.event_delivery.claim_pipeline_start`) and records the trigger as CloudWatchEvent
   with the rule's ARN, its CodeCommit source pinned to the event's commitId.
 - a service a plane serves as a rule target (`serve_target`, CodeStar Notifications' managed rule):
-  `ServiceTargetSender` hands the event to that plane's handler.
+  `ServiceTargetSender` hands the event to that plane's handler (registered for codestar-notifications
+  at start too, so the health route can say notification rules are fed before the plane is made).
+
+`LocalStackEventRules` is the plugin Runtime's `event_rules` (emulator/eventbridge/rules.py): where a
+plane's EventBridge *managed rule* goes (CodeStar Notifications' `awscodestarnotifications-rule`, put with
+the first notification rule of an account and Region, removed with the last, whether by
+DeleteNotificationRule or a stack's DeleteStack). It is the one place the plugin writes LocalStack's
+events state: PutRule and PutTargets through LocalStack's internal client (so its events provider makes
+the rule's service and the target's sender, ours above), then `managed_by` set on the stored rule (the
+public PutRule cannot set it; DescribeRule and ListRules then show ManagedBy, as on AWS); removal is
+DeleteRule with Force. Not RemoveTargets: 4.14's provider does not pass its Force on, so it answers a
+managed rule's targets ManagedRuleException yet drops their senders (a user's RemoveTargets on the
+managed rule therefore stops its delivery until the next CreateNotificationRule, which puts the target
+again).
 
 Cross-account bus-to-bus forwarding is LocalStack's own (EventsTargetSender keeps the sender's account in
 the forwarded event). LocalStack does not evaluate the receiving bus's resource policy.
@@ -34,14 +47,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from localstack.runtime import hooks
 
+if TYPE_CHECKING:
+    from gitops_harness.emulator.eventbridge.rules import ManagedRule
+
 log = logging.getLogger(__name__)
 
 DELIVERIES_PATH = "/_gitops/eventbridge/deliveries"
+NOTIFICATIONS = "codestar-notifications"  # the service whose managed rule's target a plane serves
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 ServiceTarget = Callable[[dict[str, Any], dict[str, Any]], str]
 
@@ -110,6 +127,47 @@ class PlaneEventDelivery:
                 "detail": detail,
             }
         )
+
+
+class LocalStackEventRules:
+    """The Runtime's `event_rules` inside LocalStack: managed rules in LocalStack's own EventBridge."""
+
+    @staticmethod
+    def _events(account: str, region: str) -> Any:
+        from localstack.aws.connect import connect_to
+
+        return connect_to(aws_access_key_id=account, region_name=region).events
+
+    def put_managed_rule(self, account: str, region: str, rule: ManagedRule) -> None:
+        from botocore.exceptions import ClientError
+        from localstack.services.events.models import events_stores
+
+        events = self._events(account, region)
+        try:
+            events.describe_rule(Name=rule.name)  # every notification rule of the account shares it
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            events.put_rule(
+                Name=rule.name, EventPattern=rule.pattern_json, State="ENABLED", Description=rule.description
+            )
+        # PutTargets every time: idempotent, and it restores the target's sender (see the module's doc)
+        answer = events.put_targets(Rule=rule.name, Targets=[{"Id": rule.target_id, "Arn": rule.target_arn}])
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"PutTargets on {rule.name}: {answer.get('FailedEntries')}")
+        stored = events_stores[account][region].event_buses["default"].rules.get(rule.name)
+        if stored is not None:
+            stored.managed_by = rule.managed_by
+
+    def remove_managed_rule(self, account: str, region: str, name: str) -> None:
+        # DeleteRule with Force takes the rule with its target (not RemoveTargets: see the module's doc)
+        from botocore.exceptions import ClientError
+
+        try:
+            self._events(account, region).delete_rule(Name=name, Force=True)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
 
 def _delivery() -> PlaneEventDelivery:
@@ -268,10 +326,19 @@ def registered() -> list[str]:
     return sorted(s for s, cls in TargetSenderFactory.target_map.items() if cls in ours)
 
 
+def notification_rules_fed() -> bool:
+    """Whether CodeStar Notifications' managed rule reaches its plane here: the Runtime puts the rule into
+    LocalStack's EventBridge (`LocalStackEventRules`), whose events provider needs our sender for its target
+    (without it PutTargets answers "Unsupported target for Service: codestar-notifications")."""
+    return NOTIFICATIONS in registered()
+
+
 @hooks.on_runtime_create()
 def register_targets() -> None:
-    """LocalStack's EventBridge gets a sender for CodePipeline targets; the delivery log gets a route."""
+    """LocalStack's EventBridge gets senders for CodePipeline targets and CodeStar Notifications' managed
+    rule's target; the delivery log gets a route."""
     from localstack.services.edge import ROUTER
 
     _register("codepipeline", _senders()[0])
+    _register(NOTIFICATIONS, _senders()[1])
     ROUTER.add(DELIVERIES_PATH, deliveries, methods=["GET"])

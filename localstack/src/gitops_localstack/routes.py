@@ -102,6 +102,8 @@ def health(request: Any, **_: Any) -> Any:
             "time_scale": runtime.time_scale(),  # clock seconds per AWS second of the planes' waits
             "git_credentials": "LocalStack IAM (CreateServiceSpecificCredential)",
             "eventbridge_targets": eventbridge.registered(),  # rule target services delivered to planes
+            # CodeStar Notifications' managed rule is in LocalStack's EventBridge, its target our sender
+            "notification_rules_fed": eventbridge.notification_rules_fed(),
             "cloudformation_types": _resource_types(),
             "providers": services,
             "containers": _containers_status(),

@@ -73,14 +73,15 @@ def runtime() -> Any:
             from gitops_harness.emulator.codecommit.credentials import CREDENTIALS
             from gitops_harness.emulator.controlplane import Runtime
             from gitops_harness.emulator.scheduler import Scheduler
-            from gitops_localstack.eventbridge import PlaneEventDelivery
+            from gitops_localstack.eventbridge import LocalStackEventRules, PlaneEventDelivery
             from gitops_localstack.gitcredentials import LocalStackGitCredentials
 
             scale = time_scale()
             scheduler = Scheduler(time_scale=scale)
             clients = RoleClients(gateway_url)
             # LocalStack's own EventBridge routes events; its targets reach the planes through the
-            # senders eventbridge.py registers, and this delivery (trigger of a started pipeline).
+            # senders eventbridge.py registers, and this delivery (trigger of a started pipeline); the
+            # planes' managed rules (CodeStar Notifications') go into it through event_rules.
             _runtime = Runtime(
                 scheduler,
                 clients,
@@ -88,6 +89,7 @@ def runtime() -> Any:
                 gateway_url,
                 time_scale=scale,
                 event_delivery=PlaneEventDelivery(),
+                event_rules=LocalStackEventRules(),
             )
             # git pushes authenticate with the HTTPS Git credentials LocalStack's IAM issued
             _runtime.shared(CREDENTIALS, LocalStackGitCredentials)

@@ -32,6 +32,7 @@ from gitops_harness.emulator.exceptions import NotImplementedFailure, ServiceExc
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
     from gitops_harness.emulator.eventbridge.delivery import EventDelivery
+    from gitops_harness.emulator.eventbridge.rules import EventRules
     from gitops_harness.emulator.scheduler import Scheduler
 
 S = TypeVar("S")
@@ -49,6 +50,12 @@ class RequestContext:
     endpoint_url: str
 
 
+def _moto_event_rules() -> EventRules:
+    from gitops_harness.emulator.eventbridge.rules import MotoEventRules
+
+    return MotoEventRules()
+
+
 @dataclass
 class Runtime:
     """What a control plane may use besides its own state: the scheduler, role clients, a state folder."""
@@ -64,6 +71,9 @@ class Runtime:
     # The emulator's EventBridge delivery, for a service that is itself a rule's target (CodeStar
     # Notifications' managed rule): `event_delivery.serve_target(service, handler)` at construction.
     event_delivery: EventDelivery | None = None
+    # Where a service keeps its EventBridge managed rules (CodeStar Notifications'): the EventBridge whose
+    # delivery reaches `event_delivery`. Default: moto's (the embedded emulator); LocalStack's in the plugin.
+    event_rules: EventRules = field(default_factory=_moto_event_rules)
     _shared: dict[str, Any] = field(default_factory=dict)
     _shared_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -311,9 +311,9 @@ class LocalStackTarget(Target):
             )
         if capability == "chat" and self.plugin is not None and not self._notifications_fed():
             return (
-                "the plugin does not yet feed CodeStar Notifications' managed rule from LocalStack's "
-                "EventBridge (the plane puts it into moto's, which LocalStack's events provider does not "
-                "read): notification rules are stored but never notify"
+                "this plugin does not feed CodeStar Notifications' managed rule from LocalStack's EventBridge "
+                "(its /_gitops/health lacks notification_rules_fed: a plugin older than the harness, or one "
+                "without its codestar-notifications target sender): notification rules would never notify"
             )
         if capability == "codecommit-git" and self.plugin is None:
             return "no git smart HTTP without the gitops plugin (localstack/)"

@@ -9,12 +9,13 @@ forwarded from another account's bus) therefore pass through the same rule match
 lanes on the scheduler as every other rule (eventbridge/delivery.py), and the lane hands them to
 `Notifier.on_event`. A bus without notification rules gets no extra rule, so nothing else changes.
 
-The managed rule is put into moto's EventBridge directly: the public PutRule cannot set ManagedBy.
+The public PutRule cannot set ManagedBy, so the plane puts the managed rule through its Runtime's
+`event_rules` (emulator/eventbridge/rules.py): moto's EventBridge in the embedded emulator, LocalStack's
+events store inside LocalStack (the plugin's eventbridge.py), whichever EventBridge the events go to.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from gitops_harness.emulator.codestar_notifications.models import NotificationsS
 from gitops_harness.emulator.common.arns import build_arn, parse_arn
 from gitops_harness.emulator.common.records import RecordLog
 from gitops_harness.emulator.controlplane import Store
+from gitops_harness.emulator.eventbridge.rules import EventRules, ManagedRule
 
 if TYPE_CHECKING:
     from gitops_harness.emulator.clients import RoleClients
@@ -44,31 +46,25 @@ MANAGED_BY = "codestar-notifications.amazonaws.com"
 # ---- the EventBridge managed rule ---------------------------------------------------------------------
 
 
-def _events_backend(account: str, region: str) -> Any:
-    from moto.events.models import events_backends
-
-    return events_backends[account][region]
-
-
-def put_managed_rule(account: str, region: str) -> None:
-    """The managed rule on the account's default bus, if it is not there yet."""
-    events = _events_backend(account, region)
-    if MANAGED_RULE in events.event_buses["default"].rules:
-        return
-    events.put_rule(
-        MANAGED_RULE,
-        description="Managed by CodeStar Notifications: the events of its notification rules",
-        event_pattern=json.dumps({"source": list(SOURCES)}),
-        state="ENABLED",
+def managed_rule(account: str, region: str) -> ManagedRule:
+    """The managed rule of one account and Region; its target ARN names them (`Notifier.on_event`)."""
+    return ManagedRule(
+        name=MANAGED_RULE,
         managed_by=MANAGED_BY,
-    )
-    events.put_targets(
-        MANAGED_RULE, None, [{"Id": SERVICE, "Arn": build_arn(SERVICE, region, account, MANAGED_RULE)}]
+        description="Managed by CodeStar Notifications: the events of its notification rules",
+        pattern={"source": list(SOURCES)},
+        target_id=SERVICE,
+        target_arn=build_arn(SERVICE, region, account, MANAGED_RULE),
     )
 
 
-def remove_managed_rule(account: str, region: str) -> None:
-    _events_backend(account, region).event_buses["default"].rules.pop(MANAGED_RULE, None)
+def put_managed_rule(rules: EventRules, account: str, region: str) -> None:
+    """The managed rule on the account's default bus, if it is not there yet."""
+    rules.put_managed_rule(account, region, managed_rule(account, region))
+
+
+def remove_managed_rule(rules: EventRules, account: str, region: str) -> None:
+    rules.remove_managed_rule(account, region, MANAGED_RULE)
 
 
 # ---- notifications --------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class CodeStarNotifications(ControlPlane):
         if token:
             state.tokens[token] = rule.arn
         self._attach(ctx, state, rule, targets)
-        put_managed_rule(ctx.account_id, ctx.region)
+        put_managed_rule(self.runtime.event_rules, ctx.account_id, ctx.region)
         return {"Arn": rule.arn}
 
     def DescribeNotificationRule(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +177,7 @@ class CodeStarNotifications(ControlPlane):
             self.tags.drop(arn)
             state.drop_unused_targets()
             if not state.rules:
-                remove_managed_rule(ctx.account_id, ctx.region)
+                remove_managed_rule(self.runtime.event_rules, ctx.account_id, ctx.region)
         return {"Arn": arn}  # AWS answers the ARN even when the rule is already gone
 
     # ---- targets ------------------------------------------------------------------------------------
