@@ -16,9 +16,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from localstack.aws.skeleton import Skeleton
 from localstack.aws.spec import load_service
-from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
+from localstack.services.plugins import Service, ServiceLifecycleHook
+
+from gitops_localstack import providers
 
 SERVICES = ("ecs", "ecr", "elbv2")
 PATCH_GROUPS = ("ecs_tasks", "elb_dataplane")  # the groups the embedded emulator takes at every start
@@ -139,23 +140,9 @@ class ContainerProvider(ServiceLifecycleHook):
 
 def _service(api: str, name: str) -> Service:
     provider = ContainerProvider(api)
-    service = Service(
-        name=api,
-        skeleton=Skeleton(load_service(api), provider.dispatch_table()),
-        lifecycle_hook=provider,
-    )
-    service._provider = provider
-    ACTIVE[api] = name
-    return service
+    return providers.service_for(api, name, provider, ACTIVE, lifecycle_hook=provider)
 
 
-def _pair(api: str):  # type: ignore[no-untyped-def]
-    return (
-        aws_provider(api=api, name="default")(lambda: _service(api, "default")),
-        aws_provider(api=api, name="gitops")(lambda: _service(api, "gitops")),
-    )
-
-
-ecs, ecs_gitops = _pair("ecs")
-ecr, ecr_gitops = _pair("ecr")
-elbv2, elbv2_gitops = _pair("elbv2")
+ecs, ecs_gitops = providers.provider_pair("ecs", _service)
+ecr, ecr_gitops = providers.provider_pair("ecr", _service)
+elbv2, elbv2_gitops = providers.provider_pair("elbv2", _service)
