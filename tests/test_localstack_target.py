@@ -6,6 +6,7 @@ build it: see README, LocalStack)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 from gitops_harness.config import load_config
 from gitops_harness.stacks import delete_stack, deploy_stack, pipeline_specs
 from gitops_harness.targets.localstack import LocalStackTarget, template_types
-from gitops_harness.targets.localstack_host import HostLocalStack
+from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((ROOT / "fixtures" / "pipeline").glob("*-account.yaml"))
@@ -85,6 +86,18 @@ def test_without_the_plugin_the_missing_types_are_those_of_services_localstack_l
 
 
 # -- LocalStack 4.14.0 in host mode with the plugin ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def localstack() -> Any:
+    venv = os.environ.get(VENV_ENV)
+    if not venv or not (Path(venv) / ".installed").exists():
+        pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
+    host = HostLocalStack(venv).start()
+    try:
+        yield host
+    finally:
+        host.stop()
 
 
 def _client(host: HostLocalStack, service: str, account: str = "111111111111") -> Any:
