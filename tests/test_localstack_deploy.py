@@ -6,7 +6,6 @@ providers for the container types community lacks, Fn::Cidr, and the opt-in Lamb
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -21,8 +20,9 @@ from gitops_harness.config import load_config
 from gitops_harness.emulator.codestar_notifications.events import MANAGED_BY, MANAGED_RULE
 from gitops_harness.stacks import StackError, deploy, teardown
 from gitops_harness.targets.localstack import LocalStackTarget
-from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
+from gitops_harness.targets.localstack_host import HostLocalStack
 from gitops_harness.waiting import wait_until
+from localstack_started import started_localstack
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((ROOT / "fixtures" / "pipeline").glob("*-account.yaml"))
@@ -41,14 +41,7 @@ SERVE_DEADLINE = 90.0  # the blue task starts (a host python) and the ALB answer
 
 @pytest.fixture(scope="module")
 def localstack() -> Any:
-    venv = os.environ.get(VENV_ENV)
-    if not venv or not (Path(venv) / ".installed").exists():
-        pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
-    host = HostLocalStack(venv).start()
-    try:
-        yield host
-    finally:
-        host.stop()
+    yield from started_localstack()
 
 
 @pytest.fixture(scope="module")

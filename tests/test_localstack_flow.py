@@ -10,7 +10,6 @@ stack does not deploy on LocalStack community. Without LocalStack's venv these t
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from gitops_harness.pipeline import APPROVAL_STAGE, BUILD_STAGE, PipelineUnderTe
 from gitops_harness.policy.cfnlint_scan import run_cfn_lint
 from gitops_harness.stacks import teardown
 from gitops_harness.targets.localstack import LocalStackTarget
-from gitops_harness.targets.localstack_host import TIME_SCALE_ENV, VENV_ENV, HostLocalStack, host_environment
+from gitops_harness.targets.localstack_host import TIME_SCALE_ENV, HostLocalStack, host_environment
 from gitops_harness.waiting import wait_until
+from localstack_started import started_localstack
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIGGER_DEADLINE = 30
@@ -54,16 +54,10 @@ def test_the_time_scale_reaches_a_localstack_the_target_starts(tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def localstack() -> Any:
-    venv = os.environ.get(VENV_ENV)
-    if not venv or not (Path(venv) / ".installed").exists():
-        pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
     # the planes at the harness's time scale, as `--target localstack` starts them (a build poll's 5 AWS s)
-    scale = load_config(ROOT / "harness.yaml").target_settings("localstack").get("time_scale")
-    host = HostLocalStack(venv, time_scale=scale).start()
-    try:
-        yield host
-    finally:
-        host.stop()
+    yield from started_localstack(
+        load_config(ROOT / "harness.yaml").target_settings("localstack").get("time_scale")
+    )
 
 
 @pytest.fixture(scope="module")

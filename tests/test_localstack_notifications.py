@@ -7,9 +7,7 @@ The last DeleteNotificationRule takes the managed rule away. Without LocalStack'
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gitops_harness.emulator.codestar_notifications.events import MANAGED_BY, MANAGED_RULE
-from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
+from gitops_harness.targets.localstack_host import HostLocalStack
 from gitops_harness.waiting import wait_until
+from localstack_started import started_localstack
 
 REGION = "us-east-1"
 ACCOUNT = "222222222222"
@@ -27,14 +26,7 @@ WAIT = 30
 
 @pytest.fixture(scope="module")
 def localstack() -> Any:
-    venv = os.environ.get(VENV_ENV)
-    if not venv or not (Path(venv) / ".installed").exists():
-        pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
-    host = HostLocalStack(venv).start()
-    try:
-        yield host
-    finally:
-        host.stop()
+    yield from started_localstack()
 
 
 def _client(host: HostLocalStack, service: str) -> Any:

@@ -6,7 +6,6 @@ build it: see README, LocalStack)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,8 @@ from botocore.exceptions import ClientError
 from gitops_harness.config import load_config
 from gitops_harness.stacks import delete_stack, deploy_stack, pipeline_specs
 from gitops_harness.targets.localstack import LocalStackTarget, template_types
-from gitops_harness.targets.localstack_host import VENV_ENV, HostLocalStack
+from gitops_harness.targets.localstack_host import HostLocalStack
+from localstack_started import started_localstack
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((ROOT / "fixtures" / "pipeline").glob("*-account.yaml"))
@@ -90,14 +90,7 @@ def test_without_the_plugin_the_missing_types_are_those_of_services_localstack_l
 
 @pytest.fixture(scope="module")
 def localstack() -> Any:
-    venv = os.environ.get(VENV_ENV)
-    if not venv or not (Path(venv) / ".installed").exists():
-        pytest.skip(f"LocalStack's venv is not built ({VENV_ENV}={venv}): make .venv-localstack/.installed")
-    host = HostLocalStack(venv).start()
-    try:
-        yield host
-    finally:
-        host.stop()
+    yield from started_localstack()
 
 
 def _client(host: HostLocalStack, service: str, account: str = "111111111111") -> Any:
