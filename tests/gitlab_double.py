@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from http_double import serving  # noqa: F401 - the tests start this double with it
 
 
 def _now() -> str:
@@ -211,16 +209,3 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     if isinstance(body, list):
         body = [{k: v for k, v in item.items() if not k.startswith("_")} for item in body]
     return Response(json.dumps(body), status, headers=headers, content_type="application/json")
-
-
-@contextmanager
-def serving(double: GitLabDouble) -> Iterator[str]:
-    """The double on a free 127.0.0.1 port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, double, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)

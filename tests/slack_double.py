@@ -16,13 +16,12 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from http_double import serving  # noqa: F401 - the tests start this double with it
 
 WEBHOOK_PATH = "/services/T0DOUBLE/B0DOUBLE/double-webhook-secret"
 
@@ -102,16 +101,3 @@ class SlackDouble:
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status, headers=headers, content_type="application/json")
-
-
-@contextmanager
-def serving(double: SlackDouble) -> Iterator[str]:
-    """The double on a free 127.0.0.1 port; yields its base URL (the Web API is under /api/)."""
-    server = make_server("127.0.0.1", 0, double, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
